@@ -1,0 +1,146 @@
+"""Autograd: `Function` (a forward and its hand-derived backward), recording, `backward()`, no_grad."""
+import contextlib
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode):
+    _state.enabled = bool(mode)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Context manager (and decorator via `no_grad()(fn)`-style use) that turns recording off."""
+    prev = is_grad_enabled()
+    set_grad_enabled(False)
+    try:
+        yield
+    finally:
+        set_grad_enabled(prev)
+
+
+@contextlib.contextmanager
+def enable_grad():
+    prev = is_grad_enabled()
+    set_grad_enabled(True)
+    try:
+        yield
+    finally:
+        set_grad_enabled(prev)
+
+
+class Function:
+    """One differentiable op. Subclasses define
+
+        forward(self, *arrays, **kwargs) -> out array        (may call self.save(...))
+        backward(self, dout, *saved) -> one gradient (or None) per tensor input
+
+    working on the backend's native arrays through `self.backend`. `apply` wraps them in Tensors.
+    """
+
+    def __init__(self, backend, inputs):
+        self.backend = backend
+        self.xp = backend.xp
+        self.inputs = inputs  # the Tensor inputs, in order (the graph's edges)
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.saved = ()
+
+    def save(self, *arrays):
+        """Keep what backward needs; backward receives them as its arguments after dout."""
+        self.saved = arrays
+
+    @property
+    def name(self):
+        return type(self).__name__ + "Backward0"
+
+    @classmethod
+    def apply(cls, *tensors, **kwargs):
+        from .tensor import Tensor, common_backend
+
+        backend = common_backend(tensors)
+        fn = cls(backend, tensors)
+        out = fn.forward(*(t._data for t in tensors), **kwargs)
+        result = Tensor._wrap(out, backend)
+        if is_grad_enabled() and any(fn.needs_input_grad) and out.dtype.kind == "f":
+            result.requires_grad = True
+            result.grad_fn = fn
+        return result
+
+
+def _topological_order(root):
+    """Tensors reachable from root through grad_fn edges, root first (iterative DFS)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t.grad_fn is not None:
+            for parent in t.grad_fn.inputs:
+                if parent.requires_grad and id(parent) not in seen:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Run every recorded backward in reverse topological order; accumulate leaf grads in .grad."""
+    from .tensor import Tensor
+
+    if not root.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    xp = root.backend.xp
+    if grad is None:
+        if root._data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        dout = xp.ones_like(root._data)
+    else:
+        dout = grad._data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root._data.dtype)
+        if tuple(dout.shape) != tuple(root.shape):
+            raise RuntimeError(f"grad has shape {tuple(dout.shape)} but the output has shape {tuple(root.shape)}")
+    grads = {id(root): dout}
+    for t in _topological_order(root):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        fn = t.grad_fn
+        if fn is None:  # a leaf
+            _accumulate_leaf(t, g)
+            continue
+        if t.retains_grad:
+            _accumulate_leaf(t, g)
+        if fn.saved is None:
+            raise RuntimeError("Trying to backward through the graph a second time; pass retain_graph=True")
+        in_grads = fn.backward(g, *fn.saved)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for parent, pg in zip(fn.inputs, in_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if tuple(pg.shape) != tuple(parent.shape):
+                raise RuntimeError(f"internal: {fn.name} returned grad of shape {tuple(pg.shape)} "
+                                   f"for an input of shape {tuple(parent.shape)}")
+            prev = grads.get(id(parent))
+            grads[id(parent)] = pg if prev is None else prev + pg
+        if not retain_graph:
+            fn.saved = None
+
+
+def _accumulate_leaf(t, g):
+    from .tensor import Tensor
+
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
+    if t.grad is None:  # copy: backward functions may hand the same array to several inputs
+        t.grad = Tensor._wrap(t.backend.xp.array(g, copy=True), t.backend)
+    else:
+        t.grad._data += g

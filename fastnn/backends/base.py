@@ -1,0 +1,88 @@
+"""Backend: the contract every device implements (a table of primitives over native arrays)."""
+
+
+class Backend:
+    """One device's array module and kernel entry points.
+
+    Primitives are functional: they allocate and return outputs. Arrays are the backend's native
+    arrays. Anything not listed here is done through `self.xp` (NumPy-compatible module), which the
+    op code above may use for plain array manipulation (indexing, reshape, broadcasting arithmetic).
+    """
+
+    name = "base"
+    xp = None  # numpy-compatible array module
+
+    def owns(self, a):
+        """True when `a` is this backend's native array type."""
+        raise NotImplementedError
+
+    # ---- data movement -------------------------------------------------------------------------
+    def asarray(self, a, dtype=None):
+        """A native array from a NumPy array / nested list (copies only when needed)."""
+        raise NotImplementedError
+
+    def to_numpy(self, a):
+        """A NumPy array with a's values (host copy on devices other than cpu)."""
+        raise NotImplementedError
+
+    def synchronize(self):
+        """Wait for queued work (no-op on cpu)."""
+
+    # ---- random --------------------------------------------------------------------------------
+    def manual_seed(self, seed):
+        raise NotImplementedError
+
+    def rand(self, shape, dtype):
+        raise NotImplementedError
+
+    def randn(self, shape, dtype):
+        raise NotImplementedError
+
+    # ---- kernels (see DESIGN.md for shapes) ----------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False):
+        """out (M,N) = op(a) @ op(b) for 2-D arrays; op = transpose when the flag is set."""
+        raise NotImplementedError
+
+    def bmm(self, a, b, trans_a=False, trans_b=False):
+        """out (B,M,N) = op(a) (B,M,K) @ op(b) (B,K,N)."""
+        raise NotImplementedError
+
+    def activation(self, x, act):
+        """out = act(x), act in 'relu' | 'sigmoid' | 'tanh'."""
+        raise NotImplementedError
+
+    def activation_backward(self, dout, out, act):
+        """dx = dout * act'(x), expressed through the forward's output."""
+        raise NotImplementedError
+
+    def bias_act(self, x, b, act):
+        """out (M,N) = act(x (M,N) + b (N,)); act 'none' | 'relu' | 'sigmoid' | 'tanh'."""
+        raise NotImplementedError
+
+    def softmax(self, x, log=False):
+        """Row-wise (log-)softmax over the last axis of a 2-D array."""
+        raise NotImplementedError
+
+    def softmax_backward(self, dout, out, log=False):
+        raise NotImplementedError
+
+    def cross_entropy(self, logits, target):
+        """(loss_rows (M,), probs (M,C)) for class-index targets; stable."""
+        raise NotImplementedError
+
+    def cross_entropy_backward(self, dloss_rows, probs, target):
+        """dlogits (M,C) = dloss_rows[:, None] * (probs - onehot(target))."""
+        raise NotImplementedError
+
+    def sum_rows(self, x):
+        """out (N,) = x (M,N).sum(axis=0) (bias gradients)."""
+        raise NotImplementedError
+
+    def index_add(self, out, index, src):
+        """out[index] += src with repeated indices accumulated (backward of advanced indexing)."""
+        raise NotImplementedError
+
+    # ---- optimizers: in-place updates over flat buffers (see kernels/optim/ref.py) -------------
+    def optimizer_step(self, name, *args):
+        """Run kernels.optim.<name>(*args) in place: one call updates every parameter."""
+        raise NotImplementedError

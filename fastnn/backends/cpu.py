@@ -1,0 +1,164 @@
+"""The cpu backend: NumPy arrays, Numba kernels from fastnn.kernels (outputs-first), one table."""
+import numpy as np
+
+from .base import Backend
+
+_ACT_CODE = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _c_or_t(a):
+    """(array, transposed): a C-contiguous array whose transpose (last two axes) is a, or a copy."""
+    if a.flags.c_contiguous:
+        return a, False
+    t = np.swapaxes(a, -1, -2)
+    if t.flags.c_contiguous:
+        return t, True
+    return np.ascontiguousarray(a), False
+
+
+def _gemm_dtype(dt):
+    """The kernel dtype a GEMM runs in: float32/float64 as is, every integer type as int64."""
+    if dt in _FLOATS or dt == np.int64:
+        return dt
+    if np.issubdtype(dt, np.integer) or dt == np.bool_:
+        return np.dtype(np.int64)
+    raise TypeError(f"matmul is not implemented for dtype {dt}")
+
+
+class CPUBackend(Backend):
+    name = "cpu"
+    xp = np
+
+    def __init__(self):
+        from fastnn.kernels.activation import cpu as act
+        from fastnn.kernels.bmm import cpu as bmm
+        from fastnn.kernels.gemm import cpu as gemm
+        from fastnn.kernels.reduce import cpu as reduce
+        from fastnn.kernels.softmax import cpu as softmax
+        from fastnn.kernels.xent import cpu as xent
+
+        self.k_gemm, self.k_bmm, self.k_act = gemm, bmm, act
+        self.k_softmax, self.k_xent, self.k_reduce = softmax, xent, reduce
+        self.rng = np.random.default_rng()
+
+    def owns(self, a):
+        return isinstance(a, np.ndarray)
+
+    # ---- data movement -------------------------------------------------------------------------
+    def asarray(self, a, dtype=None):
+        return np.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a):
+        return a
+
+    # ---- random --------------------------------------------------------------------------------
+    def manual_seed(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def rand(self, shape, dtype):
+        return self.rng.random(shape, dtype=np.dtype(dtype))
+
+    def randn(self, shape, dtype):
+        return self.rng.standard_normal(shape, dtype=np.dtype(dtype))
+
+    # ---- GEMM ----------------------------------------------------------------------------------
+    def matmul(self, a, b, trans_a=False, trans_b=False):
+        """out (M,N) = op(a) @ op(b); transposed views are passed to the nt/tn kernels, not copied."""
+        kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
+        a, ta = _c_or_t(a.astype(kdt, copy=False))
+        b, tb = _c_or_t(b.astype(kdt, copy=False))
+        ta, tb = ta != trans_a, tb != trans_b
+        M = a.shape[1] if ta else a.shape[0]
+        N = b.shape[0] if tb else b.shape[1]
+        out = np.empty((M, N), dtype=kdt)
+        if ta and tb:  # a.T @ b.T = (b @ a).T
+            return np.ascontiguousarray(self.matmul(b, a).T)
+        if ta:
+            self.k_gemm.matmul_tn(out, a, b)
+        elif tb:
+            self.k_gemm.matmul_nt(out, a, b)
+        else:
+            self.k_gemm.matmul(out, a, b)
+        return out
+
+    def bmm(self, a, b, trans_a=False, trans_b=False):
+        """out (B,M,N) = op(a) (B,M,K) @ op(b) (B,K,N)."""
+        kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
+        a, ta = _c_or_t(a.astype(kdt, copy=False))
+        b, tb = _c_or_t(b.astype(kdt, copy=False))
+        ta, tb = ta != trans_a, tb != trans_b
+        if ta and tb:
+            return np.ascontiguousarray(np.swapaxes(self.bmm(b, a), 1, 2))
+        M = a.shape[2] if ta else a.shape[1]
+        N = b.shape[1] if tb else b.shape[2]
+        out = np.empty((a.shape[0], M, N), dtype=kdt)
+        if ta:
+            self.k_bmm.bmm_tn(out, a, b)
+        elif tb:
+            self.k_bmm.bmm_nt(out, a, b)
+        else:
+            self.k_bmm.bmm(out, a, b)
+        return out
+
+    # ---- activations ---------------------------------------------------------------------------
+    def activation(self, x, act):
+        x = np.ascontiguousarray(x)
+        out = np.empty_like(x)
+        getattr(self.k_act, act)(out, x)
+        return out
+
+    def activation_backward(self, dout, out, act):
+        dout = np.ascontiguousarray(dout, dtype=out.dtype)
+        dx = np.empty_like(out)
+        getattr(self.k_act, act + "_backward")(dx, dout, np.ascontiguousarray(out))
+        return dx
+
+    def bias_act(self, x, b, act):
+        x = np.ascontiguousarray(x)
+        out = np.empty_like(x)
+        self.k_act.bias_act(out, x, np.ascontiguousarray(b, dtype=x.dtype), _ACT_CODE[act])
+        return out
+
+    # ---- softmax and cross-entropy (2-D, last axis) --------------------------------------------
+    def softmax(self, x, log=False):
+        x = np.ascontiguousarray(x)
+        out = np.empty_like(x)
+        (self.k_softmax.log_softmax if log else self.k_softmax.softmax)(out, x)
+        return out
+
+    def softmax_backward(self, dout, out, log=False):
+        dout = np.ascontiguousarray(dout, dtype=out.dtype)
+        dx = np.empty_like(out)
+        k = self.k_softmax.log_softmax_backward if log else self.k_softmax.softmax_backward
+        k(dx, dout, np.ascontiguousarray(out))
+        return dx
+
+    def cross_entropy(self, logits, target):
+        logits = np.ascontiguousarray(logits)
+        loss_rows = np.empty(logits.shape[0], dtype=logits.dtype)
+        probs = np.empty_like(logits)
+        self.k_xent.cross_entropy_forward(loss_rows, probs, logits, np.ascontiguousarray(target, np.int64))
+        return loss_rows, probs
+
+    def cross_entropy_backward(self, dloss_rows, probs, target):
+        dlogits = np.empty_like(probs)
+        dloss_rows = np.ascontiguousarray(dloss_rows, dtype=probs.dtype)
+        self.k_xent.cross_entropy_backward(dlogits, dloss_rows, probs, np.ascontiguousarray(target, np.int64))
+        return dlogits
+
+    def sum_rows(self, x):
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[1], dtype=x.dtype)
+        self.k_reduce.sum_rows(out, x)
+        return out
+
+    def index_add(self, out, index, src):
+        np.add.at(out, index, src)
+        return out
+
+    # ---- optimizers ----------------------------------------------------------------------------
+    def optimizer_step(self, name, *args):
+        from fastnn.kernels.optim import cpu as optim
+
+        getattr(optim, name)(*args)

@@ -1,0 +1,309 @@
+"""The fused MLP training step on the GPU: one CUDA graph per step shape, replayed once per batch.
+
+A step = [gather batch rows/labels through a device permutation at a device cursor] -> per layer
+sgemm_nt_bias_act -> cross_entropy_fused (loss/correct accumulated on the device) -> per layer
+sgemm_tn (dW) + sum_rows (db) + sgemm_nn and act_backward (dx) -> optimizer tick + ONE update launch
+over the flat buffers -> [advance the cursor]. Every launch is captured once into a graph; an epoch
+is graph replays plus a single device->host read of (loss_sum, correct) at its end. Step-dependent
+optimizer scalars live in the device buffer `hp` (optim.cu), so replays need no host update.
+
+spec (attributes or dict keys; see DESIGN.md "Engine-level fused API"):
+    sizes      (d0, d1, ..., dL) layer widths; layer l maps d_l -> d_{l+1}
+    acts       L activation names ('relu' | 'sigmoid' | 'tanh' | 'none'), the last normally 'none'
+    bias       L bools
+    loss       'cross_entropy' (class-index targets); reduction 'mean' (default) or 'sum'
+    optimizer  'sgd' | 'adam' | 'adamw' | 'adagrad' | 'rmsprop'; hparams: the torch param-group dict
+    params     flat float32 device buffer: W0 (d1,d0), b0 (d1,), W1 (d2,d1), b1, ...
+    grads      flat float32 buffer like params (optional: allocated here)
+    state      {torch state name: flat buffer} (momentum_buffer, exp_avg, exp_avg_sq, max_exp_avg_sq,
+               sum, square_avg, grad_avg); missing ones are allocated (zeros / initial accumulator)
+    step       the optimizer's step count so far (int, default 0)
+"""
+import math
+
+import numpy as np
+
+from .cuda import _ACT_CODE, _grid1d, _row_block
+
+_F32 = np.dtype(np.float32)
+_TICK = {"sgd": "optim_tick", "rmsprop": "optim_tick", "adam": "adam_tick", "adamw": "adam_tick",
+         "adagrad": "adagrad_tick"}
+
+
+def _get(spec, name, default=KeyError):
+    if isinstance(spec, dict):
+        v = spec.get(name, default)
+    else:
+        v = getattr(spec, name, default)
+    if v is KeyError:
+        raise ValueError(f"fused_mlp spec is missing '{name}'")
+    return v
+
+
+class CUDAFusedMLP:
+    """step(x, y) and epoch(X, Y, batch_size, perm, drop_last) as CUDA-graph replays."""
+
+    def __init__(self, backend, spec):
+        self.be, self.cp = backend, backend.cp
+        xp = self.cp
+        self.sizes = tuple(int(d) for d in _get(spec, "sizes"))
+        L = len(self.sizes) - 1
+        self.acts = tuple(_get(spec, "acts"))
+        self.bias = tuple(bool(b) for b in _get(spec, "bias", (True,) * L))
+        if L < 1 or len(self.acts) != L or len(self.bias) != L:
+            raise ValueError(f"fused_mlp: sizes {self.sizes} need {L} acts and bias flags, got {self.acts}, {self.bias}")
+        for a in self.acts:
+            if a not in _ACT_CODE:
+                raise ValueError(f"fused_mlp: unsupported activation {a!r} (expected one of {sorted(_ACT_CODE)})")
+        if _get(spec, "loss", "cross_entropy") != "cross_entropy":
+            raise ValueError(f"the cuda fused MLP supports loss 'cross_entropy' only, got {_get(spec, 'loss')!r}")
+        self.reduction = _get(spec, "reduction", "mean")
+        if self.reduction not in ("mean", "sum"):
+            raise ValueError(f"fused_mlp: reduction must be 'mean' or 'sum', got {self.reduction!r}")
+        self.opt = str(_get(spec, "optimizer")).lower()
+        if self.opt not in _TICK:
+            raise ValueError(f"fused_mlp: unsupported optimizer {self.opt!r} (expected one of {sorted(_TICK)})")
+        self.hparams = _get(spec, "hparams")
+        self.params = _get(spec, "params")
+        n = sum(o * i + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], self.bias))
+        if not backend.owns(self.params) or self.params.dtype != _F32 or self.params.shape != (n,) \
+                or not self.params.flags.c_contiguous:
+            raise TypeError(f"fused_mlp: params must be a contiguous float32 cuda buffer of shape ({n},), got "
+                            f"{type(self.params).__name__} {getattr(self.params, 'dtype', '')} "
+                            f"{getattr(self.params, 'shape', '')}")
+        grads = _get(spec, "grads", None)
+        self.grads = xp.zeros(n, dtype=_F32) if grads is None else grads
+        self.state = dict(_get(spec, "state", {}) or {})
+        self._init_state(n)
+        self.steps = int(_get(spec, "step", 0))
+        self.W, self.b = self._layer_views(self.params)
+        self.dW, self.db = self._layer_views(self.grads)
+        self.hp = xp.zeros(4, dtype=np.float64)
+        self._lr = None
+        self.acc = xp.zeros(2, dtype=np.int32)              # [loss_sum (float32 bits), correct]
+        self.loss_sum, self.correct = self.acc[0:1].view(np.float32), self.acc[1:2]
+        self.pos = xp.zeros(1, dtype=np.int32)              # the device batch cursor
+        self.stream = self.cp.cuda.Stream(non_blocking=True)
+        self._cap, self._bufs, self._graphs, self._data = 0, None, {}, None
+
+    # ---- setup ---------------------------------------------------------------------------------
+    def _layer_views(self, flat):
+        Ws, bs, off = [], [], 0
+        for i, o, b in zip(self.sizes, self.sizes[1:], self.bias):
+            Ws.append(flat[off:off + o * i].reshape(o, i))
+            off += o * i
+            bs.append(flat[off:off + o] if b else None)
+            off += o if b else 0
+        return Ws, bs
+
+    def _state_names(self):
+        h = self.hparams
+        if self.opt == "sgd":
+            return ["momentum_buffer"] if h.get("momentum", 0) else []
+        if self.opt in ("adam", "adamw"):
+            return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if h.get("amsgrad") else [])
+        if self.opt == "adagrad":
+            return ["sum"]
+        return (["square_avg"] + (["momentum_buffer"] if h.get("momentum", 0) else [])
+                + (["grad_avg"] if h.get("centered") else []))
+
+    def _init_state(self, n):
+        for name in self._state_names():
+            if self.state.get(name) is None:
+                fill = float(self.hparams.get("initial_accumulator_value", 0.0)) if name == "sum" else 0.0
+                self.state[name] = self.cp.full(n, fill, dtype=_F32)
+
+    def _buffers(self, B):
+        """Activations h[l] (B, d_l) (h[0] = the batch input), gradients dz[l], labels, loss rows."""
+        if self._bufs is None or self._cap < B:
+            xp = self.cp
+            self._cap = B
+            self._bufs = dict(h=[xp.zeros((B, d), _F32) for d in self.sizes],
+                              dz=[xp.zeros((B, d), _F32) for d in self.sizes],
+                              y=xp.zeros(B, np.int64), loss_rows=xp.zeros(B, _F32))
+            self._graphs.clear()
+        return self._bufs
+
+    def _sync_lr(self):
+        """Write hp = [steps, lr, 0, 0] when the lr changed (host->device, not a sync)."""
+        lr = float(self.hparams["lr"])
+        if lr != self._lr:
+            self.hp[...] = self.cp.asarray(np.array([self.steps, lr, 0.0, 0.0], dtype=np.float64))
+            self._lr = lr
+
+    # ---- the captured step -----------------------------------------------------------------------
+    def _enqueue_step(self, M, gather):
+        """Launch one training step over the first M rows of the buffers (recorded when capturing)."""
+        be, bufs, L = self.be, self._bufs, len(self.sizes) - 1
+        h, dz, y = bufs["h"], bufs["dz"], bufs["y"]
+        if gather is None:
+            be.launch("epoch_reset", (1,), (1,), self.loss_sum, self.correct)
+        else:
+            X, Y, perm, scale, shift = gather
+            N, D = X.shape[0], self.sizes[0]
+            kind = ("u8" if X.dtype == np.uint8 else "f32") + ("_i64" if perm.dtype == np.int64 else "_i32")
+            be.launch(f"gather_rows_{kind}", *_grid1d(M * D), h[0], X, perm, self.pos, 0, M, N, D, scale, shift)
+            be.launch("gather_labels_" + kind[-3:], *_grid1d(M), y, Y, perm, self.pos, 0, M, N)
+        for l in range(L):
+            i, o = self.sizes[l], self.sizes[l + 1]
+            be.launch("sgemm_nt_bias_act", ((o + 63) // 64, (M + 63) // 64), (256,), h[l + 1], h[l], self.W[l],
+                      self.b[l], M, o, i, _ACT_CODE[self.acts[l]])
+        C = self.sizes[-1]
+        scale = 1.0 / M if self.reduction == "mean" else 1.0
+        be.launch("cross_entropy_fused", (min(M, 65535),), (_row_block(C),), bufs["loss_rows"], dz[L], h[L], y,
+                  M, C, scale, self.loss_sum, self.correct)
+        for l in reversed(range(L)):
+            i, o = self.sizes[l], self.sizes[l + 1]
+            be.launch("sgemm_tn", ((i + 63) // 64, (o + 63) // 64), (256,), self.dW[l], dz[l + 1], h[l],
+                      o, i, M, 1.0, 0.0)
+            if self.b[l] is not None:
+                be.launch("sum_rows", ((o + 31) // 32,), (32, 8), self.db[l], dz[l + 1], M, o, 0)
+            if l > 0:
+                be.launch("sgemm_nn", ((i + 63) // 64, (M + 63) // 64), (256,), dz[l], dz[l + 1], self.W[l],
+                          M, i, o, 1.0, 0.0)
+                if self.acts[l - 1] != "none":
+                    be.launch("act_backward", *_grid1d(M * i), dz[l], dz[l], h[l], M * i, _ACT_CODE[self.acts[l - 1]])
+        self._enqueue_optimizer()
+        if gather is not None:
+            be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
+
+    def _enqueue_optimizer(self):
+        be, h, s, n = self.be, self.hparams, self.state, self.params.size
+        tick = _TICK[self.opt]
+        if tick == "adam_tick":
+            b1, b2 = h.get("betas", (0.9, 0.999))
+            be.launch(tick, (1,), (1,), self.hp, float(b1), float(b2))
+        elif tick == "adagrad_tick":
+            be.launch(tick, (1,), (1,), self.hp, float(h.get("lr_decay", 0.0)))
+        else:
+            be.launch(tick, (1,), (1,), self.hp)
+        grid = _grid1d(n)
+        wd, mx = float(h.get("weight_decay", 0.0)), int(bool(h.get("maximize", False)))
+        if self.opt == "sgd":
+            be.launch("sgd_step", *grid, self.params, s.get("momentum_buffer"), self.grads, self.hp, n,
+                      float(h.get("momentum", 0.0)), float(h.get("dampening", 0.0)), wd,
+                      int(bool(h.get("nesterov", False))), mx)
+        elif self.opt in ("adam", "adamw"):
+            b1, b2 = h.get("betas", (0.9, 0.999))
+            be.launch("adam_step", *grid, self.params, s["exp_avg"], s["exp_avg_sq"], s.get("max_exp_avg_sq"),
+                      self.grads, self.hp, n, float(b1), float(b2), float(h.get("eps", 1e-8)), wd,
+                      int(bool(h.get("amsgrad", False))), int(self.opt == "adamw"), mx)
+        elif self.opt == "adagrad":
+            be.launch("adagrad_step", *grid, self.params, s["sum"], self.grads, self.hp, n,
+                      float(h.get("eps", 1e-10)), wd, mx)
+        else:
+            be.launch("rmsprop_step", *grid, self.params, s["square_avg"], s.get("grad_avg"),
+                      s.get("momentum_buffer"), self.grads, self.hp, n, float(h.get("alpha", 0.99)),
+                      float(h.get("eps", 1e-8)), wd, float(h.get("momentum", 0.0)),
+                      int(bool(h.get("centered", False))), mx)
+
+    def _graph(self, key, M, gather):
+        g = self._graphs.get(key)
+        if g is None:
+            be = self.be
+            self.stream.begin_capture()
+            be._capturing = True
+            try:
+                self._enqueue_step(M, gather)
+            finally:
+                be._capturing = False
+                g = self.stream.end_capture()
+            self._graphs[key] = g
+        return g
+
+    def _replay(self, g):
+        self.be.stats.graph_launches += 1
+        g.launch(self.stream)
+        self.steps += 1
+
+    # ---- public API ----------------------------------------------------------------------------
+    def step(self, x, y):
+        """One batch (x (B,d0) float32, y (B,) int64 device arrays): forward, loss, backward, update.
+        Returns (loss, correct) as 0-d device arrays (no host sync)."""
+        xp, M = self.cp, int(x.shape[0])
+        self._check_batch(x, y)
+        bufs = self._buffers(M)
+        cur = self.cp.cuda.get_current_stream()
+        self.stream.wait_event(cur.record())
+        with self.stream:
+            self._sync_lr()
+            bufs["h"][0][:M] = x.astype(_F32, copy=False)
+            bufs["y"][:M] = y.astype(np.int64, copy=False)
+            self._replay(self._graph(("step", M), M, None))
+            loss = self.loss_sum[0] * np.float32(1.0 / M if self.reduction == "mean" else 1.0)
+            correct = self.correct[0].copy()
+        cur.wait_event(self.stream.record())
+        return loss, correct
+
+    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
+        """One pass over device-resident X (N,d0) uint8/float32 and Y (N,) int64 in the order `perm`
+        (N,) (host or device, int64/int32); batch b = rows perm[b*B:(b+1)*B] normalized as
+        X * scale + shift. Returns (mean loss, accuracy) as Python floats: one host sync."""
+        xp, be = self.cp, self.be
+        N, B = int(X.shape[0]), int(batch_size)
+        self._check_data(X, Y, perm, B)
+        nfull, rem = N // B, (0 if drop_last else N % B)
+        if nfull + (rem > 0) == 0:
+            return float("nan"), float("nan")
+        self._buffers(B)
+        cur = xp.cuda.get_current_stream()
+        self.stream.wait_event(cur.record())
+        with self.stream:
+            perm_dev = self._resident(X, Y, perm)
+            self._sync_lr()
+            self.pos.fill(0)
+            be.launch("epoch_reset", (1,), (1,), self.loss_sum, self.correct)
+            gather = (X, Y, perm_dev, float(scale), float(shift))
+            key = (id(X), id(Y), id(perm_dev), float(scale), float(shift))
+            if nfull:
+                g = self._graph(("epoch", B) + key, B, gather)
+                for _ in range(nfull):
+                    self._replay(g)
+            if rem:
+                self._replay(self._graph(("epoch", rem) + key, rem, gather))
+            be.stats.host_syncs += 1
+            acc = xp.asnumpy(self.acc)        # the epoch's one host synchronisation
+        seen = nfull * B + rem
+        loss_sum = float(acc[0:1].view(np.float32)[0])
+        loss = loss_sum / seen if self.reduction == "mean" else loss_sum / (nfull + (rem > 0))
+        return loss, float(acc[1]) / seen
+
+    # ---- checks and resident data ----------------------------------------------------------------
+    def _resident(self, X, Y, perm):
+        """The permutation in a persistent device buffer (same pointer every epoch: graphs stay valid);
+        X and Y are kept referenced so cached graphs never see a recycled pointer."""
+        xp, N = self.cp, int(X.shape[0])
+        perm = perm if self.be.owns(perm) else xp.asarray(np.ascontiguousarray(perm, dtype=np.int64))
+        if perm.dtype not in (np.int64, np.int32):
+            perm = perm.astype(np.int64)
+        if self._data is None or self._data[0] is not X or self._data[1] is not Y \
+                or self._data[2].shape != (N,) or self._data[2].dtype != perm.dtype:
+            self._graphs = {k: g for k, g in self._graphs.items() if k[0] == "step"}
+            self._data = (X, Y, xp.empty(N, dtype=perm.dtype))
+        self._data[2][...] = perm
+        return self._data[2]
+
+    def _check_batch(self, x, y):
+        d0 = self.sizes[0]
+        if not (self.be.owns(x) and self.be.owns(y)) or x.ndim != 2 or x.shape[1] != d0 or y.shape != (x.shape[0],):
+            raise ValueError(f"fused step expects cuda arrays x (B,{d0}) and y (B,), got x {type(x).__name__} "
+                             f"{tuple(getattr(x, 'shape', ()))} {getattr(x, 'dtype', '')} and y "
+                             f"{tuple(getattr(y, 'shape', ()))} {getattr(y, 'dtype', '')}")
+        if x.shape[0] == 0:
+            raise ValueError("fused step got an empty batch")
+
+    def _check_data(self, X, Y, perm, B):
+        d0 = self.sizes[0]
+        if not (self.be.owns(X) and self.be.owns(Y)):
+            raise TypeError(f"fused epoch needs device-resident data: X and Y must be cuda arrays, got "
+                            f"{type(X).__name__} and {type(Y).__name__}")
+        if X.ndim != 2 or X.shape[1] != d0 or X.dtype not in (np.uint8, np.float32) or not X.flags.c_contiguous:
+            raise ValueError(f"fused epoch: X must be a contiguous (N,{d0}) uint8 or float32 array, got "
+                             f"{tuple(X.shape)} {X.dtype}")
+        if Y.shape != (X.shape[0],) or Y.dtype != np.int64 or not Y.flags.c_contiguous:
+            raise ValueError(f"fused epoch: Y must be a contiguous ({X.shape[0]},) int64 array, got "
+                             f"{tuple(Y.shape)} {Y.dtype}")
+        if tuple(perm.shape) != (X.shape[0],):
+            raise ValueError(f"fused epoch: perm must have shape ({X.shape[0]},), got {tuple(perm.shape)}")
+        if B < 1:
+            raise ValueError(f"batch_size must be positive, got {B}")

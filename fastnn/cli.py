@@ -1,0 +1,125 @@
+"""The `fastnn` console script: `fastnn train ...` (also `python -m fastnn train ...`)."""
+import argparse
+import sys
+
+TRAIN_EPILOG = """\
+inputs: x = pixel/255 in [0,1]; with --normalize x = (pixel/255 - 0.5)/0.5 in [-1,1]
+(torchvision's Normalize((0.5,),(0.5,)), the recipe bench/compare.py gives every system).
+Each epoch writes <out>/checkpoint.safetensors atomically (model under torch's state_dict keys,
+trainer state in the metadata) and <out>/metrics.json; curves.png is drawn at the end.
+--resume CHECKPOINT continues that run (model, optimizer, scheduler, epoch, RNG); options not
+given on the command line are taken from the checkpoint, e.g. `--resume ck --epochs 10` extends it.
+"""
+
+
+def _pair(s):
+    try:
+        a, b = (float(v) for v in s.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got '{s}'") from None
+    return (a, b)
+
+
+def _size_pair(s):
+    a, b = _pair(s)
+    return (int(a), int(b))
+
+
+def train_parser(prog="fastnn train"):
+    from .train.config import TrainConfig
+
+    d = TrainConfig()
+    S = argparse.SUPPRESS   # options default to "not given", so --resume can fill them from the checkpoint
+    p = argparse.ArgumentParser(prog=prog, description="Train a zoo MLP on (Fashion-)MNIST.",
+                                epilog=TRAIN_EPILOG, argument_default=S,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a("--dataset", metavar="mnist|fashion-mnist", help=f"dataset (default {d.dataset})")
+    a("--model", metavar="mlp|sigmoid-mlp",
+      help="mlp = 784-128-64-10 ReLU, sigmoid-mlp = 784-256-10 sigmoid (default mlp)")
+    a("--optimizer", metavar="sgd|adam|adamw|rmsprop|adagrad", help=f"(default {d.optimizer})")
+    a("--lr", type=float, help="learning rate (default: sgd 0.01, adam/adamw/rmsprop 1e-3, adagrad 0.01)")
+    a("--momentum", type=float, help="sgd/rmsprop momentum (default 0)")
+    a("--weight-decay", type=float, help="(default: 0.01 for adamw, 0 otherwise)")
+    a("--betas", type=_pair, help="adam/adamw betas, e.g. 0.9,0.999")
+    a("--eps", type=float, help="optimizer eps (default: torch's)")
+    a("--alpha", type=float, help="rmsprop smoothing constant (default 0.99)")
+    a("--nesterov", action="store_true", help="sgd Nesterov momentum")
+    a("--batch-size", type=int, help=f"(default {d.batch_size})")
+    a("--epochs", type=int, help=f"(default {d.epochs})")
+    a("--device", metavar="cpu|cuda", help="(default cpu)")
+    a("--seed", type=int, help=f"seeds init and shuffling (default {d.seed})")
+    a("--threads", type=int, help="Numba + BLAS threads (default: all cores)")
+    a("--schedule", metavar="none|step|cosine|onecycle",
+      help="lr schedule: StepLR / CosineAnnealingLR per epoch, OneCycleLR per step (default none)")
+    a("--step-size", type=int, help="StepLR step size in epochs (default max(1, epochs//3))")
+    a("--gamma", type=float, help="StepLR decay (default 0.1)")
+    a("--max-lr", type=float, help="OneCycleLR peak (default 10*lr)")
+    a("--path", metavar="auto|fused|eager",
+      help="fused = one Numba call per step on the whole MLP (CPU); eager = autograd; auto = fused "
+           "where the model/optimizer/device allow it (default auto)")
+    a("--data-dir", help="where to look for / download the dataset")
+    a("--out", help="run folder (default runs/<timestamp>; with --resume, the checkpoint's folder)")
+    a("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.safetensors")
+    a("--normalize", action="store_true", help="inputs in [-1,1] instead of [0,1] (see below)")
+    a("--quiet", action="store_true", help="no progress bar")
+    a("--eval-batch-size", type=int, help=argparse.SUPPRESS)
+    a("--train-subset", type=int, help=argparse.SUPPRESS)
+    a("--test-subset", type=int, help=argparse.SUPPRESS)
+    a("--synthetic-size", type=_size_pair, help=argparse.SUPPRESS)
+    return p
+
+
+def config_from_args(ns):
+    """A TrainConfig from parsed args: explicit options over the resumed checkpoint's config over defaults."""
+    from .train.config import TrainConfig
+
+    given = vars(ns)
+    base = {}
+    if given.get("resume"):
+        from .train.checkpoint import load_checkpoint
+
+        _, state = load_checkpoint(given["resume"])
+        base = dict(state.get("config", {}))
+        for k in ("out", "resume", "quiet", "threads"):     # per-invocation, never inherited
+            base.pop(k, None)
+    base.update(given)
+    return TrainConfig.from_dict(base).validate()
+
+
+def train_main(argv):
+    from .train import run
+
+    p = train_parser()
+    ns = p.parse_args(argv)
+    try:
+        cfg = config_from_args(ns)
+        run(cfg)
+    except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:
+        print(f"fastnn train: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fastnn train: interrupted (the last completed epoch's checkpoint is intact)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="fastnn", description="fastnn command line")
+    p.add_argument("command", nargs="?", choices=["train"], help="train: train a model (fastnn train -h)")
+    if not argv or argv[0] in ("-h", "--help"):
+        p.print_help()
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(f"fastnn {__version__}")
+        return 0
+    if argv[0] != "train":
+        p.error(f"unknown command '{argv[0]}' (choose from: train)")
+    return train_main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""torchvision-style transforms on NumPy arrays, each usable per sample (`t(x)`) and
+vectorized on a stacked batch with a leading batch axis (`t.batch(xb)`).
+
+    ToTensor   uint8 (H,W) -> float32 (1,H,W) in [0,1]; (H,W,C) -> (C,H,W). Batch: (B,H,W) -> (B,1,H,W)
+    Normalize  (x - mean[c]) / std[c] over the channel axis of (..., C, H, W)
+    Compose    chain; Lambda(fn, batched=False) wraps a function
+"""
+import numpy as np
+
+
+def apply_batch(transform, xb):
+    """Apply `transform` to a stacked batch: its vectorized `.batch` when it has one,
+    otherwise one call per sample and a stack (plain callables)."""
+    if hasattr(transform, "batch"):
+        return transform.batch(xb)
+    return np.stack([np.asarray(transform(x)) for x in xb]) if len(xb) else np.asarray(xb)
+
+
+class Transform:
+    """Base: subclasses implement __call__ (one sample); `batch` defaults to a loop."""
+
+    def __call__(self, x):
+        raise NotImplementedError
+
+    def batch(self, xb):
+        return np.stack([np.asarray(self(x)) for x in xb])
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _to_float(x):
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return np.divide(x, np.float32(255), dtype=np.float32)
+    return np.array(x, copy=True)
+
+
+class ToTensor(Transform):
+    """uint8 HxW or HxWxC -> CxHxW in [0, 1] (float32); other dtypes keep their values."""
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if x.ndim == 2:
+            return _to_float(x)[None]
+        if x.ndim == 3:
+            return np.ascontiguousarray(_to_float(x).transpose(2, 0, 1))
+        raise ValueError(f"ToTensor: expected an image of shape (H, W) or (H, W, C), "
+                         f"got shape {x.shape}")
+
+    def batch(self, xb):
+        xb = np.asarray(xb)
+        if xb.ndim == 3:
+            return _to_float(xb)[:, None]
+        if xb.ndim == 4:
+            return np.ascontiguousarray(_to_float(xb).transpose(0, 3, 1, 2))
+        raise ValueError(f"ToTensor.batch: expected images of shape (B, H, W) or "
+                         f"(B, H, W, C), got shape {xb.shape}")
+
+
+class Normalize(Transform):
+    """out[..., c, :, :] = (x[..., c, :, :] - mean[c]) / std[c]; works on (C,H,W) and
+    (B,C,H,W) alike. Scalars or length-1 sequences broadcast over channels."""
+
+    def __init__(self, mean, std, inplace=False):
+        self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
+        self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
+        self.inplace = inplace
+        if self.mean.ndim != 1 or self.std.ndim != 1:
+            raise ValueError(f"Normalize: mean and std must be sequences, got shapes "
+                             f"{self.mean.shape} and {self.std.shape}")
+        if np.any(self.std == 0):
+            raise ValueError(f"std evaluated to zero after conversion to float, leading to "
+                             f"division by zero (std={self.std.tolist()})")
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if x.ndim < 3:
+            raise ValueError(f"Normalize: expected a tensor image of shape (..., C, H, W), "
+                             f"got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Normalize: input should be a float array, got {x.dtype}")
+        c = x.shape[-3]
+        for nm, v in (("mean", self.mean), ("std", self.std)):
+            if v.size not in (1, c):
+                raise ValueError(f"Normalize: {nm} has {v.size} values but the image "
+                                 f"{x.shape} has {c} channels")
+        mean = self.mean.astype(x.dtype)[:, None, None]
+        std = self.std.astype(x.dtype)[:, None, None]
+        out = x if self.inplace and x.flags.writeable else None
+        out = np.subtract(x, mean, out=out)
+        return np.divide(out, std, out=out)
+
+    batch = __call__
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+
+
+class Compose(Transform):
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def batch(self, xb):
+        for t in self.transforms:
+            xb = apply_batch(t, xb)
+        return xb
+
+    def __repr__(self):
+        return "Compose(\n" + "".join(f"    {t!r}\n" for t in self.transforms) + ")"
+
+
+class Lambda(Transform):
+    """Wrap `fn`. With batched=True `fn` must also accept a batch with a leading axis
+    (e.g. `lambda x: x.reshape(*x.shape[:-3], -1)`) and is called once per batch."""
+
+    def __init__(self, fn, batched=False):
+        if not callable(fn):
+            raise TypeError(f"Lambda: argument should be callable, got {type(fn).__name__}")
+        self.fn, self.batched = fn, batched
+
+    def __call__(self, x):
+        return self.fn(x)
+
+    def batch(self, xb):
+        if self.batched:
+            return self.fn(xb)
+        return super().batch(xb)
+
+    def __repr__(self):
+        return f"Lambda(batched={self.batched})"

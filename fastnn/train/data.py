@@ -1,0 +1,55 @@
+"""Resident training data for `fastnn train`: whole splits as float32 (N,784) + int64 labels, plus a synthetic set.
+
+Input recipe: x = image / 255 in [0, 1]; with --normalize, x = (image/255 - 0.5) / 0.5 in [-1, 1]
+(torchvision's Normalize((0.5,), (0.5,)), as the PyTorch/JAX peers in bench/compare.py do).
+"""
+import numpy as np
+
+DATASETS = ("mnist", "fashion-mnist", "synthetic")
+
+
+def to_features(images, normalize):
+    """uint8 (N,28,28) -> float32 (N,784) by the recipe above."""
+    x = images.reshape(images.shape[0], -1).astype(np.float32) * np.float32(1.0 / 255.0)
+    if normalize:
+        x = (x - np.float32(0.5)) / np.float32(0.5)
+    return np.ascontiguousarray(x)
+
+
+def synthetic_images(n, seed):
+    """n uint8 28x28 images of 10 classes (fixed class templates + noise) and int64 labels: learnable
+    in a few steps, generated in milliseconds, so CLI tests need no download."""
+    templates = np.random.default_rng(12345).integers(0, 256, size=(10, 28, 28)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, size=n).astype(np.int64)
+    noise = rng.normal(0.0, 60.0, size=(n, 28, 28)).astype(np.float32)
+    x = np.clip(templates[y] + noise, 0, 255).astype(np.uint8)
+    return x, y
+
+
+def load_split(name, train, data_dir=None, synthetic_size=(512, 256)):
+    """(images uint8 (N,28,28), labels int64 (N,)) of a dataset split."""
+    if name == "synthetic":
+        n = synthetic_size[0] if train else synthetic_size[1]
+        return synthetic_images(n, seed=1 if train else 2)
+    from .. import data
+
+    cls = {"mnist": data.MNIST, "fashion-mnist": data.FashionMNIST}.get(name)
+    if cls is None:
+        raise ValueError(f"unknown dataset '{name}' (choose from: mnist, fashion-mnist)")
+    ds = cls(root=data_dir, train=train, download=True)
+    return ds.data, ds.targets.astype(np.int64)
+
+
+def load_data(name, data_dir=None, normalize=False, train_subset=None, test_subset=None,
+              synthetic_size=(512, 256)):
+    """(x_train, y_train, x_test, y_test) as float32 features and int64 labels; the *_subset
+    options keep the first N samples (quick runs)."""
+    xtr, ytr = load_split(name, True, data_dir, synthetic_size)
+    xte, yte = load_split(name, False, data_dir, synthetic_size)
+    if train_subset:
+        xtr, ytr = xtr[:train_subset], ytr[:train_subset]
+    if test_subset:
+        xte, yte = xte[:test_subset], yte[:test_subset]
+    return (to_features(xtr, normalize), np.ascontiguousarray(ytr, dtype=np.int64),
+            to_features(xte, normalize), np.ascontiguousarray(yte, dtype=np.int64))

@@ -1,0 +1,217 @@
+"""The training run behind `fastnn train`: data on the device, the eager epoch loop, evaluation, per-epoch
+atomic checkpoints, resume, and the run folder."""
+import os
+import sys
+import time
+
+import numpy as np
+
+from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from .config import TrainConfig, make_optimizer, make_scheduler
+from .data import load_data
+from .models import build_model, expected_shapes
+from . import runs
+
+
+# ---- evaluation -----------------------------------------------------------------------------------
+def logits_numpy(model, x, batch_size=1000):
+    """The model's logits for the device array x, as a float64 NumPy array (no graph recorded)."""
+    from .. import no_grad
+    from ..tensor import Tensor
+
+    be = model_backend(model)
+    outs = []
+    with no_grad():
+        for i in range(0, x.shape[0], batch_size):
+            out = model(Tensor._wrap(x[i:i + batch_size], be))
+            outs.append(be.to_numpy(out._data).astype(np.float64))
+    return np.concatenate(outs) if outs else np.zeros((0, 10))
+
+
+def loss_and_accuracy(logits, y):
+    """(mean cross-entropy, accuracy) of float64 logits (N,C) against int labels y (N,)."""
+    if logits.shape[0] == 0:
+        return float("nan"), float("nan")
+    m = logits.max(axis=1, keepdims=True)
+    logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+    loss = -logp[np.arange(len(y)), y].mean()
+    return float(loss), float((logits.argmax(axis=1) == y).mean())
+
+
+def evaluate(model, x, y_np, batch_size=1000):
+    return loss_and_accuracy(logits_numpy(model, x, batch_size), y_np)
+
+
+def model_backend(model):
+    return next(iter(model.parameters())).backend
+
+
+# ---- the eager epoch ------------------------------------------------------------------------------
+class EagerTrainer:
+    """One autograd step per batch: forward, cross_entropy, backward, optimizer.step()."""
+
+    name = "eager"
+
+    def __init__(self, model, optimizer, scheduler=None, per_step_scheduler=False):
+        from ..nn import functional as F
+
+        self.model, self.optimizer, self.F = model, optimizer, F
+        self.scheduler = scheduler if per_step_scheduler else None
+        self.be = model_backend(model)
+
+    def train_epoch(self, x, y, perm, batch_size, progress=None):
+        """Train on x[perm] in batches (the last one may be short); returns the mean training loss."""
+        from ..tensor import Tensor
+
+        be, xp, model, opt = self.be, self.be.xp, self.model, self.optimizer
+        perm = be.asarray(perm)
+        n = perm.shape[0]
+        model.train()
+        total, seen, refresh = xp.zeros((), dtype=np.float64), 0, 20 if be.name == "cpu" else 100
+        for k, i in enumerate(range(0, n, batch_size)):
+            idx = perm[i:i + batch_size]
+            xb, yb = Tensor._wrap(x[idx], be), Tensor._wrap(y[idx], be)
+            loss = self.F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            total = total + loss._data.astype(np.float64) * idx.shape[0]    # stays on the device
+            seen += idx.shape[0]
+            if progress is not None:
+                progress.update(1)
+                if k % refresh == 0:
+                    progress.set_postfix(loss=f"{float(total) / seen:.4f}", refresh=False)
+        return float(total) / max(seen, 1)
+
+    def optimizer_state(self):
+        return self.optimizer.state_dict()
+
+    def sync_model(self):
+        pass
+
+
+# ---- the run --------------------------------------------------------------------------------------
+def _progress(cfg, total, epoch):
+    from tqdm import tqdm
+
+    disable = cfg.quiet or not sys.stderr.isatty()
+    return tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
+                disable=disable, dynamic_ncols=True)
+
+
+def _device_backend(device):
+    from ..backends import get_backend
+
+    try:
+        return get_backend(device)
+    except Exception as e:
+        if str(device).startswith("cuda"):
+            raise RuntimeError(f"--device cuda requested but no usable CUDA device/backend: {e}") from None
+        raise
+
+
+def _scheduler_state(sched):
+    if sched is None:
+        return None
+    return {k: v for k, v in sched.state_dict().items() if not callable(v)}
+
+
+def _restore(cfg, model, optimizer, sched, rng, state, tensors):
+    """Load a checkpoint's model/optimizer/scheduler/RNG state; returns (epoch done, step, history)."""
+    from ..creation import tensor
+
+    check_compatible(expected_shapes(cfg.model), tensors, where=f"checkpoint {cfg.resume}")
+    prev = state.get("config", {})
+    if cfg.schedule == "onecycle" and prev.get("epochs") not in (None, cfg.epochs):
+        raise ValueError(f"checkpoint {cfg.resume} has a OneCycleLR schedule over {prev['epochs']} epochs; "
+                         f"it cannot be resumed with --epochs {cfg.epochs}")
+    if prev and prev.get("optimizer") != cfg.optimizer:
+        raise ValueError(f"checkpoint {cfg.resume} holds {prev.get('optimizer')} optimizer state; "
+                         f"cannot resume it with --optimizer {cfg.optimizer}")
+    model.load_state_dict({k: tensor(v, dtype=v.dtype, device=cfg.device) for k, v in tensors.items()})
+    if state.get("optimizer") is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if sched is not None and state.get("scheduler") is not None:
+        sched.load_state_dict(state["scheduler"])
+    r = state.get("rng", {})
+    if "shuffle" in r:
+        rng.bit_generator.state = r["shuffle"]
+    if "fastnn_cpu" in r:
+        from ..backends import get_backend
+
+        get_backend("cpu").rng.bit_generator.state = r["fastnn_cpu"]
+    return int(state.get("epoch", 0)), int(state.get("step", 0)), list(state.get("history", []))
+
+
+def run(cfg, log=print, on_epoch=None):
+    """Train per cfg (a TrainConfig); returns {'run_dir', 'history', 'path', 'reason', 'checkpoint', 'model'}.
+    on_epoch(record, model) is called after each epoch's line (bench/train_gpu.py prints backend stats)."""
+    import fastnn
+
+    from .fused import choose_trainer
+
+    cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
+    cfg.validate()
+    if cfg.threads:
+        fastnn.set_num_threads(cfg.threads)
+    tensors = state = None
+    if cfg.resume:
+        tensors, state = load_checkpoint(cfg.resume, device=cfg.device)
+    be = _device_backend(cfg.device)
+    run_dir = cfg.out or (os.path.dirname(os.path.abspath(cfg.resume)) if cfg.resume else runs.default_run_dir())
+    os.makedirs(run_dir, exist_ok=True)
+
+    xtr, ytr, xte, yte = load_data(cfg.dataset, cfg.data_dir, cfg.normalize, cfg.train_subset,
+                                   cfg.test_subset, cfg.synthetic_size)
+    fastnn.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, cfg.device)
+    optimizer = make_optimizer(cfg, model.parameters())
+    steps = -(-xtr.shape[0] // cfg.batch_size)
+    sched, sched_every = make_scheduler(cfg, optimizer, steps)
+    start, step, history = 0, 0, []
+    if cfg.resume:
+        start, step, history = _restore(cfg, model, optimizer, sched, rng, state, tensors)
+        log(f"resumed from {cfg.resume} after epoch {start}")
+
+    trainer, path, reason = choose_trainer(cfg, model, optimizer, sched if sched_every == "step" else None)
+    log(f"path: {path} ({reason})")
+    X, Y, Xte = be.asarray(xtr), be.asarray(ytr), be.asarray(xte)
+    ckpt = os.path.join(run_dir, runs.CHECKPOINT)
+    meta = {"config": cfg.to_dict(), "path": path, "path_reason": reason, "versions": runs.versions(),
+            "threads": fastnn.get_num_threads(), "device": cfg.device, "resumed_from": cfg.resume}
+    for epoch in range(start + 1, cfg.epochs + 1):
+        perm = rng.permutation(xtr.shape[0])
+        bar = _progress(cfg, steps, epoch)
+        t0 = time.perf_counter()
+        train_loss = trainer.train_epoch(X, Y, perm, cfg.batch_size, bar)
+        secs = time.perf_counter() - t0
+        bar.close()
+        trainer.sync_model()
+        step += steps
+        test_loss, test_acc = evaluate(model, Xte, yte, cfg.eval_batch_size)
+        lr = optimizer.param_groups[0]["lr"]
+        if sched_every == "epoch":
+            sched.step()
+        rec = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc,
+               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": path}
+        history.append(rec)
+        log(f"epoch {epoch:3d} | train loss {train_loss:.4f} | test loss {test_loss:.4f} | "
+            f"test acc {100 * test_acc:6.2f}% | {rec['samples_per_s']:9.0f} samples/s | {secs:7.2f} s")
+        trainer_state = {"epoch": epoch, "step": step, "config": cfg.to_dict(), "path": path,
+                         "optimizer": trainer.optimizer_state(), "scheduler": _scheduler_state(sched),
+                         "rng": {"shuffle": rng.bit_generator.state,
+                                 "fastnn_cpu": fastnn.backends.get_backend("cpu").rng.bit_generator.state},
+                         "history": history}
+        save_checkpoint(ckpt, model.state_dict(), trainer_state)
+        runs.write_metrics(run_dir, dict(meta, epochs=history, checkpoint=runs.CHECKPOINT))
+        if on_epoch is not None:
+            on_epoch(rec, model)
+    runs.write_metrics(run_dir, dict(meta, epochs=history, checkpoint=runs.CHECKPOINT))
+    if history:
+        runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {path}")
+    log(f"run folder: {run_dir}")
+    return {"run_dir": run_dir, "history": history, "path": path, "reason": reason, "checkpoint": ckpt,
+            "model": model}

@@ -1,0 +1,262 @@
+"""Numba fused MLP training: one compiled call per training step (`train_step`) or per epoch
+(`train_epoch`, batches gathered inside, uint8 -> float normalization fused into the gather).
+
+Same math as fused_mlp/ref.py. Layout: flat params/grads (workspace.param_layout), optimizer state
+(3, P), working buffers from workspace.Workspace (nothing is allocated per step).
+GEMMs: np.dot inside Numba = SciPy's OpenBLAS (sgemm/dgemm through cython BLAS), with W.T passed as a
+Fortran-ordered view (no copy). Measured faster than a Numba register-tiled GEMM at these shapes; see
+bench/bench_fused.py. BLAS threads are the only threads (no prange here), so the caller controls
+threading with threadpoolctl and nothing is oversubscribed.
+Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
+hash, identical to ref.dropout_uniform) + activation backward + bias-gradient column sums in one pass,
+softmax-cross-entropy forward + backward + argmax in one pass per row.
+Codes: act 0 none / 1 relu / 2 sigmoid / 3 tanh; loss 0 cross-entropy / 1 mse;
+optimizer 0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) with hp in workspace.HP_FIELDS order.
+"""
+import math
+
+import numpy as np
+
+from .._numba import jit
+from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
+
+_M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
+
+
+@jit
+def dropout_uniform(seed, step, layer, index):
+    # u in [0,1): splitmix64 of the counter (seed, step, layer, index), top 24 bits (same as ref)
+    z = np.uint64(seed) * _M1 + np.uint64(step) * _M2 + np.uint64(layer) * _M3 + np.uint64(index) + _M1
+    z = (z ^ (z >> _S30)) * _M2
+    z = (z ^ (z >> _S27)) * _M3
+    z = z ^ (z >> _S31)
+    return np.float64(z >> _S40) * (1.0 / 16777216.0)
+
+
+@jit
+def _view2(buf, off, rows, cols):
+    # (rows, cols) C-contiguous view of flat buf starting at off
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@jit
+def bias_act_(z, params, b_off, code):
+    # z (B,n) <- act(z + b) in place; b = params[b_off:b_off+n] unless b_off < 0
+    B, n = z.shape
+    T = z.dtype.type
+    zero, one = T(0.0), T(1.0)
+    for i in range(B):
+        row = z[i]
+        if b_off >= 0:
+            for j in range(n):
+                row[j] += params[b_off + j]
+        if code == 1:
+            for j in range(n):
+                row[j] = max(row[j], zero)
+        elif code == 2:
+            for j in range(n):
+                row[j] = one / (one + math.exp(-row[j]))
+        elif code == 3:
+            for j in range(n):
+                row[j] = math.tanh(row[j])
+
+
+@jit
+def dropout_forward(d, h, p, seed, step, layer):
+    # d (B,n) = h (B,n) * keep / (1-p), keep = dropout_uniform(seed, step, layer, i*n+j) >= p
+    B, n = h.shape
+    T = h.dtype.type
+    scale, zero = T(1.0 / (1.0 - p)), T(0.0)
+    for i in range(B):
+        for j in range(n):
+            keep = dropout_uniform(seed, step, layer, i * n + j) >= p
+            d[i, j] = h[i, j] * (scale if keep else zero)
+
+
+@jit
+def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer):
+    # dz (B,n): in dD (grad of the post-dropout output), out dZ = dD * mask/(1-p) * act'(h)
+    # grads[b_off:b_off+n] = column sums of dZ (bias gradient) unless b_off < 0
+    B, n = dz.shape
+    T = dz.dtype.type
+    scale, zero, one = T(1.0 / (1.0 - p)), T(0.0), T(1.0)
+    if b_off >= 0:
+        grads[b_off:b_off + n] = zero
+    for i in range(B):
+        row, hr = dz[i], h[i]
+        if p > 0:
+            for j in range(n):
+                keep = dropout_uniform(seed, step, layer, i * n + j) >= p
+                row[j] = row[j] * (scale if keep else zero)
+        if code == 1:
+            for j in range(n):
+                row[j] = row[j] if hr[j] > zero else zero
+        elif code == 2:
+            for j in range(n):
+                row[j] = row[j] * (hr[j] * (one - hr[j]))
+        elif code == 3:
+            for j in range(n):
+                row[j] = row[j] * (one - hr[j] * hr[j])
+        if b_off >= 0:
+            for j in range(n):
+                grads[b_off + j] += row[j]
+
+
+@jit
+def cross_entropy_(dz, logits, y):
+    # dz (B,C) = (softmax(logits) - onehot(y)) / B; returns (mean loss, correct argmax count)
+    B, C = logits.shape
+    loss, correct = 0.0, 0
+    for i in range(B):
+        t = y[i]
+        if t < 0 or t >= C:
+            raise IndexError("cross_entropy: target class index out of range [0, C)")
+        m, am = np.float64(logits[i, 0]), 0
+        for j in range(1, C):
+            if logits[i, j] > m:
+                m, am = np.float64(logits[i, j]), j
+        s = 0.0
+        for j in range(C):
+            s += math.exp(logits[i, j] - m)
+        lse = math.log(s) + m
+        loss += lse - logits[i, t]
+        correct += am == t
+        for j in range(C):
+            pj = math.exp(logits[i, j] - lse)
+            dz[i, j] = (pj - (1.0 if j == t else 0.0)) / B
+    return loss / B, correct
+
+
+@jit
+def mse_(dz, out, target):
+    # dz (B,C) = 2 (out - target) / (B*C); returns (mean loss, count of argmax(out) == argmax(target))
+    B, C = out.shape
+    inv = 1.0 / (B * C)
+    loss, correct = 0.0, 0
+    for i in range(B):
+        ao, at = 0, 0
+        for j in range(C):
+            diff = np.float64(out[i, j]) - np.float64(target[i, j])
+            loss += diff * diff
+            dz[i, j] = 2.0 * diff * inv
+            if out[i, j] > out[i, ao]:
+                ao = j
+            if target[i, j] > target[i, at]:
+                at = j
+        correct += ao == at
+    return loss * inv, correct
+
+
+@jit
+def optimizer_update(params, state, grads, hp, opt_code, step):
+    # params, grads (P,), state (3,P): one update of optimizer opt_code (hp in workspace.HP_FIELDS order)
+    if opt_code == 0:
+        sgd_step(params, state[0], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0, hp[5] != 0)
+    elif opt_code == 1:
+        adagrad_step(params, state[0], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0)
+    elif opt_code == 2:
+        rmsprop_step(params, state[0], state[1], state[2], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4],
+                     hp[5] != 0, hp[6] != 0)
+    else:
+        adam_step(params, state[0], state[1], state[2], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4],
+                  hp[5] != 0, hp[6] != 0, hp[7] != 0)
+
+
+@jit
+def _layer_input(l, x, dims, acts, act_off, drops, drop_off):
+    # input of layer l for the current batch of B = x.shape[0] rows: x, or H_{l-1} / D_{l-1}
+    B = x.shape[0]
+    if l == 0:
+        return x
+    if drop_off[l - 1] >= 0:
+        return _view2(drops, drop_off[l - 1], B, dims[l])
+    return _view2(acts, act_off[l - 1], B, dims[l])
+
+
+@jit
+def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p, loss_code,
+                     seed, step, acts, act_off, drops, drop_off, deltas, delta_off):
+    # grads (P,) = d mean-loss / d params for x (B, dims[0]); returns (mean loss, correct count)
+    B, L = x.shape[0], dims.shape[0] - 1
+    for l in range(L):
+        n, k = dims[l + 1], dims[l]
+        a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
+        W = _view2(params, w_off[l], n, k)
+        z = _view2(acts, act_off[l], B, n)
+        np.dot(a, W.T, z)                                    # z (B,n) = a (B,k) @ W.T (k,n)
+        code = act_codes[l] if l < L - 1 else 0
+        bias_act_(z, params, b_off[l], code)
+        if l < L - 1 and drop_p[l] > 0:
+            dropout_forward(_view2(drops, drop_off[l], B, n), z, drop_p[l], seed, step, l)
+    C = dims[L]
+    out, dz = _view2(acts, act_off[L - 1], B, C), _view2(deltas, delta_off[L - 1], B, C)
+    if loss_code == 0:
+        loss, correct = cross_entropy_(dz, out, y_idx)
+    else:
+        loss, correct = mse_(dz, out, y_val)
+    if b_off[L - 1] >= 0:
+        hidden_backward_(dz, grads, b_off[L - 1], out, 0, 0.0, seed, step, L - 1)  # db only
+    for l in range(L - 1, -1, -1):
+        n, k = dims[l + 1], dims[l]
+        dz = _view2(deltas, delta_off[l], B, n)
+        a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
+        np.dot(dz.T, a, _view2(grads, w_off[l], n, k))      # dW (n,k) = dz.T (n,B) @ a (B,k)
+        if l > 0:
+            da = _view2(deltas, delta_off[l - 1], B, k)
+            np.dot(dz, _view2(params, w_off[l], n, k), da)  # da (B,k) = dz (B,n) @ W (n,k)
+            hidden_backward_(da, grads, b_off[l - 1], _view2(acts, act_off[l - 1], B, k), act_codes[l - 1],
+                             drop_p[l - 1], seed, step, l - 1)
+    return loss, correct
+
+
+@jit
+def train_step(params, grads, state, x, y_idx, y_val, hp, opt_code, step, dims, w_off, b_off, act_codes,
+               drop_p, loss_code, seed, acts, act_off, drops, drop_off, deltas, delta_off):
+    # one SGD-family step on batch x (B, dims[0]); y_idx (B,) int64 for CE, y_val (B, C) for MSE;
+    # step = already-incremented optimizer step; returns (mean loss, correct count)
+    loss, correct = forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p,
+                                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off)
+    optimizer_update(params, state, grads, hp, opt_code, step)
+    return loss, correct
+
+
+@jit
+def gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code):
+    # xb[i] = X[rows[i]] * scale + shift (in xb's dtype); targets likewise gathered
+    T = xb.dtype.type
+    sc, sh = T(scale), T(shift)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(xb.shape[1]):
+            xb[i, j] = T(X[r, j]) * sc + sh
+        if loss_code == 0:
+            yb_idx[i] = Y_idx[r]
+        else:
+            yb_val[i] = Y_val[r]
+
+
+@jit
+def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp,
+                opt_code, step0, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
+                acts, act_off, drops, drop_off, deltas, delta_off):
+    # steps over batches perm[s:s+batch_size] of X (N, dims[0]) float or uint8 (normalized by
+    # scale/shift in the gather); returns (sample-mean loss, accuracy, steps taken)
+    N = perm.shape[0]
+    tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
+    for s in range(0, N, batch_size):
+        B = min(batch_size, N - s)
+        if B < batch_size and drop_last:
+            break
+        rows = perm[s:s + B]
+        gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code)
+        steps += 1
+        loss, correct = train_step(params, grads, state, xb[:B], yb_idx[:B], yb_val[:B], hp, opt_code,
+                                   step0 + steps, dims, w_off, b_off, act_codes, drop_p, loss_code, seed,
+                                   acts, act_off, drops, drop_off, deltas, delta_off)
+        tot_loss += loss * B
+        tot_correct += correct
+        seen += B
+    if seen == 0:
+        return 0.0, 0.0, 0
+    return tot_loss / seen, tot_correct / seen, steps

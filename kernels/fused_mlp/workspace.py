@@ -1,0 +1,98 @@
+"""Python-side helpers of the fused MLP path: integer codes, flat-parameter layout, hyper-parameter
+packing and the `Workspace` (every working buffer, allocated once per (dims, batch size, dtype)).
+
+Flat parameter layout (torch order): for each layer l, W_l (dims[l+1], dims[l]) row-major, then
+b_l (dims[l+1],) when has_bias[l]. Gradient and optimizer-state buffers use the same layout.
+"""
+import numpy as np
+
+ACT = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+LOSS = {"cross_entropy": 0, "mse": 1}
+OPT = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamw": 3}
+
+# Hyper-parameter vector per optimizer: the kernel's positional tail after `step` (see optim/ref.py),
+# with torch.optim's defaults. Booleans are stored as 0.0 / 1.0.
+HP_FIELDS = {
+    "sgd": (("lr", 1e-3), ("momentum", 0.0), ("dampening", 0.0), ("weight_decay", 0.0),
+            ("nesterov", False), ("maximize", False)),
+    "adagrad": (("lr", 1e-2), ("lr_decay", 0.0), ("weight_decay", 0.0), ("eps", 1e-10), ("maximize", False)),
+    "rmsprop": (("lr", 1e-2), ("alpha", 0.99), ("eps", 1e-8), ("weight_decay", 0.0), ("momentum", 0.0),
+                ("centered", False), ("maximize", False)),
+    "adam": (("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.0),
+             ("amsgrad", False), ("decoupled", False), ("maximize", False)),
+}
+
+
+def pack_hparams(name, **kw):
+    """(opt_code, hp float64 vector) for optimizer `name` ('sgd','adagrad','rmsprop','adam','adamw').
+    Unknown keywords raise; 'betas' is accepted for adam/adamw; adamw defaults weight_decay=1e-2."""
+    base = "adam" if name == "adamw" else name
+    if base not in HP_FIELDS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPT)}")
+    kw = dict(kw)
+    if "betas" in kw:
+        kw["beta1"], kw["beta2"] = kw.pop("betas")
+    if name == "adamw":
+        kw.setdefault("weight_decay", 1e-2)
+        kw["decoupled"] = True
+    names = [f for f, _ in HP_FIELDS[base]]
+    unknown = set(kw) - set(names)
+    if unknown:
+        raise TypeError(f"{name}: unexpected hyper-parameters {sorted(unknown)}; expected {names}")
+    return OPT[name], np.array([float(kw.get(f, d)) for f, d in HP_FIELDS[base]], np.float64)
+
+
+def n_state(opt_code):
+    """Rows of the (3, P) state array used by each optimizer (rows beyond it may stay zero)."""
+    return (1, 1, 3, 3)[opt_code]
+
+
+def param_layout(dims, has_bias):
+    """(w_off, b_off, total): int64 offsets of W_l and b_l (-1 when absent) in the flat buffer."""
+    dims = np.asarray(dims, np.int64)
+    L = len(dims) - 1
+    if L < 1 or len(has_bias) != L or (dims <= 0).any():
+        raise ValueError(f"fused MLP: dims must list >= 2 positive sizes and has_bias one flag per layer; "
+                         f"got dims={list(dims)}, has_bias={list(has_bias)}")
+    w_off, b_off = np.empty(L, np.int64), np.full(L, -1, np.int64)
+    o = 0
+    for l in range(L):
+        w_off[l] = o
+        o += dims[l + 1] * dims[l]
+        if has_bias[l]:
+            b_off[l] = o
+            o += dims[l + 1]
+    return w_off, b_off, int(o)
+
+
+class Workspace:
+    """Every per-step buffer of the fused MLP for batches of up to `batch_size` rows, allocated once.
+
+    xb (B, dims[0])       gathered input batch          yb_idx (B,) int64 / yb_val (B, C) targets
+    acts  flat            H_l (B, dims[l+1]) per layer: post-activation (logits for the last)
+    drops flat            D_l (B, dims[l+1]) post-dropout, only for hidden layers with p > 0
+    deltas flat           dZ_l (B, dims[l+1]) per layer
+    act_off/drop_off/delta_off: int64 element offsets (drop_off = -1 when the layer has no dropout)
+    """
+
+    def __init__(self, dims, batch_size, dtype=np.float32, drop_p=None):
+        dims = [int(d) for d in dims]
+        L = len(dims) - 1
+        drop_p = np.zeros(max(L - 1, 0)) if drop_p is None else np.asarray(drop_p, np.float64)
+        B = int(batch_size)
+        if B < 1:
+            raise ValueError(f"fused MLP: batch_size must be >= 1, got {batch_size}")
+        self.dims, self.batch_size, self.dtype = dims, B, np.dtype(dtype)
+        self.act_off = np.cumsum([0] + [B * d for d in dims[1:]]).astype(np.int64)
+        self.delta_off = self.act_off.copy()
+        drop_off, o = np.full(L, -1, np.int64), 0
+        for l in range(L - 1):
+            if drop_p[l] > 0:
+                drop_off[l], o = o, o + B * dims[l + 1]
+        self.drop_off = drop_off
+        self.xb = np.zeros((B, dims[0]), dtype)
+        self.yb_idx = np.zeros(B, np.int64)
+        self.yb_val = np.zeros((B, dims[-1]), dtype)
+        self.acts = np.zeros(int(self.act_off[-1]), dtype)
+        self.deltas = np.zeros(int(self.delta_off[-1]), dtype)
+        self.drops = np.zeros(o, dtype)

@@ -1,0 +1,1 @@
+"""Optimizer update kernels over flat parameter buffers: ref.py (NumPy oracle), cpu.py (Numba), optim.cu (CUDA)."""

@@ -1,0 +1,192 @@
+"""Fused MLP training (kernels/fused_mlp/cpu.py) vs its NumPy reference, float64 central differences,
+closed-form dropout statistics and (when installed) torch."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fastnn.kernels.fused_mlp import cpu, ref
+from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+from fastnn.kernels.fused_mlp.workspace import ACT, param_layout
+
+OPTIMIZERS = [
+    ("sgd", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+    ("sgd", dict(lr=0.05, momentum=0.5, dampening=0.2)),
+    ("adagrad", dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("rmsprop", dict(lr=0.005, momentum=0.5, centered=True, weight_decay=1e-3)),
+    ("adam", dict(lr=0.005)),
+    ("adamw", dict(lr=0.005, amsgrad=True)),
+]
+
+
+def _tol(dtype, steps):
+    """float32: the required 1e-5 relative after 1 step, looser growth with steps; float64: far tighter."""
+    eps = np.finfo(dtype).eps
+    return (1e-5 if dtype == np.float32 else 1e4 * eps) * (1 if steps == 1 else 10)
+
+
+def _data(rng, n, dims, loss, dtype):
+    x = rng.standard_normal((n, dims[0])).astype(dtype)
+    if loss == "cross_entropy":
+        return x, rng.integers(0, dims[-1], n)
+    return x, rng.standard_normal((n, dims[-1])).astype(dtype)
+
+
+def _pair(dims, act, bias, loss, opt, dtype, dropout=0.0, batch=8):
+    name, hp = opt
+    tr = FusedMLPTrainer(dims, act, has_bias=bias, dropout=dropout, loss=loss, optimizer=name, dtype=dtype,
+                         batch_size=batch, seed=3, **hp)
+    ref_state = tr.state.copy()
+    return tr, tr.params.copy(), tr.grads.copy(), ref_state
+
+
+def _ref_step(tr, p, g, s, x, y, step):
+    return ref.train_step(p, g, s, x, y, tr.hp, tr.opt_code, step, tr.dims, tr.has_bias, tr.act_codes,
+                          tr.drop_p, tr.loss_code, tr.seed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(opt=st.sampled_from(OPTIMIZERS), loss=st.sampled_from(["cross_entropy", "mse"]),
+       act=st.sampled_from(["relu", "sigmoid", "tanh"]), bias=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), dropout=st.sampled_from([0.0, 0.0, 0.3]),
+       dims=st.sampled_from([[12, 9, 4], [7, 6, 5, 3], [5, 1, 2], [6, 3]]), B=st.sampled_from([1, 5, 8]))
+def test_step_matches_reference(opt, loss, act, bias, dtype, dropout, dims, B):
+    """Same loss, correct count and weights after 1 and after 100 steps (fixed batch)."""
+    tr, p, g, s = _pair(dims, act, bias, loss, opt, dtype, dropout)
+    x, y = _data(np.random.default_rng(1), B, dims, loss, dtype)
+    for step in range(1, 101):
+        got = tr.step(x, y)
+        want = _ref_step(tr, p, g, s, x, y, step)
+        if step in (1, 100):
+            tol = _tol(dtype, step)
+            assert got[0] == pytest.approx(want[0], rel=tol, abs=tol)
+            if step == 1:
+                assert got[1] == want[1]
+                np.testing.assert_allclose(tr.grads, g, rtol=tol, atol=tol * np.abs(g).max())
+            np.testing.assert_allclose(tr.params, p, rtol=tol, atol=tol * np.abs(p).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_epoch_equals_steps_and_reference(dtype, loss, drop_last):
+    """An epoch (ragged last batch unless drop_last) == the same steps one by one == the reference epoch."""
+    dims, N, B = [10, 8, 6, 3], 23, 5
+    rng = np.random.default_rng(2)
+    X, Y = _data(rng, N, dims, loss, dtype)
+    perm = rng.permutation(N)
+    mk = lambda: FusedMLPTrainer(dims, ["tanh", "relu"], dropout=[0.0, 0.25], loss=loss, optimizer="adam",
+                                 dtype=dtype, batch_size=B, seed=5, lr=0.01)
+    a, b = mk(), mk()
+    p, g, s = a.params.copy(), a.grads.copy(), a.state.copy()
+    loss_e, acc_e = a.epoch(X, Y, batch_size=B, perm=perm, drop_last=drop_last)
+    tot, cor, seen = 0.0, 0, 0
+    for st_ in range(0, N, B):
+        idx = perm[st_:st_ + B]
+        if len(idx) < B and drop_last:
+            break
+        l, c = b.step(X[idx], Y[idx])
+        tot, cor, seen = tot + l * len(idx), cor + c, seen + len(idx)
+    np.testing.assert_array_equal(a.params, b.params)         # the very same compiled arithmetic
+    assert a.step_count == b.step_count == (N // B if drop_last else -(-N // B))
+    assert loss_e == pytest.approx(tot / seen, rel=1e-12) and acc_e == pytest.approx(cor / seen)
+    r_loss, r_acc, r_steps = ref.train_epoch(p, g, s, X, Y, perm, B, drop_last, 1.0, 0.0, a.hp, a.opt_code, 0,
+                                             a.dims, a.has_bias, a.act_codes, a.drop_p, a.loss_code, a.seed)
+    tol = _tol(dtype, 5)
+    assert r_steps == a.step_count and r_acc == pytest.approx(acc_e)
+    assert loss_e == pytest.approx(r_loss, rel=tol)
+    np.testing.assert_allclose(a.params, p, rtol=tol, atol=tol * np.abs(p).max())
+
+
+def test_epoch_uint8_gather_normalizes():
+    """uint8 inputs with scale/shift fused into the gather == float inputs normalized beforehand."""
+    dims, N = [16, 8, 10], 40
+    rng = np.random.default_rng(4)
+    Xu = rng.integers(0, 256, (N, 16), dtype=np.uint8)
+    Y = rng.integers(0, 10, N)
+    scale, shift = 2 / 255, -1.0
+    Xf = (Xu.astype(np.float32) * np.float32(scale) + np.float32(shift))
+    a = FusedMLPTrainer(dims, "relu", batch_size=16, seed=1)
+    b = FusedMLPTrainer(dims, "relu", batch_size=16, seed=1)
+    ra = a.epoch(Xu, Y, shuffle_seed=0, scale=scale, shift=shift)
+    rb = b.epoch(Xf, Y, shuffle_seed=0)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ra == rb
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_reference_gradient_central_differences(act, loss):
+    """The oracle itself: ref.forward_backward grads == float64 central differences of the loss
+    (dropout on: its mask is a fixed function of (seed, step), so the loss is deterministic)."""
+    dims, has_bias, B = [5, 4, 3, 3], [True, False, True], 4
+    rng = np.random.default_rng(6)
+    _, _, P = param_layout(dims, has_bias)
+    params = rng.standard_normal(P) * 0.5
+    x, y = _data(rng, B, dims, loss, np.float64)
+    codes, drop = np.array([ACT[act]] * 2), np.array([0.3, 0.0])
+    args = (x, y, dims, has_bias, codes, drop, {"cross_entropy": 0, "mse": 1}[loss], 7, 1)
+    grads = np.zeros(P)
+    ref.forward_backward(grads, params, *args)
+    h, num = 1e-6, np.zeros(P)
+    for i in range(P):
+        e = np.zeros(P)
+        e[i] = h
+        num[i] = (ref.forward_backward(np.zeros(P), params + e, *args)[0]
+                  - ref.forward_backward(np.zeros(P), params - e, *args)[0]) / (2 * h)
+    np.testing.assert_allclose(grads, num, rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_hash_statistics_and_agreement():
+    """Kept fraction ~ 1-p within 4 sigma; the Numba hash equals the reference hash bit for bit."""
+    idx = np.arange(20000)
+    u = ref.dropout_uniform(123, 9, 1, idx)
+    assert u.min() >= 0 and u.max() < 1
+    p = 0.3
+    assert abs((u >= p).mean() - (1 - p)) < 4 * np.sqrt(p * (1 - p) / idx.size)
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.05  # consecutive counters decorrelated
+    for i in (0, 1, 777, 19999):
+        assert cpu.dropout_uniform(123, 9, 1, i) == u[i]
+
+
+def test_bad_inputs_raise_clear_errors():
+    tr = FusedMLPTrainer([6, 4, 3], "relu", batch_size=4)
+    with pytest.raises(TypeError, match=r"\(N, 6\).*\(2, 5\)"):
+        tr.step(np.zeros((2, 5), np.float32), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        tr.step(np.zeros((2, 6), np.float32), np.array([0, 3]))
+    with pytest.raises(TypeError, match="class indices"):
+        tr.step(np.zeros((2, 6), np.float32), np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        FusedMLPTrainer([6, 4, 3], "gelu")
+    with pytest.raises(TypeError, match="unexpected hyper-parameters"):
+        FusedMLPTrainer([6, 4, 3], "relu", optimizer="sgd", betas=(0.9, 0.99))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("opt", [("adam", dict(lr=0.01)), ("sgd", dict(lr=0.1, momentum=0.9))])
+def test_matches_torch_training(opt):
+    """5 steps of torch Sequential(Linear, ReLU, Linear, Tanh, Linear) + CrossEntropyLoss, float64."""
+    torch = pytest.importorskip("torch")
+    dims = [9, 7, 5, 4]
+    tr = FusedMLPTrainer(dims, ["relu", "tanh"], dtype=np.float64, batch_size=6, seed=2, optimizer=opt[0], **opt[1])
+    layers = []
+    for l in range(3):
+        lin = torch.nn.Linear(dims[l], dims[l + 1]).double()
+        with torch.no_grad():
+            n, k = dims[l + 1], dims[l]
+            lin.weight.copy_(torch.from_numpy(tr.params[tr.w_off[l]:tr.w_off[l] + n * k].reshape(n, k)))
+            lin.bias.copy_(torch.from_numpy(tr.params[tr.b_off[l]:tr.b_off[l] + n]))
+        layers += [lin] + ([torch.nn.ReLU()] if l == 0 else [torch.nn.Tanh()] if l == 1 else [])
+    model = torch.nn.Sequential(*layers)
+    topt = getattr(torch.optim, {"adam": "Adam", "sgd": "SGD"}[opt[0]])(model.parameters(), foreach=False, **opt[1])
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        x, y = _data(rng, 6, dims, "cross_entropy", np.float64)
+        ours, _ = tr.step(x, y)
+        topt.zero_grad()
+        out = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+        out.backward()
+        topt.step()
+        assert ours == pytest.approx(out.item(), rel=1e-9)
+    flat = torch.cat([t.detach().reshape(-1) for t in model.parameters()]).numpy()
+    np.testing.assert_allclose(tr.params, flat, rtol=1e-6, atol=1e-12)
