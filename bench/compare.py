@@ -308,8 +308,10 @@ def main(argv=None):
     env = environment()
     env["versions"] = versions
     print(markdown(rows, skipped))
-    print("\nenvironment: " + json.dumps({k: env[k] for k in ("python", "numpy", "OPENBLAS_CORETYPE_set",
-                                                               "cpu", "versions") if k in env}))
+    short = {k: env[k] for k in ("python", "numpy", "OPENBLAS_CORETYPE_set", "cpu", "versions") if k in env}
+    short["blas"] = [f"{b['internal_api']} {b['version']} {b['architecture']}" for b in env["blas"]
+                     if b.get("user_api") == "blas"]
+    print("\nenvironment: " + json.dumps(short))
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
         with open(a.json, "w") as f:

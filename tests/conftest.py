@@ -3,6 +3,9 @@ import numpy as np
 import pytest
 
 import fastnn
+from conftest_cuda import install_cuda_standin
+
+install_cuda_standin()  # emulated cuda backend when no real GPU is usable
 
 
 def _cuda_available():

@@ -305,3 +305,30 @@ def test_optimizer_step_matches_ref(be, name, n):
     close(host(dev_args[0]), host_args[0], 64 * EPS, atol=64 * EPS)
     for d, h in zip(dev_args[1:], host_args[1:]):
         close(host(d), h, 64 * EPS, atol=64 * EPS)
+
+
+# ---- stream capture in the stand-in: record, replay with the same pointers, refuse syncs -------------
+def test_graph_capture_records_and_replays(be):
+    x = be.asarray(np.array([-1.0, 2.0, -3.0, 4.0], np.float32))
+    y = be.xp.zeros_like(x)
+    stream = be.cp.cuda.Stream(non_blocking=True)
+    cupy_standin.stats.reset()
+    with stream:
+        stream.begin_capture()
+        be.launch("act_forward", (1,), (32,), y, x, 4, 1)
+        with pytest.raises(cupy_standin.StandinError, match="capture"):
+            cupy_standin.asnumpy(y)       # a host sync inside a capture is illegal on a real GPU too
+        graph = stream.end_capture()
+    assert cupy_standin.stats.launches == 0 and np.all(host(y) == 0)   # captured, not run
+    graph.launch(stream)
+    np.testing.assert_array_equal(host(y), [0, 2, 0, 4])
+    x[...] = be.asarray(np.array([5.0, -6.0, 7.0, -8.0], np.float32))
+    graph.launch(stream)                   # replay reads the same pointer: sees the new values
+    np.testing.assert_array_equal(host(y), [5, 0, 7, 0])
+    assert cupy_standin.stats.graph_launches == 2 and cupy_standin.stats.graph_kernel_launches == 2
+
+
+def test_softmax_3d_over_last_axis(be):
+    x = np.random.default_rng(0).standard_normal((2, 3, 5)).astype(np.float32)
+    e = np.exp(x.astype(np.float64) - x.max(-1, keepdims=True))
+    close(host(be.softmax(dev(be, x))), e / e.sum(-1, keepdims=True), 8 * EPS)

@@ -229,6 +229,18 @@ def test_source_string_defines_and_stats():
     assert ce.stats.launches == before + 1
 
 
+def test_same_kernel_name_in_two_modules_stays_separate():
+    """Two builds of one source (different defines) live in one runner process without clashing."""
+    src = ('extern "C" __global__ void scaled(float* out, const float* x) {\n'
+           '  __shared__ float s[64]; s[threadIdx.x] = SCALE * x[threadIdx.x]; __syncthreads();\n'
+           '  out[threadIdx.x] = s[threadIdx.x]; }\n')
+    x, out = np.arange(64, dtype=np.float32), np.zeros(64, np.float32)
+    m2, m3 = ce.load(src, defines={"SCALE": 2}), ce.load(src, defines={"SCALE": 3})
+    for m, k in [(m2, 2), (m3, 3), (m2, 2)]:
+        m.launch("scaled", 1, 64, (out, x))
+        np.testing.assert_array_equal(out, k * x)
+
+
 def test_missing_barrier_gives_wrong_answer():
     """Without the __syncthreads a thread reads its neighbour's slot before it is written."""
     x = np.arange(1, 65, dtype=np.float32)
@@ -248,3 +260,54 @@ def test_sanitizer_job(mode):
     check = pathlib.Path(__file__).parent / "cuda_emulator" / "sanitize_check.py"
     r = subprocess.run([sys.executable, str(check), mode], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@fast
+@given(warps=st.integers(1, 4), density=st.sampled_from([0.0, 0.5, 0.97, 1.0]), seed=st.integers(0, 999))
+def test_votes_width_shuffle_syncthreads_and_or(warps, density, seed):
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random(32 * warps) < density, rng.integers(1, 9, 32 * warps), -rng.integers(0, 9, 32 * warps))
+    x = x.astype(np.int32)
+    out = np.zeros((32 * warps, 4), np.int32)
+    mod("warp_misc.cu").launch("votes", 1, 32 * warps, (out, x))
+    p = (x > 0).reshape(warps, 32)
+    np.testing.assert_array_equal(out[:, 0], np.repeat(p.all(1), 32))
+    np.testing.assert_array_equal(out[:, 1], np.repeat(p.any(1), 32))
+    np.testing.assert_array_equal(out[:, 2], np.repeat(x[::8], 8))
+    np.testing.assert_array_equal(out[:, 3], int(p.all()) + 2 * int(p.any()))
+
+
+def test_partial_mask_shuffle_with_exited_lanes():
+    x = np.arange(32, dtype=np.float32)
+    out = np.full(32, -1, np.float32)
+    mod("warp_misc.cu").launch("half_warp_sum", 1, 32, (out, x))
+    np.testing.assert_array_equal(out[:16], np.full(16, x[:16].sum()))
+    np.testing.assert_array_equal(out[16:], -1)
+
+
+def test_in_process_mode_matches(monkeypatch):
+    monkeypatch.setenv("FASTNN_EMU_ISOLATE", "0")
+    a = np.arange(300, dtype=np.float32)
+    out = np.zeros_like(a)
+    mod("vector_add.cu").launch("vector_add", 2, 256, (out, a, a, i32(300)))
+    np.testing.assert_array_equal(out, a + a)
+
+
+def test_find_kernels_parses_signatures():
+    src = ('// extern "C" __global__ void commented_out(int x) {}\n'
+           'template <int N> __global__ void templated(float* x) {}\n'
+           'extern "C" __global__ void decl_only(float* x);\n'
+           'extern "C" __global__ void __launch_bounds__(256) k1(float* __restrict__ out, const int n) {}\n'
+           'extern "C" __global__ void k2(void) {}\n')
+    assert ce.find_kernels(src) == [("k1", ["float* __restrict__ out", "const int n"]), ("k2", [])]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_stack_overflow_fails_cleanly(threads):
+    """The lowest stack overflows into a guard page (crash); the others into a neighbour (canary)."""
+    expect = r"crashed: SIGSEGV" if threads == 1 else r"failed: stack overflow .*thread \(3,0,0\)"
+    with pytest.raises(ce.EmulatorError, match=rf"kernel 'stack_hog'.*{expect}"):
+        mod("broken.cu").launch("stack_hog", 1, threads, (np.zeros(threads, np.float32),))
+    out = np.zeros(threads, np.float32)
+    ce.load(EX / "broken.cu", defines={"EMU_STACK_SIZE": 512 * 1024}).launch("stack_hog", 1, threads, (out,))
+    np.testing.assert_array_equal(out, np.arange(threads))

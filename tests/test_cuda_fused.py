@@ -193,7 +193,7 @@ def test_counts_one_graph_launch_per_step_one_sync_per_epoch(be):
 
 
 def test_drop_last_and_lr_change(be):
-    """drop_last skips the ragged batch; a new lr between epochs reaches the device hp buffer."""
+    """drop_last skips the ragged batch; a new lr / weight_decay between epochs takes effect."""
     p0, X, Y = problem(4)
     h = dict(HYPER["sgd"])
     fm = make(be, "sgd", p0, h)
@@ -203,9 +203,10 @@ def test_drop_last_and_lr_change(be):
     fm.epoch(Xd, Yd, 8, perm, drop_last=True)
     assert cupy_standin.stats.graph_launches == 2
     ref_p, state, _, _ = ref_train("sgd", p0, X, Y, batches_of(perm, 8, True), HYPER["sgd"])
-    fm.hparams["lr"] = 0.01
+    fm.hparams.update(lr=0.01, weight_decay=0.05)   # lr: device hp buffer; weight_decay: recapture
     fm.epoch(Xd, Yd, 8, perm, drop_last=True)
-    ref_p, state, _, _ = ref_train("sgd", ref_p, X, Y, batches_of(perm, 8, True), dict(h, lr=0.01), state, 2)
+    ref_p, state, _, _ = ref_train("sgd", ref_p, X, Y, batches_of(perm, 8, True),
+                                   dict(h, lr=0.01, weight_decay=0.05), state, 2)
     assert_params_close(cupy_standin.asnumpy(fm.params), ref_p, TOL)
 
 
@@ -253,3 +254,61 @@ def test_fused_matches_cpu_fused_trainer(be, opt):
         gl, ga = fm.epoch(Xd, Yd, 8, perm)
         assert abs(gl - cl) <= 64 * EPS * (1 + abs(cl)) and ga == ca
     assert_params_close(cupy_standin.asnumpy(fm.params), cpu.params.astype(np.float64), TOL)
+
+
+@pytest.fixture
+def cuda_registered():
+    """get_backend('cuda') -> the emulated backend for this test (the registry is restored after)."""
+    from fastnn import backends
+
+    saved = dict(backends._REGISTRY), dict(backends._INSTANCES)
+    backends.register_backend("cuda", lambda: CUDABackend(cp=cupy_standin))
+    yield backends.get_backend("cuda")
+    backends._REGISTRY.clear(), backends._REGISTRY.update(saved[0])
+    backends._INSTANCES.clear(), backends._INSTANCES.update(saved[1])
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_engine_eager_training_on_cuda_matches_reference(cuda_registered, opt):
+    """Sequential(Linear, ReLU, Linear) + CrossEntropyLoss + fastnn.optim on device 'cuda' (autograd over
+    the backend's primitives, eager kernel launches) == the float64 reference, step for step."""
+    import fastnn
+    import fastnn.nn as nn
+    import fastnn.optim as optim
+
+    be = cuda_registered
+    _, X, Y = problem(8, N=16)
+    model = nn.Sequential(nn.Linear(20, 16, device="cuda"), nn.ReLU(), nn.Linear(16, 10, device="cuda"))
+    p0 = np.concatenate([be.to_numpy(p._data).ravel() for p in model.parameters()])
+    h = dict(HYPER[opt])
+    kw = {k: v for k, v in h.items() if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "betas",
+                                               "eps", "amsgrad")}
+    o = getattr(optim, {"sgd": "SGD", "adam": "Adam"}[opt])(model.parameters(), **kw)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [np.arange(0, 8), np.arange(8, 16), np.arange(4, 12)]
+    for idx in batches:
+        o.zero_grad()
+        loss = loss_fn(model(fastnn.tensor(X[idx], device="cuda")), fastnn.tensor(Y[idx], device="cuda"))
+        loss.backward()
+        o.step()
+    ref_p, *_ = ref_train(opt, p0, X, Y, batches, h)
+    got = np.concatenate([be.to_numpy(p._data).ravel() for p in model.parameters()])
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert_params_close(got, ref_p, TOL)
+
+
+def test_resume_from_optimizer_state_and_step(be):
+    """A runner built on existing Adam state at step 3 continues exactly like the reference (the device
+    hp buffer starts from spec['step'], so bias corrections continue rather than restart)."""
+    p0, X, Y = problem(9)
+    perm = np.random.default_rng(9).permutation(20)
+    p3, state, _, _ = ref_train("adam", p0, X, Y, batches_of(perm, 8), HYPER["adam"])
+    spec = dict(sizes=SIZES, acts=ACTS, bias=(True, True), optimizer="adam", hparams=dict(HYPER["adam"]),
+                params=be.asarray(p3.astype(np.float32)), step=3,
+                state={k: be.asarray(v.astype(np.float32)) for k, v in state.items()})
+    fm = be.fused_mlp(spec)
+    fm.epoch(be.asarray(X), be.asarray(Y), 8, perm)
+    ref_p, *_ = ref_train("adam", p3.astype(np.float32), X, Y, batches_of(perm, 8), HYPER["adam"],
+                          {k: v.astype(np.float32).astype(np.float64) for k, v in state.items()}, 3)
+    assert fm.steps == 6
+    assert_params_close(cupy_standin.asnumpy(fm.params), ref_p, TOL)

@@ -210,3 +210,24 @@ def test_nan_input_propagates(backend):
     x = _t([[np.nan, 0.0], [1.0, 2.0]], backend)
     loss = F.cross_entropy(x, _t([0, 1], backend))
     assert np.isnan(loss.item())
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 5), c=st.integers(1, 5), transposed=st.booleans(),
+       reduction=st.sampled_from(["sum", "none"]), seed=st.integers(0, 2 ** 16))
+def test_cross_entropy_property(n, c, transposed, reduction, seed):
+    """float32 logits of any small shape (incl. N=0, C=1, non-contiguous) against the float64 reference."""
+    rng = np.random.default_rng(seed)
+    x = (3 * rng.standard_normal((c, n) if transposed else (n, c))).astype(np.float32)
+    t = rng.integers(0, c, n)
+    xt = fastnn.tensor(x)
+    if transposed:
+        xt, x = xt.t(), x.T
+    out = F.cross_entropy(xt, fastnn.tensor(t), reduction=reduction).numpy()
+    ref = _red(-_log_softmax(x.astype(np.float64))[np.arange(n), t], reduction)
+    eps = np.finfo(np.float32).eps
+    np.testing.assert_allclose(out, ref, rtol=16 * eps * max(n, 1), atol=16 * eps * (1 + np.abs(x).max(initial=0)))
+    # the per-row losses are non-negative, the reduced gradient sums to zero over classes
+    xg = fastnn.tensor(x, requires_grad=True)
+    F.cross_entropy(xg, fastnn.tensor(t), reduction="sum").backward()
+    np.testing.assert_allclose(xg.grad.numpy().sum(axis=1), np.zeros(n), atol=8 * eps * c)

@@ -22,7 +22,7 @@ class Network(nn.Module):
         return x
 
 
-def _data(backend, n=64):
+def _data(backend, n=32):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 784)).astype(np.float32)
     y = rng.integers(0, 10, n)
@@ -42,17 +42,17 @@ def _train(model, loss_fn, opt, x, y, steps):
 
 def test_seed_network_trains(backend):
     model = Network().to(backend)
-    x, y = _data(backend)
+    x, y = _data(backend, n=16)
     opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-    losses = _train(model, lambda p, t: F.nll_loss(p.log(), t), opt, x, y, 15)
+    losses = _train(model, lambda p, t: F.nll_loss(p.log(), t), opt, x, y, 8)
     assert np.isfinite(losses).all() and losses[-1] < 0.8 * losses[0]
 
 
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop"])
 def test_ordered_dict_sequential_trains(backend, opt_name):
-    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(784, 128)), ("relu1", nn.ReLU()),
-                                       ("drop", nn.Dropout(0.1)), ("bn", nn.BatchNorm1d(128)),
-                                       ("fc2", nn.Linear(128, 10))])).to(backend)
+    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(784, 48)), ("relu1", nn.ReLU()),
+                                       ("drop", nn.Dropout(0.1)), ("bn", nn.BatchNorm1d(48)),
+                                       ("fc2", nn.Linear(48, 10))])).to(backend)
     x, y = _data(backend)
     lr = {"SGD": 0.1, "Adagrad": 0.05}.get(opt_name, 1e-3)
     opt = getattr(optim, opt_name)(model.parameters(), lr=lr)
@@ -60,7 +60,7 @@ def test_ordered_dict_sequential_trains(backend, opt_name):
     assert np.isfinite(losses).all() and losses[-1] < 0.8 * losses[0]
     model.eval()
     acc = (model(x).argmax(dim=1) == y).float().mean().item()
-    assert acc > 0.5  # memorising 64 random labels: chance is 0.1
+    assert acc > 0.5  # memorising 32 random labels: chance is 0.1
 
 
 def test_gradients_accumulate_like_torch(backend):

@@ -6,6 +6,7 @@ of the flat kernels; torch itself is compared in test_torch_parity_optim.py.
 """
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fastnn
 import fastnn.nn as nn
@@ -223,3 +224,33 @@ def test_closure_and_bad_arguments(backend):
         optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
     with pytest.raises(ValueError, match="Nesterov momentum requires"):
         optim.SGD([p], lr=0.1, nesterov=True)
+
+
+def test_moving_params_after_construction_is_refused(backend):
+    model = nn.Linear(2, 2).to(backend)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.double()
+    model(fastnn.randn(3, 2, dtype=fastnn.float64, device=backend)).sum().backward()
+    with pytest.raises(RuntimeError, match="after the optimizer was built"):
+        opt.step()
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes=st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=2).map(tuple), min_size=1, max_size=4),
+       cfg=st.integers(0, len(CONFIGS) - 1), masks=st.lists(st.integers(0, 15), min_size=3, max_size=3))
+def test_packing_property(shapes, cfg, masks):
+    """Any parameter shapes (incl. empty ones) and any pattern of missing grads: same as per-parameter updates."""
+    name, hp = CONFIGS[cfg]
+    rng = np.random.default_rng(len(shapes))
+    params = [nn.Parameter(fastnn.tensor(rng.standard_normal(s), dtype=fastnn.float64)) for s in shapes]
+    oracle = RefOptimizer(name, [_host(p) for p in params], **hp)
+    opt = getattr(optim, name)(params, **hp)
+    for mask in masks:
+        grads = [rng.standard_normal(s) if mask >> (i % 4) & 1 else None for i, s in enumerate(shapes)]
+        for p, g in zip(params, grads):
+            p.grad = None if g is None else fastnn.tensor(g)
+        opt.step()
+        oracle.step(grads)
+    for p, r in zip(params, oracle.params):
+        assert tuple(p.shape) == r.shape
+        np.testing.assert_allclose(_host(p), r, rtol=1e-12, atol=1e-14)

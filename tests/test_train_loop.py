@@ -101,10 +101,14 @@ def test_fused_and_eager_paths_train_the_same_model(tmp_path, opt):
         hist[path] = res["history"]
     a, _ = load_checkpoint(tmp_path / "eager" / "checkpoint.safetensors")
     b, _ = load_checkpoint(tmp_path / "fused" / "checkpoint.safetensors")
+    # GEMM summation order differs (BLAS vs fastnn's kernels): SGD keeps the paths within a few eps;
+    # Adam divides by sqrt(v), so coordinates whose gradient is ~0 amplify those rounding differences
+    # toward O(lr) per step (measured ~1e3 eps of the tensor's max) -- a looser, still discriminating bound.
     eps = np.finfo(np.float32).eps
+    c = 16 if opt == "sgd" else 1e4
     for k in a:
-        scale = np.abs(a[k]).max() + 1e-3
-        np.testing.assert_allclose(b[k], a[k], atol=2e4 * eps * scale, rtol=0, err_msg=k)
+        scale = np.abs(a[k]).max()
+        np.testing.assert_allclose(b[k], a[k], atol=c * eps * scale, rtol=0, err_msg=k)
     for he, hf in zip(hist["eager"], hist["fused"]):
         assert hf["train_loss"] == pytest.approx(he["train_loss"], rel=1e-3)
 

@@ -96,7 +96,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     """kill -9 while epoch k+1 trains: the checkpoint of epoch k loads and training continues from it."""
     out = tmp_path / "run"
     ck, metrics = out / "checkpoint.safetensors", out / "metrics.json"
-    cmd = [sys.executable, "-m", "fastnn", "train", "--dataset", "synthetic", "--synthetic-size", "6400,64",
+    cmd = [sys.executable, "-m", "fastnn", "train", "--dataset", "synthetic", "--synthetic-size", "3200,64",
            "--epochs", "1000", "--out", str(out), "--quiet", "--path", "eager"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -22,7 +22,6 @@ _AUTO_FASTNN_MAX_WORK = 1 << 21   # auto: our sgemm when M*N*K is at most this (
 _CTYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned int": np.uint32,
            "long long": np.int64, "unsigned long long": np.uint64, "unsigned char": np.uint8,
            "char": np.int8, "bool": np.bool_, "void": None}
-_FAMILY_OF = {}  # kernel name -> family, filled from the .cu files
 
 
 class CUDAStats:
@@ -36,8 +35,10 @@ class CUDAStats:
     def reset(self):
         self.kernel_launches = self.graph_launches = self.host_syncs = 0
 
-    def snapshot(self):
+    def as_dict(self):
         return {k: getattr(self, k) for k in self.__slots__}
+
+    snapshot = as_dict
 
     def __repr__(self):
         return f"CUDAStats({self.snapshot()})"
@@ -146,6 +147,9 @@ class CUDABackend(Backend):
                 if a is not None and (not isinstance(a, self.cp.ndarray) or (dt is not None and a.dtype != dt)):
                     raise TypeError(f"kernel {name}: argument '{pname}' needs a {dt} device array, got "
                                     f"{type(a).__name__} {getattr(a, 'dtype', '')} {getattr(a, 'shape', '')}")
+                if a is not None and not a.flags.c_contiguous:
+                    raise ValueError(f"kernel {name}: argument '{pname}' (shape {a.shape}, strides {a.strides}) "
+                                     "is not C-contiguous")
                 conv.append(a)
             else:
                 conv.append(_scalar(a, dt, name, pname))
@@ -249,7 +253,7 @@ class CUDABackend(Backend):
         x = self.xp.ascontiguousarray(x)
         out = self.xp.empty_like(x)
         if x.size:
-            self.launch("act_forward", *_grid1d(x.size), out, x, x.size, _ACT_CODE[act])
+            self.launch("act_forward", *_grid1d(x.size), out, x, x.size, _act_code(act))
         return out
 
     def activation_backward(self, dout, out, act):
@@ -259,7 +263,7 @@ class CUDABackend(Backend):
         dout = self.xp.ascontiguousarray(self.xp.broadcast_to(dout, out.shape), dtype=_F32)
         dx = self.xp.empty_like(out)
         if out.size:
-            self.launch("act_backward", *_grid1d(out.size), dx, dout, out, out.size, _ACT_CODE[act])
+            self.launch("act_backward", *_grid1d(out.size), dx, dout, out, out.size, _act_code(act))
         return dx
 
     def bias_act(self, x, b, act):
@@ -275,16 +279,18 @@ class CUDABackend(Backend):
                 raise RuntimeError(f"bias_act: bias shape {tuple(b.shape)} does not match x shape {tuple(x.shape)}")
         out = self.xp.empty_like(x)
         if x.size:
-            self.launch("bias_act_forward", *_grid1d(x.size), out, x, b, M, N, _ACT_CODE[act])
+            self.launch("bias_act_forward", *_grid1d(x.size), out, x, b, M, N, _act_code(act))
         return out
 
     # ---- softmax and cross-entropy (2-D, last axis) --------------------------------------------
     def softmax(self, x, log=False):
-        if x.dtype != _F32 or x.ndim != 2:
+        """Row-wise (log-)softmax over the last axis (any leading dims are flattened into rows)."""
+        if x.dtype != _F32 or x.ndim == 0:
             return _xp_softmax(self.xp, x, log)
         x = self.xp.ascontiguousarray(x)
         out = self.xp.empty_like(x)
-        M, N = x.shape
+        N = x.shape[-1]
+        M = x.size // N if N else 0
         if x.size:
             self.launch("log_softmax_forward" if log else "softmax_forward", (min(M, 65535),),
                         (_row_block(N),), out, x, M, N)
@@ -292,14 +298,15 @@ class CUDABackend(Backend):
 
     def softmax_backward(self, dout, out, log=False):
         xp = self.xp
-        if out.dtype != _F32 or out.ndim != 2:
+        if out.dtype != _F32 or out.ndim == 0:
             if log:
                 return dout - xp.exp(out) * dout.sum(axis=-1, keepdims=True)
             return out * (dout - (dout * out).sum(axis=-1, keepdims=True))
         out = xp.ascontiguousarray(out)
         dout = xp.ascontiguousarray(xp.broadcast_to(dout, out.shape), dtype=_F32)
         dx = xp.empty_like(out)
-        M, N = out.shape
+        N = out.shape[-1]
+        M = out.size // N if N else 0
         if out.size:
             self.launch("log_softmax_backward" if log else "softmax_backward", (min(M, 65535),),
                         (_row_block(N),), dx, dout, out, M, N)
@@ -427,6 +434,12 @@ def _import_cupy():
         raise RuntimeError("device 'cuda' is unavailable: CuPy found no usable CUDA GPU "
                            "(cupy.is_available() is False); use device='cpu'")
     return cupy
+
+
+def _act_code(act):
+    if act not in _ACT_CODE:
+        raise ValueError(f"unknown activation {act!r} (expected one of {sorted(_ACT_CODE)})")
+    return _ACT_CODE[act]
 
 
 def _scalar(v, dt, kernel, pname):

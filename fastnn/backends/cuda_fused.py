@@ -8,19 +8,18 @@ is graph replays plus a single device->host read of (loss_sum, correct) at its e
 optimizer scalars live in the device buffer `hp` (optim.cu), so replays need no host update.
 
 spec (attributes or dict keys; see DESIGN.md "Engine-level fused API"):
-    sizes      (d0, d1, ..., dL) layer widths; layer l maps d_l -> d_{l+1}
+    sizes      (d0, d1, ..., dL) layer widths; layer l maps d_l -> d_{l+1}          (alias: dims)
     acts       L activation names ('relu' | 'sigmoid' | 'tanh' | 'none'), the last normally 'none'
-    bias       L bools
+               (alias: activations; L-1 hidden-layer names get 'none' appended for the output layer)
+    bias       one bool per layer, or one bool for all                         (alias: has_bias)
     loss       'cross_entropy' (class-index targets); reduction 'mean' (default) or 'sum'
     optimizer  'sgd' | 'adam' | 'adamw' | 'adagrad' | 'rmsprop'; hparams: the torch param-group dict
     params     flat float32 device buffer: W0 (d1,d0), b0 (d1,), W1 (d2,d1), b1, ...
     grads      flat float32 buffer like params (optional: allocated here)
     state      {torch state name: flat buffer} (momentum_buffer, exp_avg, exp_avg_sq, max_exp_avg_sq,
                sum, square_avg, grad_avg); missing ones are allocated (zeros / initial accumulator)
-    step       the optimizer's step count so far (int, default 0)
+    step       the optimizer's step count so far (int, default 0; alias: step_count); `.steps` after
 """
-import math
-
 import numpy as np
 
 from .cuda import _ACT_CODE, _grid1d, _row_block
@@ -46,15 +45,24 @@ class CUDAFusedMLP:
     def __init__(self, backend, spec):
         self.be, self.cp = backend, backend.cp
         xp = self.cp
-        self.sizes = tuple(int(d) for d in _get(spec, "sizes"))
+        sizes = _get(spec, "sizes", None)
+        self.sizes = tuple(int(d) for d in (_get(spec, "dims") if sizes is None else sizes))
         L = len(self.sizes) - 1
-        self.acts = tuple(_get(spec, "acts"))
-        self.bias = tuple(bool(b) for b in _get(spec, "bias", (True,) * L))
+        acts = _get(spec, "acts", None)
+        acts = _get(spec, "activations") if acts is None else acts
+        acts = [acts] * (L - 1) if isinstance(acts, str) else list(acts)
+        self.acts = tuple(acts + ["none"] if len(acts) == L - 1 else acts)   # hidden-only lists get 'none'
+        bias = _get(spec, "bias", None)
+        bias = _get(spec, "has_bias", True) if bias is None else bias
+        self.bias = tuple(bool(b) for b in ([bias] * L if np.ndim(bias) == 0 else bias))
         if L < 1 or len(self.acts) != L or len(self.bias) != L:
-            raise ValueError(f"fused_mlp: sizes {self.sizes} need {L} acts and bias flags, got {self.acts}, {self.bias}")
+            raise ValueError(f"fused_mlp: sizes {self.sizes} need {L} acts and bias flags, "
+                             f"got {self.acts}, {self.bias}")
         for a in self.acts:
             if a not in _ACT_CODE:
                 raise ValueError(f"fused_mlp: unsupported activation {a!r} (expected one of {sorted(_ACT_CODE)})")
+        if np.any(np.asarray(_get(spec, "dropout", 0.0), dtype=float) != 0):
+            raise ValueError("the cuda fused MLP does not support dropout (use the eager path)")
         if _get(spec, "loss", "cross_entropy") != "cross_entropy":
             raise ValueError(f"the cuda fused MLP supports loss 'cross_entropy' only, got {_get(spec, 'loss')!r}")
         self.reduction = _get(spec, "reduction", "mean")
@@ -75,11 +83,11 @@ class CUDAFusedMLP:
         self.grads = xp.zeros(n, dtype=_F32) if grads is None else grads
         self.state = dict(_get(spec, "state", {}) or {})
         self._init_state(n)
-        self.steps = int(_get(spec, "step", 0))
+        self.steps = int(_get(spec, "step", None) or _get(spec, "step_count", 0))
         self.W, self.b = self._layer_views(self.params)
         self.dW, self.db = self._layer_views(self.grads)
         self.hp = xp.zeros(4, dtype=np.float64)
-        self._lr = None
+        self._hp_host = None                                 # (steps, lr) the device hp holds
         self.acc = xp.zeros(2, dtype=np.int32)              # [loss_sum (float32 bits), correct]
         self.loss_sum, self.correct = self.acc[0:1].view(np.float32), self.acc[1:2]
         self.pos = xp.zeros(1, dtype=np.int32)              # the device batch cursor
@@ -124,12 +132,14 @@ class CUDAFusedMLP:
             self._graphs.clear()
         return self._bufs
 
-    def _sync_lr(self):
-        """Write hp = [steps, lr, 0, 0] when the lr changed (host->device, not a sync)."""
-        lr = float(self.hparams["lr"])
-        if lr != self._lr:
-            self.hp[...] = self.cp.asarray(np.array([self.steps, lr, 0.0, 0.0], dtype=np.float64))
-            self._lr = lr
+    def _sync_hp(self):
+        """Upload hp = [steps, lr, 0, 0] when the host's step count or lr differs from what the device
+        holds (the engine may set `.steps` after eager steps, a scheduler may change the lr).
+        A host->device copy, not a sync; the tick kernel recomputes hp[2:] every step."""
+        want = (self.steps, float(self.hparams["lr"]))
+        if want != self._hp_host:
+            self.hp[...] = self.cp.asarray(np.array([want[0], want[1], 0.0, 0.0], dtype=np.float64))
+            self._hp_host = want
 
     # ---- the captured step -----------------------------------------------------------------------
     def _enqueue_step(self, M, gather):
@@ -161,8 +171,9 @@ class CUDAFusedMLP:
             if l > 0:
                 be.launch("sgemm_nn", ((i + 63) // 64, (M + 63) // 64), (256,), dz[l], dz[l + 1], self.W[l],
                           M, i, o, 1.0, 0.0)
-                if self.acts[l - 1] != "none":
-                    be.launch("act_backward", *_grid1d(M * i), dz[l], dz[l], h[l], M * i, _ACT_CODE[self.acts[l - 1]])
+                act = self.acts[l - 1]
+                if act != "none":
+                    be.launch("act_backward", *_grid1d(M * i), dz[l], dz[l], h[l], M * i, _ACT_CODE[act])
         self._enqueue_optimizer()
         if gather is not None:
             be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
@@ -198,9 +209,13 @@ class CUDAFusedMLP:
                       int(bool(h.get("centered", False))), mx)
 
     def _graph(self, key, M, gather):
+        """The graph of one step shape, captured on first use. Hyper-parameters other than lr are
+        baked into the graph as kernel arguments, so they are part of the key (a change recaptures)."""
+        key += (repr(sorted((k, v) for k, v in self.hparams.items() if k != "lr")),)
         g = self._graphs.get(key)
         if g is None:
             be = self.be
+            self._init_state(self.params.size)   # e.g. momentum turned on later: allocate before capture
             self.stream.begin_capture()
             be._capturing = True
             try:
@@ -215,18 +230,19 @@ class CUDAFusedMLP:
         self.be.stats.graph_launches += 1
         g.launch(self.stream)
         self.steps += 1
+        self._hp_host = (self.steps, self._hp_host[1])
 
     # ---- public API ----------------------------------------------------------------------------
     def step(self, x, y):
         """One batch (x (B,d0) float32, y (B,) int64 device arrays): forward, loss, backward, update.
         Returns (loss, correct) as 0-d device arrays (no host sync)."""
-        xp, M = self.cp, int(x.shape[0])
+        M = int(x.shape[0])
         self._check_batch(x, y)
         bufs = self._buffers(M)
         cur = self.cp.cuda.get_current_stream()
         self.stream.wait_event(cur.record())
         with self.stream:
-            self._sync_lr()
+            self._sync_hp()
             bufs["h"][0][:M] = x.astype(_F32, copy=False)
             bufs["y"][:M] = y.astype(np.int64, copy=False)
             self._replay(self._graph(("step", M), M, None))
@@ -250,7 +266,7 @@ class CUDAFusedMLP:
         self.stream.wait_event(cur.record())
         with self.stream:
             perm_dev = self._resident(X, Y, perm)
-            self._sync_lr()
+            self._sync_hp()
             self.pos.fill(0)
             be.launch("epoch_reset", (1,), (1,), self.loss_sum, self.correct)
             gather = (X, Y, perm_dev, float(scale), float(shift))

@@ -8,7 +8,8 @@ from .parameter import Parameter
 
 class BatchNorm1d(Module):
     """torch 2.13's BatchNorm1d (incl. the keyword-only `bias`). Training: batch stats; running_mean/var
-    updated with `momentum` (None: cumulative average) and the unbiased variance. Eval (or track_running_stats=False): running stats (batch stats if none)."""
+    updated with `momentum` (None: cumulative average) and the unbiased variance. Eval: running stats
+    (batch stats when track_running_stats=False)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):

@@ -48,11 +48,15 @@ class _FlatSegment:
         """Re-bind parameters whose storage was replaced (e.g. `p.data = t`) to their flat slice."""
         for i, p in enumerate(self.params):
             if p._data is not self.views[i]:
-                if p.backend is not self.backend:
-                    raise RuntimeError("a parameter was moved to another device after the optimizer was built; "
-                                       "build the optimizer after Module.to(device)")
+                if p.backend is not self.backend or p._data.dtype != self.flat.dtype:
+                    raise RuntimeError(f"parameter {i} was moved to {p.backend.name}/{p._data.dtype} after the "
+                                       f"optimizer was built on {self.backend.name}/{self.flat.dtype}; build the "
+                                       "optimizer after Module.to(device/dtype)")
+                if tuple(p._data.shape) != tuple(self.views[i].shape):
+                    raise RuntimeError(f"parameter {i} changed shape from {tuple(self.views[i].shape)} to "
+                                       f"{tuple(p._data.shape)} after the optimizer was built")
                 a, b = self.offsets[i]
-                self.flat[a:b] = p._data.reshape(-1).astype(self.flat.dtype, copy=False)
+                self.flat[a:b] = p._data.reshape(-1)
                 p._data = self.views[i]
 
     def state_view(self, name, i):

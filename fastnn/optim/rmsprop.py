@@ -31,5 +31,5 @@ class RMSprop(Optimizer):
         empty = backend.xp.empty(0, dtype=param.dtype)
         backend.optimizer_step("rmsprop_step", param, state["square_avg"], state.get("grad_avg", empty),
                                state.get("momentum_buffer", empty), grad, int(step), float(group["lr"]),
-                               float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]), float(group["momentum"]),
-                               bool(group["centered"]), bool(group["maximize"]))
+                               float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
+                               float(group["momentum"]), bool(group["centered"]), bool(group["maximize"]))

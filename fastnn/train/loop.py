@@ -21,6 +21,7 @@ def logits_numpy(model, x, batch_size=1000):
 
     be = model_backend(model)
     outs = []
+    model.eval()
     with no_grad():
         for i in range(0, x.shape[0], batch_size):
             out = model(Tensor._wrap(x[i:i + batch_size], be))
@@ -145,73 +146,94 @@ def _restore(cfg, model, optimizer, sched, rng, state, tensors):
     return int(state.get("epoch", 0)), int(state.get("step", 0)), list(state.get("history", []))
 
 
-def run(cfg, log=print, on_epoch=None):
-    """Train per cfg (a TrainConfig); returns {'run_dir', 'history', 'path', 'reason', 'checkpoint', 'model'}.
-    on_epoch(record, model) is called after each epoch's line (bench/train_gpu.py prints backend stats)."""
+def _line(rec):
+    return (f"epoch {rec['epoch']:3d} | train loss {rec['train_loss']:.4f} | test loss {rec['test_loss']:.4f} | "
+            f"test acc {100 * rec['test_acc']:6.2f}% | {rec['samples_per_s']:9.0f} samples/s | "
+            f"{rec['seconds']:7.2f} s")
+
+
+def _trainer_state(cfg, epoch, step, path, trainer, sched, rng, history):
+    from ..backends import get_backend
+
+    return {"epoch": epoch, "step": step, "config": cfg.to_dict(), "path": path,
+            "optimizer": trainer.optimizer_state(), "scheduler": _scheduler_state(sched),
+            "rng": {"shuffle": rng.bit_generator.state,
+                    "fastnn_cpu": get_backend("cpu").rng.bit_generator.state},
+            "history": history}
+
+
+def _setup(cfg, log):
+    """Data, model, optimizer, scheduler (restored from cfg.resume when given), and the trainer."""
     import fastnn
 
     from .fused import choose_trainer
 
-    cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
-    cfg.validate()
     if cfg.threads:
         fastnn.set_num_threads(cfg.threads)
     tensors = state = None
     if cfg.resume:
         tensors, state = load_checkpoint(cfg.resume, device=cfg.device)
     be = _device_backend(cfg.device)
+    data = load_data(cfg.dataset, cfg.data_dir, cfg.normalize, cfg.train_subset, cfg.test_subset,
+                     cfg.synthetic_size)
+    fastnn.manual_seed(cfg.seed)
+    s = {"be": be, "data": data, "rng": np.random.default_rng(cfg.seed), "start": 0, "step": 0, "history": []}
+    s["model"] = model = build_model(cfg.model, cfg.device)
+    s["optimizer"] = optimizer = make_optimizer(cfg, model.parameters())
+    s["steps"] = -(-data[0].shape[0] // cfg.batch_size)
+    s["sched"], s["sched_every"] = make_scheduler(cfg, optimizer, s["steps"])
+    if cfg.resume:
+        s["start"], s["step"], s["history"] = _restore(cfg, model, optimizer, s["sched"], s["rng"], state, tensors)
+        log(f"resumed from {cfg.resume} after epoch {s['start']}")
+    step_sched = s["sched"] if s["sched_every"] == "step" else None
+    s["trainer"], s["path"], s["reason"] = choose_trainer(cfg, model, optimizer, step_sched)
+    if cfg.threads:         # again: the trainer may have loaded another BLAS (Numba's np.dot -> SciPy's)
+        fastnn.set_num_threads(cfg.threads)
+    log(f"path: {s['path']} ({s['reason']})")
+    return s
+
+
+def run(cfg, log=print, on_epoch=None):
+    """Train per cfg (a TrainConfig); returns {'run_dir', 'history', 'path', 'reason', 'checkpoint', 'model'}.
+    on_epoch(record, model) is called after each epoch's line (bench/train_gpu.py prints backend stats)."""
+    import fastnn
+
+    cfg = (cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)).validate()
+    s = _setup(cfg, log)
     run_dir = cfg.out or (os.path.dirname(os.path.abspath(cfg.resume)) if cfg.resume else runs.default_run_dir())
     os.makedirs(run_dir, exist_ok=True)
-
-    xtr, ytr, xte, yte = load_data(cfg.dataset, cfg.data_dir, cfg.normalize, cfg.train_subset,
-                                   cfg.test_subset, cfg.synthetic_size)
-    fastnn.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, cfg.device)
-    optimizer = make_optimizer(cfg, model.parameters())
-    steps = -(-xtr.shape[0] // cfg.batch_size)
-    sched, sched_every = make_scheduler(cfg, optimizer, steps)
-    start, step, history = 0, 0, []
-    if cfg.resume:
-        start, step, history = _restore(cfg, model, optimizer, sched, rng, state, tensors)
-        log(f"resumed from {cfg.resume} after epoch {start}")
-
-    trainer, path, reason = choose_trainer(cfg, model, optimizer, sched if sched_every == "step" else None)
-    log(f"path: {path} ({reason})")
+    be, model, trainer, history, step = s["be"], s["model"], s["trainer"], s["history"], s["step"]
+    xtr, ytr, xte, yte = s["data"]
     X, Y, Xte = be.asarray(xtr), be.asarray(ytr), be.asarray(xte)
     ckpt = os.path.join(run_dir, runs.CHECKPOINT)
-    meta = {"config": cfg.to_dict(), "path": path, "path_reason": reason, "versions": runs.versions(),
-            "threads": fastnn.get_num_threads(), "device": cfg.device, "resumed_from": cfg.resume}
-    for epoch in range(start + 1, cfg.epochs + 1):
-        perm = rng.permutation(xtr.shape[0])
-        bar = _progress(cfg, steps, epoch)
+    meta = {"config": cfg.to_dict(), "path": s["path"], "path_reason": s["reason"], "versions": runs.versions(),
+            "threads": fastnn.get_num_threads(), "device": cfg.device, "resumed_from": cfg.resume,
+            "checkpoint": runs.CHECKPOINT}
+    for epoch in range(s["start"] + 1, cfg.epochs + 1):
+        perm = s["rng"].permutation(xtr.shape[0])
+        bar = _progress(cfg, s["steps"], epoch)
         t0 = time.perf_counter()
         train_loss = trainer.train_epoch(X, Y, perm, cfg.batch_size, bar)
         secs = time.perf_counter() - t0
         bar.close()
         trainer.sync_model()
-        step += steps
+        step += s["steps"]
         test_loss, test_acc = evaluate(model, Xte, yte, cfg.eval_batch_size)
-        lr = optimizer.param_groups[0]["lr"]
-        if sched_every == "epoch":
-            sched.step()
+        lr = s["optimizer"].param_groups[0]["lr"]
+        if s["sched_every"] == "epoch":
+            s["sched"].step()
         rec = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc,
-               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": path}
+               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": s["path"]}
         history.append(rec)
-        log(f"epoch {epoch:3d} | train loss {train_loss:.4f} | test loss {test_loss:.4f} | "
-            f"test acc {100 * test_acc:6.2f}% | {rec['samples_per_s']:9.0f} samples/s | {secs:7.2f} s")
-        trainer_state = {"epoch": epoch, "step": step, "config": cfg.to_dict(), "path": path,
-                         "optimizer": trainer.optimizer_state(), "scheduler": _scheduler_state(sched),
-                         "rng": {"shuffle": rng.bit_generator.state,
-                                 "fastnn_cpu": fastnn.backends.get_backend("cpu").rng.bit_generator.state},
-                         "history": history}
-        save_checkpoint(ckpt, model.state_dict(), trainer_state)
-        runs.write_metrics(run_dir, dict(meta, epochs=history, checkpoint=runs.CHECKPOINT))
+        log(_line(rec))
+        save_checkpoint(ckpt, model.state_dict(),
+                        _trainer_state(cfg, epoch, step, s["path"], trainer, s["sched"], s["rng"], history))
+        runs.write_metrics(run_dir, dict(meta, epochs=history))
         if on_epoch is not None:
             on_epoch(rec, model)
-    runs.write_metrics(run_dir, dict(meta, epochs=history, checkpoint=runs.CHECKPOINT))
+    runs.write_metrics(run_dir, dict(meta, epochs=history))
     if history:
-        runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {path}")
+        runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {s['path']}")
     log(f"run folder: {run_dir}")
-    return {"run_dir": run_dir, "history": history, "path": path, "reason": reason, "checkpoint": ckpt,
-            "model": model}
+    return {"run_dir": run_dir, "history": history, "path": s["path"], "reason": s["reason"],
+            "checkpoint": ckpt, "model": model}

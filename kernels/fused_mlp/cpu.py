@@ -15,9 +15,14 @@ optimizer 0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) with hp in workspace.HP_FIEL
 """
 import math
 
+import numba
 import numpy as np
 
-from .._numba import jit
+from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
+
+pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+PAR_MIN_FLOPS = 4_000_000  # a parallel region costs ~10-20 us: smaller GEMMs stay on the calling thread
+PAR_MIN_PARAMS = 32768     # likewise for the optimizer update
 from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
 
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -149,18 +154,66 @@ def mse_(dz, out, target):
 
 
 @jit
-def optimizer_update(params, state, grads, hp, opt_code, step):
-    # params, grads (P,), state (3,P): one update of optimizer opt_code (hp in workspace.HP_FIELDS order)
+def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
+    # params[lo:hi], grads[lo:hi] (P,), state[:, lo:hi] (3,P): one update of optimizer opt_code
+    # (hp in workspace.HP_FIELDS order)
+    p, g, s0, s1, s2 = params[lo:hi], grads[lo:hi], state[0, lo:hi], state[1, lo:hi], state[2, lo:hi]
     if opt_code == 0:
-        sgd_step(params, state[0], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0, hp[5] != 0)
+        sgd_step(p, s0, g, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0, hp[5] != 0)
     elif opt_code == 1:
-        adagrad_step(params, state[0], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0)
+        adagrad_step(p, s0, g, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0)
     elif opt_code == 2:
-        rmsprop_step(params, state[0], state[1], state[2], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4],
-                     hp[5] != 0, hp[6] != 0)
+        rmsprop_step(p, s0, s1, s2, g, step, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5] != 0, hp[6] != 0)
     else:
-        adam_step(params, state[0], state[1], state[2], grads, step, hp[0], hp[1], hp[2], hp[3], hp[4],
-                  hp[5] != 0, hp[6] != 0, hp[7] != 0)
+        adam_step(p, s0, s1, s2, g, step, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5] != 0, hp[6] != 0, hp[7] != 0)
+
+
+@pjit
+def _update_par(params, state, grads, hp, opt_code, step, nchunks):
+    # optimizer_update over nchunks slices (cut on 16-element = 64-byte boundaries), one per thread
+    P = params.size
+    for c in numba.prange(nchunks):
+        lo = (P * c // nchunks) // 16 * 16
+        hi = P if c == nchunks - 1 else (P * (c + 1) // nchunks) // 16 * 16
+        optimizer_update(params, state, grads, hp, opt_code, step, lo, hi)
+
+
+@jit
+def update(params, state, grads, hp, opt_code, step, nthreads):
+    # the whole flat buffer, split over nthreads when large enough
+    if nthreads > 1 and params.size >= PAR_MIN_PARAMS:
+        _update_par(params, state, grads, hp, opt_code, step, nthreads)
+    else:
+        optimizer_update(params, state, grads, hp, opt_code, step, 0, params.size)
+
+
+@pjit
+def _rows_dot_par(out, a, b, nchunks):
+    # out (M,N) = a (M,K) @ b (K,N), out's rows cut into nchunks, one single-threaded BLAS call each
+    M = out.shape[0]
+    for c in numba.prange(nchunks):
+        lo, hi = M * c // nchunks, M * (c + 1) // nchunks
+        if hi > lo:
+            np.dot(a[lo:hi], b, out[lo:hi])
+
+
+@jit
+def dot(out, a, b, nthreads):
+    # out (M,N) = a (M,K) @ b (K,N) (b may be a .T view); row-split over nthreads when big enough
+    M, K = a.shape
+    if nthreads > 1 and 2 * M * K * out.shape[1] >= PAR_MIN_FLOPS and M >= 2 * nthreads:
+        _rows_dot_par(out, a, b, nthreads)
+    else:
+        np.dot(a, b, out)
+
+
+@jit
+def transpose_(outT, x):
+    # outT (n,B) = x (B,n).T
+    B, n = x.shape
+    for i in range(B):
+        for j in range(n):
+            outT[j, i] = x[i, j]
 
 
 @jit
@@ -176,7 +229,7 @@ def _layer_input(l, x, dims, acts, act_off, drops, drop_off):
 
 @jit
 def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p, loss_code,
-                     seed, step, acts, act_off, drops, drop_off, deltas, delta_off):
+                     seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # grads (P,) = d mean-loss / d params for x (B, dims[0]); returns (mean loss, correct count)
     B, L = x.shape[0], dims.shape[0] - 1
     for l in range(L):
@@ -184,7 +237,7 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
         a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
         W = _view2(params, w_off[l], n, k)
         z = _view2(acts, act_off[l], B, n)
-        np.dot(a, W.T, z)                                    # z (B,n) = a (B,k) @ W.T (k,n)
+        dot(z, a, W.T, nthreads)                             # z (B,n) = a (B,k) @ W.T (k,n)
         code = act_codes[l] if l < L - 1 else 0
         bias_act_(z, params, b_off[l], code)
         if l < L - 1 and drop_p[l] > 0:
@@ -201,10 +254,16 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
         n, k = dims[l + 1], dims[l]
         dz = _view2(deltas, delta_off[l], B, n)
         a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
-        np.dot(dz.T, a, _view2(grads, w_off[l], n, k))      # dW (n,k) = dz.T (n,B) @ a (B,k)
+        dW = _view2(grads, w_off[l], n, k)
+        if nthreads > 1 and 2 * B * n * k >= PAR_MIN_FLOPS:
+            dzT = _view2(tbuf, 0, n, B)
+            transpose_(dzT, dz)
+            _rows_dot_par(dW, dzT, a, nthreads)              # dW (n,k) = dz.T (n,B) @ a (B,k)
+        else:
+            np.dot(dz.T, a, dW)
         if l > 0:
             da = _view2(deltas, delta_off[l - 1], B, k)
-            np.dot(dz, _view2(params, w_off[l], n, k), da)  # da (B,k) = dz (B,n) @ W (n,k)
+            dot(da, dz, _view2(params, w_off[l], n, k), nthreads)  # da (B,k) = dz (B,n) @ W (n,k)
             hidden_backward_(da, grads, b_off[l - 1], _view2(acts, act_off[l - 1], B, k), act_codes[l - 1],
                              drop_p[l - 1], seed, step, l - 1)
     return loss, correct
@@ -212,12 +271,15 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
 
 @jit
 def train_step(params, grads, state, x, y_idx, y_val, hp, opt_code, step, dims, w_off, b_off, act_codes,
-               drop_p, loss_code, seed, acts, act_off, drops, drop_off, deltas, delta_off):
+               drop_p, loss_code, seed, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # one SGD-family step on batch x (B, dims[0]); y_idx (B,) int64 for CE, y_val (B, C) for MSE;
-    # step = already-incremented optimizer step; returns (mean loss, correct count)
+    # step = already-incremented optimizer step; nthreads > 1: big GEMMs and the update are split over
+    # that many Numba threads, each calling single-threaded BLAS (the caller limits BLAS to 1 thread)
+    # returns (mean loss, correct count)
     loss, correct = forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p,
-                                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off)
-    optimizer_update(params, state, grads, hp, opt_code, step)
+                                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off,
+                                     tbuf, nthreads)
+    update(params, state, grads, hp, opt_code, step, nthreads)
     return loss, correct
 
 
@@ -239,7 +301,7 @@ def gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code):
 @jit
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp,
                 opt_code, step0, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
-                acts, act_off, drops, drop_off, deltas, delta_off):
+                acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # steps over batches perm[s:s+batch_size] of X (N, dims[0]) float or uint8 (normalized by
     # scale/shift in the gather); returns (sample-mean loss, accuracy, steps taken)
     N = perm.shape[0]
@@ -253,7 +315,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
         steps += 1
         loss, correct = train_step(params, grads, state, xb[:B], yb_idx[:B], yb_val[:B], hp, opt_code,
                                    step0 + steps, dims, w_off, b_off, act_codes, drop_p, loss_code, seed,
-                                   acts, act_off, drops, drop_off, deltas, delta_off)
+                                   acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads)
         tot_loss += loss * B
         tot_correct += correct
         seen += B

@@ -4,10 +4,38 @@ Owns the flat params/grads/optimizer state and a Workspace; `step(x, y)` and `ep
 the compiled kernels in fused_mlp/cpu.py. Bad input raises ValueError/TypeError naming shapes and
 dtypes before any compiled code runs.
 """
+import numba
 import numpy as np
 
 from . import cpu
 from .workspace import ACT, LOSS, Workspace, pack_hparams, param_layout
+
+
+_CONTROLLER = None
+
+
+def _kernel_threads():
+    """(nthreads for the kernel, context limiting BLAS to 1 thread or None).
+
+    With numba.get_num_threads() > 1 the kernel splits big GEMMs and the optimizer update over Numba
+    threads, each calling BLAS; BLAS is then held to 1 thread so the two never nest. With 1 Numba thread
+    the kernel runs on the calling thread and BLAS keeps whatever pool the user configured."""
+    global _CONTROLLER
+    nt = numba.get_num_threads()
+    if nt == 1:
+        return 1, None
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER = ThreadpoolController()
+    return nt, _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _run(fn, *args):
+    nt, ctx = _kernel_threads()
+    if ctx is None:
+        return fn(*args, nt)
+    with ctx:
+        return fn(*args, nt)
 
 
 class FusedMLPTrainer:
@@ -91,10 +119,10 @@ class FusedMLPTrainer:
         self._ensure_capacity(B)
         self.step_count += 1
         ws = self.ws
-        return cpu.train_step(self.params, self.grads, self.state, np.ascontiguousarray(x, self.dtype), y_idx,
+        return _run(cpu.train_step, self.params, self.grads, self.state, np.ascontiguousarray(x, self.dtype), y_idx,
                               y_val, self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
                               self.act_codes, self.drop_p, self.loss_code, self.seed, ws.acts, ws.act_off,
-                              ws.drops, ws.drop_off, ws.deltas, ws.delta_off)
+                              ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
 
     def epoch(self, X, Y, batch_size=None, perm=None, shuffle_seed=None, drop_last=False, scale=1.0, shift=0.0):
         """One pass over X (N, dims[0]) float32/float64/uint8 (x = X*scale + shift) in batches of
@@ -113,10 +141,10 @@ class FusedMLPTrainer:
             X = np.ascontiguousarray(X, self.dtype)
         self._ensure_capacity(B)
         ws = self.ws
-        loss, acc, steps = cpu.train_epoch(
-            self.params, self.grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
+        loss, acc, steps = _run(
+            cpu.train_epoch, self.params, self.grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
             float(shift), self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
             self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts,
-            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off)
+            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
         self.step_count += steps
         return loss, acc

@@ -9,9 +9,12 @@ Scalars are cast to the buffers' dtype first so float32 buffers are updated in f
 """
 import math
 
+import numba
 import numpy as np
 
-from .._numba import jit
+# error_model="numpy": '/' by zero gives inf/nan (as NumPy/torch) instead of a Python-style check whose
+# branch blocks SIMD vectorization (measured: Adam over 109k float32 params 0.45 s -> 0.15 s per 938 steps).
+jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 def check_buffers(name, param, grad, *state):
@@ -63,7 +66,7 @@ def adagrad_step(param, state_sum, grad, step, lr, lr_decay, weight_decay, eps, 
             g = g + wd * param[i]
         s = state_sum[i] + g * g
         state_sum[i] = s
-        param[i] = param[i] + nclr * g / (math.sqrt(s) + eps_)
+        param[i] = param[i] + nclr * g / (np.sqrt(s) + eps_)
 
 
 @jit
@@ -86,9 +89,9 @@ def rmsprop_step(param, square_avg, grad_avg, momentum_buffer, grad, step, lr, a
             ga = grad_avg[i]
             ga = ga + w_ * (g - ga) if lo else g - (g - ga) * w1
             grad_avg[i] = ga
-            avg = math.sqrt(sq - ga * ga) + eps_
+            avg = np.sqrt(sq - ga * ga) + eps_
         else:
-            avg = math.sqrt(sq) + eps_
+            avg = np.sqrt(sq) + eps_
         if use_mom:
             b = momentum_buffer[i] * mom + g / avg
             momentum_buffer[i] = b
@@ -104,7 +107,7 @@ def adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1,
     T = param.dtype.type
     bc1 = 1.0 - beta1 ** step
     bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
-    nstep, bc2s, eps_ = T(-(lr / bc1)), T(bc2_sqrt), T(eps)
+    nstep, inv_bc2s, eps_ = T(-(lr / bc1)), T(1.0 / bc2_sqrt), T(eps)
     b2, b21, wd, decay = T(beta2), T(1.0 - beta2), T(weight_decay), T(1.0 - lr * weight_decay)
     w = 1.0 - beta1
     lo, w_, w1 = w < 0.5, T(w), T(1.0 - w)
@@ -126,4 +129,5 @@ def adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1,
         if amsgrad:
             v = max(max_exp_avg_sq[i], v)
             max_exp_avg_sq[i] = v
-        param[i] = p + nstep * m / (math.sqrt(v) / bc2s + eps_)
+        # sqrt(v) * (1/sqrt(bc2)) instead of torch's sqrt(v) / sqrt(bc2): <= 1 ulp apart, one division less
+        param[i] = p + nstep * m / (np.sqrt(v) * inv_bc2s + eps_)

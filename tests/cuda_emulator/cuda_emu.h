@@ -23,6 +23,14 @@
 #define EMU_TSAN 1
 #include <sanitizer/tsan_interface.h>
 #include <thread>
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
+// the runtime's own bookkeeping is shared by fibers without happens-before: hide it from TSan
+#define EMU_IGNORE_BEGIN() __tsan_ignore_thread_begin()
+#define EMU_IGNORE_END() __tsan_ignore_thread_end()
+#else
+#define EMU_IGNORE_BEGIN()
+#define EMU_IGNORE_END()
 #endif
 #if defined(__SANITIZE_ADDRESS__)
 #define EMU_ASAN 1
@@ -133,6 +141,7 @@ namespace emu {
 namespace {
 enum { READY = 0, AT_BLOCK = 1, AT_WARP = 2, DONE = 3 };
 enum { W_SYNC = 0, W_SHFL = 1, W_BALLOT = 2 };
+constexpr int kCanary = 64;  // bytes at the low end of every fiber stack, checked after each block
 
 struct Fiber {
     Ctx ctx;
@@ -152,7 +161,7 @@ struct Warp { unsigned exist, waiting, done; };
 struct Block {
     Fiber* f = nullptr;
     Warp* w = nullptr;
-    int n = 0, cap = 0, live = 0, at_block = 0, bar_acc = 0, bar_res = 0;
+    int n = 0, cap = 0, live = 0, at_block = 0, bar_acc = 0, bar_res = 0, bar_live = 0;
     char* stacks = nullptr;
     size_t stride = 0;
     Ctx main;
@@ -161,7 +170,8 @@ struct Block {
     size_t dyn_size = 0, dyn_cap = 0;
     void (*invoke)(void*) = nullptr;
     void* call = nullptr;
-    char epoch;  // TSan sync object ordering consecutive blocks on one OS thread
+    char epoch[2];  // TSan sync objects ordering consecutive blocks on one OS thread
+    int parity = 0;  // block k's threads acquire epoch[k%2] at start, release epoch[1-k%2] at end
 #ifdef EMU_TSAN
     void* tsan_main = nullptr;
 #endif
@@ -178,17 +188,18 @@ EMU_TLS Fiber* cur = nullptr;
 void switch_to(Ctx* from, Fiber* to, bool sync) {
     Block* b = blk;
     Ctx* dst = to ? &to->ctx : &b->main;
-#ifdef EMU_TSAN
-    __tsan_switch_to_fiber(to ? to->tsan : b->tsan_main, sync ? 0 : __tsan_switch_to_fiber_no_sync);
-#endif
+    bool exiting = cur && cur->state == DONE && from != &b->main;  // a finished fiber leaves for good
 #ifdef EMU_ASAN
     void* fake = nullptr;
-    bool dying = cur && cur->state == DONE && from != &b->main;
-    __sanitizer_start_switch_fiber(dying ? nullptr : &fake, to ? to->stack : b->main_stack,
+    __sanitizer_start_switch_fiber(exiting ? nullptr : &fake, to ? to->stack : b->main_stack,
                                    to ? EMU_STACK_SIZE : b->main_stack_size);
 #endif
-    (void)sync;
     cur = to;
+    if (exiting) EMU_IGNORE_END();  // a finished fiber must not end with TSan ignores active
+#ifdef EMU_TSAN  // last: accesses after this count as the target fiber's
+    __tsan_switch_to_fiber(to ? to->tsan : b->tsan_main, sync ? 0 : __tsan_switch_to_fiber_no_sync);
+#endif
+    (void)sync;
     ctx_swap(from, dst);
 #ifdef EMU_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
@@ -212,7 +223,7 @@ void release_block(Block* b) {
     for (int i = 0; i < b->n; ++i)
         if (b->f[i].state == AT_BLOCK) b->f[i].state = READY;
     b->at_block = 0;
-    b->bar_res = b->bar_acc;
+    b->bar_res = b->bar_acc, b->bar_live = b->live;
     b->bar_acc = 0;
 }
 
@@ -229,7 +240,7 @@ bool try_release_warp(Block* b, int wi, unsigned mask) {
     }
     for (unsigned m = part; m; m &= m - 1) {
         Fiber& f = lanes[__builtin_ctz(m)];
-        if (f.wop == W_BALLOT) f.res = ballot;
+        if (f.wop == W_BALLOT) f.res = ballot | uint64_t(part) << 32;  // votes | participants
         else if (f.wop == W_SHFL)
             f.res = (part >> f.src) & 1 ? lanes[f.src].val : ~uint64_t(0);  // absent lane: NaN bits
         f.state = READY;
@@ -245,17 +256,20 @@ void try_release_warp_any(Block* b, int wi) {  // after a lane exited: any waiti
 }
 
 void fiber_main() {
+    EMU_IGNORE_BEGIN();
 #ifdef EMU_ASAN
     __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
     Block* b = blk;
     Fiber* me = cur;
 #ifdef EMU_TSAN
-    __tsan_acquire(&b->epoch);
+    __tsan_acquire(&b->epoch[b->parity]);
 #endif
+    EMU_IGNORE_END();
     b->invoke(b->call);
+    EMU_IGNORE_BEGIN();
 #ifdef EMU_TSAN
-    __tsan_release(&b->epoch);
+    __tsan_release(&b->epoch[b->parity ^ 1]);
 #endif
     me = cur;
     int i = int(me - b->f), wi = i / 32;
@@ -269,6 +283,7 @@ void fiber_main() {
 }
 
 uint64_t warp_op(int wop, unsigned mask, uint64_t val, int src, int line, const char* what) {
+    EMU_IGNORE_BEGIN();
     Block* b = blk;
     Fiber* me = cur;
     int i = int(me - b->f), wi = i / 32, lane = i % 32;
@@ -283,10 +298,13 @@ uint64_t warp_op(int wop, unsigned mask, uint64_t val, int src, int line, const 
 #ifdef EMU_TSAN
     __tsan_acquire(&b->w[wi]);
 #endif
-    return me->res;
+    uint64_t res = me->res;
+    EMU_IGNORE_END();
+    return res;
 }
 
 int block_barrier(int pred, int line, const char* what) {
+    EMU_IGNORE_BEGIN();
     Block* b = blk;
     Fiber* me = cur;
     me->state = AT_BLOCK, me->line = line, me->what = what;
@@ -299,24 +317,29 @@ int block_barrier(int pred, int line, const char* what) {
 #ifdef EMU_TSAN
     __tsan_acquire(&b->at_block);
 #endif
-    return b->bar_res;
+    int res = b->bar_res;
+    EMU_IGNORE_END();
+    return res;
 }
 
 bool setup(Block* b, int n, size_t dyn) {
     if (n > b->cap) {
-        size_t guard = size_t(sysconf(_SC_PAGESIZE)), stride = EMU_STACK_SIZE + guard;
-        void* s = mmap(nullptr, stride * n, PROT_READ | PROT_WRITE,
+        // one mapping with a single guard page below it (a guard per stack would cost two VMAs
+        // each, and one process holds many modules); a canary at each stack's low end detects
+        // a stack overflowing into its neighbour
+        size_t stride = EMU_STACK_SIZE, page = size_t(sysconf(_SC_PAGESIZE));
+        void* s = mmap(nullptr, stride * n + page, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (s == MAP_FAILED) return false;
-        if (b->stacks) munmap(b->stacks, b->stride * b->cap);
-        b->stacks = (char*)s, b->stride = stride;
-        for (int i = 0; i < n; ++i) mprotect(b->stacks + stride * i, guard, PROT_NONE);
+        mprotect(s, page, PROT_NONE);
+        if (b->stacks) munmap(b->stacks - page, b->stride * b->cap + page);
+        b->stacks = (char*)s + page, b->stride = stride;
         free(b->f), free(b->w);
         b->f = (Fiber*)calloc(n, sizeof(Fiber));
         b->w = (Warp*)calloc((n + 31) / 32, sizeof(Warp));
         for (int i = 0; i < n; ++i) {
             ctx_init(b->f[i].ctx);
-            b->f[i].stack = b->stacks + stride * i + guard;
+            b->f[i].stack = b->stacks + stride * i;
 #ifdef EMU_TSAN
             b->f[i].tsan = __tsan_create_fiber(0);
 #endif
@@ -382,18 +405,29 @@ bool run_block(Block* b, uint3 bid, const char* name, char* err, int errlen) {
         Fiber& f = b->f[i];
         f.state = READY, f.what = "kernel start", f.line = 0;
         f.tid = {i % bx, (i / bx) % by, i / (bx * by)};
+        memset(f.stack, 0xCD, kCanary);
         size_t colour = size_t(i % 61) * 1088;  // stagger stack tops over cache sets
         ctx_make(f.ctx, f.stack, EMU_STACK_SIZE - colour, fiber_main);
     }
+    b->parity ^= 1;
 #ifdef EMU_TSAN
-    __tsan_release(&b->epoch);
+    __tsan_release(&b->epoch[b->parity]);
 #endif
     cur = nullptr;
     switch_to(&b->main, &b->f[0], true);
     cur = nullptr;
 #ifdef EMU_TSAN
-    __tsan_acquire(&b->epoch);
+    __tsan_acquire(&b->epoch[b->parity ^ 1]);
 #endif
+    for (int i = b->n - 1; i >= 0; --i)  // an overflow runs downwards: the culprit is the highest
+        for (int k = 0; k < kCanary; ++k)
+            if ((unsigned char)b->f[i].stack[k] != 0xCD) {
+                uint3 t = b->f[i].tid;
+                snprintf(err, errlen, "stack overflow in kernel '%s' block (%u,%u,%u) thread (%u,%u,%u): "
+                         "local variables exceed EMU_STACK_SIZE=%d bytes (raise it with defines=)",
+                         name, bid.x, bid.y, bid.z, t.x, t.y, t.z, int(EMU_STACK_SIZE));
+                return false;
+            }
     if (b->live == 0) return true;
     report_deadlock(b, name, err, errlen);
     return false;
@@ -454,16 +488,25 @@ constexpr int kOsThreads = 1;
 Block g_blocks[kOsThreads];
 
 int run_blocks(int t, int nt, const long long* cfg, const char* name, char* err, int errlen) {
+    EMU_IGNORE_BEGIN();
+    struct End { ~End() { EMU_IGNORE_END(); } } end;
     Block* b = &g_blocks[t];
     long long gx = cfg[0], gy = cfg[1], gz = cfg[2], nb = gx * gy * gz, n = cfg[3] * cfg[4] * cfg[5];
     if (!setup(b, int(n), size_t(cfg[6]))) { snprintf(err, errlen, "cannot allocate fiber stacks"); return 3; }
     b->gdim = {unsigned(gx), unsigned(gy), unsigned(gz)};
     b->bdim = {unsigned(cfg[3]), unsigned(cfg[4]), unsigned(cfg[5])};
-    for (long long k = t; k < nb; k += nt) {
+    int rc = 0;
+    for (long long k = t; k < nb && !rc; k += nt) {
         uint3 bid = {unsigned(k % gx), unsigned((k / gx) % gy), unsigned(k / (gx * gy))};
-        if (!run_block(b, bid, name, err, errlen)) return 2;
+        if (!run_block(b, bid, name, err, errlen)) rc = b->live ? 2 : 4;
     }
-    return 0;
+#ifdef EMU_TSAN  // TSan allows only ~8k threads + fibers per process: free them after every launch
+    for (int i = 0; i < b->cap; ++i) __tsan_destroy_fiber(b->f[i].tsan);
+    munmap(b->stacks - sysconf(_SC_PAGESIZE), b->stride * b->cap + sysconf(_SC_PAGESIZE));
+    free(b->f), free(b->w);
+    b->f = nullptr, b->w = nullptr, b->stacks = nullptr, b->cap = 0;
+#endif
+    return rc;
 }
 
 // cfg = grid x,y,z, block x,y,z, dynamic shared bytes. sizes[i] = bytes of pointer arg i (-1: scalar)
@@ -477,11 +520,13 @@ int launch(void (*f)(A...), const char* name, void** a, const long long* sizes, 
     void* copies[na + 1];  // exact-size heap copies so ASan's redzones catch out-of-bounds access
     for (int i = 0; i < na; ++i) {
         copies[i] = nullptr;
-        if (sizes[i] >= 0 && *(void**)a[i]) {
-            copies[i] = malloc(sizes[i] ? sizes[i] : 1);
-            memcpy(copies[i], *(void**)a[i], sizes[i]);
-            argv[i] = &copies[i];
-        }
+        if (sizes[i] < 0 || !*(void**)a[i]) continue;
+        int j = 0;  // the same array passed twice (in-place kernels) shares one copy
+        while (j < i && !(sizes[j] == sizes[i] && *(void**)a[j] == *(void**)a[i])) ++j;
+        if (j < i) { argv[i] = argv[j]; continue; }
+        copies[i] = malloc(sizes[i] ? sizes[i] : 1);
+        memcpy(copies[i], *(void**)a[i], sizes[i]);
+        argv[i] = &copies[i];
     }
 #endif
     int rc = 0;
@@ -534,20 +579,20 @@ static inline int __syncthreads_or(int p, int line = __builtin_LINE()) {
     return emu::block_barrier(p, line, "__syncthreads_or") != 0;
 }
 static inline int __syncthreads_and(int p, int line = __builtin_LINE()) {
-    return emu::block_barrier(p, line, "__syncthreads_and") == emu::blk->live;
+    return emu::block_barrier(p, line, "__syncthreads_and") == emu::blk->bar_live;
 }
 static inline void __syncwarp(unsigned mask = 0xffffffffu, int line = __builtin_LINE()) {
     emu::warp_op(emu::W_SYNC, mask, 0, 0, line, "__syncwarp");
 }
 static inline unsigned __ballot_sync(unsigned mask, int pred, int line = __builtin_LINE()) {
-    return unsigned(emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__ballot_sync"));
+    return uint32_t(emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__ballot_sync"));
 }
 static inline int __any_sync(unsigned mask, int pred, int line = __builtin_LINE()) {
-    return emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__any_sync") != 0;
+    return uint32_t(emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__any_sync")) != 0;
 }
 static inline int __all_sync(unsigned mask, int pred, int line = __builtin_LINE()) {
-    unsigned b = unsigned(emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__all_sync"));
-    return (b & mask) == (mask & emu::blk->w[(emu::cur - emu::blk->f) / 32].exist & ~emu::blk->w[(emu::cur - emu::blk->f) / 32].done);
+    uint64_t r = emu::warp_op(emu::W_BALLOT, mask, pred != 0, 0, line, "__all_sync");
+    return uint32_t(r) == uint32_t(r >> 32);
 }
 static inline unsigned __activemask() {
     int i = int(emu::cur - emu::blk->f);

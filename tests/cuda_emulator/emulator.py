@@ -1,9 +1,9 @@
 """Compile a .cu file with g++ against cuda_emu.h and launch its kernels on NumPy arrays (ctypes).
 
 Launches run in a persistent child process (runner.py) on copies of the array arguments in a
-shared memfd arena, so a kernel that crashes or hangs fails the test instead of killing pytest. FASTNN_EMU_ISOLATE=0 runs
-launches in-process; FASTNN_EMU_SANITIZE=address|thread builds with a sanitizer (in-process,
-the host must preload the sanitizer runtime: see .ci/sanitizers).
+shared memfd arena, so a kernel that crashes or hangs fails the test instead of killing pytest.
+FASTNN_EMU_ISOLATE=0 runs launches in-process; FASTNN_EMU_SANITIZE=address|thread builds with a
+sanitizer (in-process; the host must preload the sanitizer runtime: see .ci/sanitizers).
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import mmap
 import os
 import pathlib
 import re
+import pickle
 import select
 import signal
-import pickle
 import struct
 import subprocess
 import sys
@@ -79,20 +79,12 @@ class Param:
     decl: str
     pointer: bool
     dtype: np.dtype | None  # None: void* (any array) or an unsupported by-value struct
-    code: str  # from the compiled .so: kind + element size, e.g. 'f4', 'i8', 'v0'
-
-    def ctype(self):
-        return self.decl[: len(self.decl) - len(self.name)].strip() if self.name else self.decl
-
-
-_KINDS = {"f": "f", "i": "i", "u": "u", "b": "b"}
+    code: str  # from the compiled .so: kind + element size, e.g. 'f4', 'i8', 'u4', 'b1', 'v0'
 
 
 def _dtype_of(code):
-    kind, size = code[0], int(code[1:])
-    if kind in _KINDS and size:
-        return np.dtype(f"{_KINDS[kind]}{size}") if kind != "b" else np.dtype(np.bool_)
-    return None
+    """'f4' -> float32, 'i8' -> int64, 'b1' -> bool; None for void ('v0') and structs ('x<size>')."""
+    return np.dtype(np.bool_) if code == "b1" else np.dtype(code) if code[0] in "fiu" else None
 
 
 # ---- source handling ------------------------------------------------------------------------
@@ -197,17 +189,24 @@ def _check_runtime_loaded(mode):
 
 
 _modules: dict[str, "Module"] = {}
+_recent: dict[tuple, "Module"] = {}  # (path, mtime, defines, mode) -> module: skips re-hashing
 
 
 def load(path_or_source, defines: dict | None = None, sanitize: str | None = None) -> "Module":
     """Compile (cached by SHA-256 of source + header + flags) and load a .cu file or source string."""
+    mode = _sanitize_mode(sanitize)
     if isinstance(path_or_source, pathlib.Path) or (
             "\n" not in path_or_source and "__global__" not in path_or_source):
         path = pathlib.Path(path_or_source).resolve()
-        src, origin, incdir = path.read_text(), str(path), str(path.parent)
-    else:
-        src, origin, incdir = str(path_or_source), "<source>", os.getcwd()
-    mode = _sanitize_mode(sanitize)
+        memo = (str(path), path.stat().st_mtime_ns, HEADER.stat().st_mtime_ns, repr(sorted((defines or {}).items())),
+                mode)
+        if memo not in _recent:
+            _recent[memo] = _load(path.read_text(), str(path), str(path.parent), defines, mode)
+        return _recent[memo]
+    return _load(str(path_or_source), "<source>", os.getcwd(), defines, mode)
+
+
+def _load(src, origin, incdir, defines, mode):
     if mode:
         _check_runtime_loaded(mode)
     kernels = find_kernels(src)
@@ -301,6 +300,8 @@ class Module:
         g, b = _dim3(grid, "grid"), _dim3(block, "block")
         if b[0] * b[1] * b[2] > MAX_THREADS or b[2] > 64:
             raise ValueError(f"block {b} has more than {MAX_THREADS} threads (or z > 64)")
+        if g[0] >= 2**31 or g[1] > 65535 or g[2] > 65535:
+            raise ValueError(f"grid {g} exceeds CUDA's limits (2^31-1, 65535, 65535)")
         if not 0 <= int(shared_mem) <= MAX_DYN_SMEM:
             raise ValueError(f"shared_mem={shared_mem} bytes outside [0, {MAX_DYN_SMEM}]")
         args = tuple(args)

@@ -3,6 +3,7 @@ closed-form dropout statistics and (when installed) torch."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from threadpoolctl import threadpool_limits
 
 from fastnn.kernels.fused_mlp import cpu, ref
 from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
@@ -190,3 +191,31 @@ def test_matches_torch_training(opt):
         assert ours == pytest.approx(out.item(), rel=1e-9)
     flat = torch.cat([t.detach().reshape(-1) for t in model.parameters()]).numpy()
     np.testing.assert_allclose(tr.params, flat, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_split_matches_single_thread_and_reference(dtype):
+    """nthreads=2 (big GEMMs row-split over Numba threads, optimizer update split) == nthreads=1 == ref;
+    shapes chosen above the kernel's PAR_MIN_FLOPS / PAR_MIN_PARAMS thresholds."""
+    dims, B = [300, 128, 12, 10], 64
+    assert 2 * B * dims[0] * dims[1] >= cpu.PAR_MIN_FLOPS
+    runs = []
+    for nt in (1, 2):
+        tr = FusedMLPTrainer(dims, "relu", dtype=dtype, batch_size=B, seed=4, lr=1e-3)
+        assert tr.params.size >= cpu.PAR_MIN_PARAMS
+        p, g, s = tr.params.copy(), tr.grads.copy(), tr.state.copy()
+        x, y = _data(np.random.default_rng(9), B, dims, "cross_entropy", dtype)
+        ws = tr.ws
+        for step in (1, 2, 3):
+            with threadpool_limits(1):  # Numba threads call BLAS: keep BLAS single-threaded (no nesting)
+                out = cpu.train_step(tr.params, tr.grads, tr.state, x, y, np.zeros((0, 10), dtype), tr.hp, tr.opt_code,
+                                     step, tr.dims, tr.w_off, tr.b_off, tr.act_codes, tr.drop_p, tr.loss_code,
+                                     tr.seed, ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off,
+                                     ws.tbuf, nt)
+            want = _ref_step(tr, p, g, s, x, y, step)
+            tol = _tol(dtype, 1)
+            assert out[0] == pytest.approx(want[0], rel=tol)
+        np.testing.assert_allclose(tr.grads, g, rtol=tol, atol=tol * np.abs(g).max())
+        np.testing.assert_allclose(tr.params, p, rtol=tol, atol=tol * np.abs(p).max())
+        runs.append(tr.params.copy())
+    np.testing.assert_allclose(runs[0], runs[1], rtol=_tol(dtype, 1), atol=_tol(dtype, 1) * np.abs(runs[0]).max())

@@ -17,13 +17,18 @@ def _mod():
     return cuda_emulator.load(cu_file("gemm"))
 
 
-def _ref_matmul(a, b):
-    """float64 oracle: kernels/gemm/ref.py's matmul when present, else NumPy."""
-    out = np.empty((a.shape[0], b.shape[1]), np.float64)
+def _ref_matmul(a_arg, b_arg, variant="nn"):
+    """float64 oracle on the kernel's own operands: kernels/gemm/ref.py's matmul / matmul_nt / matmul_tn
+    when present, else NumPy."""
+    a64, b64 = a_arg.astype(np.float64), b_arg.astype(np.float64)
+    opa = a64.T if variant == "tn" else a64
+    opb = b64.T if variant == "nt" else b64
+    out = np.empty((opa.shape[0], opb.shape[1]), np.float64)
     try:
-        importlib.import_module("fastnn.kernels.gemm.ref").matmul(out, a, b)
+        ref = importlib.import_module("fastnn.kernels.gemm.ref")
+        {"nn": ref.matmul, "nt": ref.matmul_nt, "tn": ref.matmul_tn}[variant](out, a64, b64)
     except (ImportError, AttributeError):
-        np.matmul(a, b, out=out)
+        np.matmul(opa, opb, out=out)
     return out
 
 
@@ -55,7 +60,7 @@ def test_sgemm_matches_reference(variant, M, N, K, seed):
     a, b, a_arg, b_arg = _operands(rng, M, N, K, variant)
     out = np.full((M, N), np.nan, f32)  # beta == 0 must never read out
     _launch(f"sgemm_{variant}", out, a_arg, b_arg, M, N, K)
-    ref = _ref_matmul(a.astype(np.float64), b.astype(np.float64))
+    ref = _ref_matmul(a_arg, b_arg, variant)
     assert np.all(np.abs(out - ref) <= _bound(a, b))
 
 
@@ -67,7 +72,7 @@ def test_sgemm_alpha_beta_ragged(variant, M, N, K):
     c = rng.standard_normal((M, N)).astype(f32)
     out = c.copy()
     _launch(f"sgemm_{variant}", out, a_arg, b_arg, M, N, K, alpha=0.5, beta=-2.0)
-    ref = 0.5 * _ref_matmul(a.astype(np.float64), b.astype(np.float64)) - 2.0 * c
+    ref = 0.5 * _ref_matmul(a_arg, b_arg, variant) - 2.0 * c
     assert np.all(np.abs(out - ref) <= 0.5 * _bound(a, b) + 4 * EPS * np.abs(c))
 
 
@@ -99,7 +104,7 @@ def test_sgemm_nt_bias_act(act, with_bias, M, N, K):
     out = np.full((M, N), np.nan, f32)
     _mod().launch("sgemm_nt_bias_act", grid=((N + 63) // 64, (M + 63) // 64), block=256,
                   args=(out, x, w, bias, i32(M), i32(N), i32(K), i32(act)))
-    pre = _ref_matmul(x.astype(np.float64), w.T.astype(np.float64))
+    pre = _ref_matmul(x, w, "nt")
     if with_bias:
         pre = pre + bias
     # activations are 1-Lipschitz: the GEMM bound carries over, plus the activation's own rounding

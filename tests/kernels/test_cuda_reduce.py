@@ -13,14 +13,14 @@ EPS = np.finfo(np.float32).eps
 i32, f32 = np.int32, np.float32
 
 
-def _ref_sum_rows(x):
-    """float64 oracle: ref.sum_rows(out, x) from kernels/reduce/ref.py when present, else NumPy."""
-    out = np.empty(x.shape[1])
+def _ref_sum_rows(x, prev, accumulate):
+    """float64 oracle: ref.sum_rows(out, x, accumulate) from kernels/reduce/ref.py when present, else NumPy."""
+    out = prev.astype(np.float64)
     try:
-        importlib.import_module("fastnn.kernels.reduce.ref").sum_rows(out, x)
+        importlib.import_module("fastnn.kernels.reduce.ref").sum_rows(out, x, accumulate=bool(accumulate))
         return out
     except (ImportError, AttributeError):
-        return x.sum(axis=0)
+        return x.sum(axis=0) + (prev if accumulate else 0.0)
 
 
 @settings(max_examples=30, deadline=None)
@@ -33,6 +33,6 @@ def test_sum_rows(M, N, ty, accumulate, seed):
     out = prev.copy() if accumulate else np.full(N, np.nan, f32)  # accumulate=0 must not read out
     cuda_emulator.load(cu_file("reduce")).launch(
         "sum_rows", grid=(N + 31) // 32, block=(32, ty), args=(out, x, i32(M), i32(N), i32(accumulate)))
-    ref = _ref_sum_rows(x.astype(np.float64)) + (prev if accumulate else 0.0)
+    ref = _ref_sum_rows(x.astype(np.float64), prev, accumulate)
     bound = 4 * EPS * (np.sqrt(M + 1) * np.abs(x).sum(axis=0) + np.abs(ref)) + 1e-38
     assert np.all(np.abs(out - ref) <= bound)

@@ -31,6 +31,16 @@ def _ref_forward(logits, target):
     return lse - z[np.arange(M), target], np.exp(z - lse[:, None])
 
 
+def _ref_backward(dloss_rows, probs, target):
+    """float64 dlogits = dloss_rows[:, None] * (probs - onehot): ref.cross_entropy_backward when present."""
+    out = np.empty(probs.shape)
+    try:
+        importlib.import_module("fastnn.kernels.xent.ref").cross_entropy_backward(out, dloss_rows, probs, target)
+        return out
+    except (ImportError, AttributeError):
+        return dloss_rows[:, None] * (probs - _onehot(target, probs.shape[1]))
+
+
 def _onehot(target, N):
     o = np.zeros((target.size, N))
     o[np.arange(target.size), target] = 1
@@ -63,7 +73,7 @@ def test_forward_and_backward(M, N, block, scale, seed):
     dlogits = np.full((M, N), np.nan, f32)
     _mod().launch("cross_entropy_backward", grid=2, block=64,
                   args=(dlogits, probs, target, dloss, i32(0), i32(M), i32(N), f32(1.0 / M)))
-    ref_d = 1.5 / M * (probs.astype(np.float64) - _onehot(target, N))
+    ref_d = _ref_backward(np.full(M, 1.5 / M), probs.astype(np.float64), target)
     assert np.all(np.abs(dlogits - ref_d) <= 4 * EPS * np.abs(ref_d) + 1e-38)
 
 
@@ -77,8 +87,8 @@ def test_backward_per_row_dloss_and_null():
         dl = np.full((M, N), np.nan, f32)
         _mod().launch("cross_entropy_backward", grid=1, block=32,
                       args=(dl, probs, target, d, i32(stride), i32(M), i32(N), f32(0.5)))
-        g = 0.5 * (dloss[:, None].astype(np.float64) if d is not None else 1.0)
-        ref = g * (probs - _onehot(target, N))
+        g = 0.5 * (dloss.astype(np.float64) if d is not None else np.ones(M))
+        ref = _ref_backward(g, probs.astype(np.float64), target)
         assert np.all(np.abs(dl - ref) <= 4 * EPS * np.abs(ref) + 1e-38)
 
 
@@ -123,5 +133,10 @@ def test_sum_to_scalar(n, block, accumulate):
     x = np.random.default_rng(n).standard_normal(n).astype(f32)
     out = np.array([2.0], f32)
     _mod().launch("sum_to_scalar", grid=1, block=block, args=(out, x, i32(n), f32(1.0 / n), i32(accumulate)))
-    ref = (2.0 if accumulate else 0.0) + x.astype(np.float64).sum() / n
+    total = np.empty(1)
+    try:
+        importlib.import_module("fastnn.kernels.reduce.ref").sum_all(total, x.astype(np.float64))
+    except (ImportError, AttributeError):
+        total[0] = x.astype(np.float64).sum()
+    ref = (2.0 if accumulate else 0.0) + total[0] / n
     assert abs(out[0] - ref) <= 4 * EPS * np.sqrt(n) * np.abs(x).sum() / n + 4 * EPS * abs(ref)

@@ -37,3 +37,12 @@ extern "C" __global__ void missing_barrier(float* out, const float* x) {
     s[threadIdx.x] = x[threadIdx.x];
     out[threadIdx.x] = s[(threadIdx.x + 1) % blockDim.x];
 }
+
+// out (blockDim.x) = threadIdx.x, but the last thread uses a 256 KiB local array: more than a
+// fiber's 128 KiB stack
+extern "C" __global__ void stack_hog(float* out) {
+    if (threadIdx.x + 1 < blockDim.x) { out[threadIdx.x] = threadIdx.x; return; }
+    volatile float big[64 * 1024];
+    for (int i = 0; i < 64 * 1024; ++i) big[i] = (float)i;
+    out[threadIdx.x] = big[threadIdx.x];
+}

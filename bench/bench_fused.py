@@ -1,0 +1,176 @@
+"""Fused MLP training (kernels/fused_mlp) vs a hand-written NumPy MLP: 784-128-64-10 ReLU, Adam(1e-3),
+CrossEntropyLoss, synthetic MNIST-shaped data (60,000 x 784 float32 in [-1, 1]); batch 64 and 1024, 1 and 2 threads.
+
+    python -m pytest bench/bench_fused.py -o python_files='bench_*.py' --benchmark-only
+    python bench/bench_fused.py        # interleaved medians, s/epoch, plus the GEMM-only / rest split
+
+Also times the step split in two: the step's eight GEMMs alone, and everything else alone
+(bias+act, loss, backward elementwise, Adam) so one sees where the time of a fused step goes.
+"""
+import os
+import sys
+import time
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from fastnn.kernels.fused_mlp import cpu
+from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+
+sys.path.insert(0, os.path.dirname(__file__))
+from numpy_mlp import NumpyMLP  # noqa: E402  (bench/numpy_mlp.py, the hand-written NumPy peer)
+
+N, DIMS = 60000, [784, 128, 64, 10]
+
+
+def make_data(n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (n, DIMS[0])).astype(np.float32), rng.integers(0, 10, n)
+
+
+class threads:
+    """Numba and BLAS pools both limited to n threads inside the block."""
+
+    def __init__(self, n):
+        self.n, self.lim = n, threadpool_limits(n)
+
+    def __enter__(self):
+        self.old = numba.get_num_threads()
+        numba.set_num_threads(min(self.n, numba.config.NUMBA_NUM_THREADS))
+        self.lim.__enter__()
+
+    def __exit__(self, *exc):
+        self.lim.__exit__(*exc)
+        numba.set_num_threads(self.old)
+
+
+def fused_trainer(batch):
+    tr = FusedMLPTrainer(DIMS, "relu", batch_size=batch, optimizer="adam", lr=1e-3)
+    X, Y = make_data(4 * batch, seed=1)
+    tr.epoch(X, Y, batch_size=batch)  # compile (or load the cache) outside the timing
+    return tr
+
+
+def numpy_epoch(model, X, Y, batch, perm):
+    for s in range(0, len(perm), batch):
+        idx = perm[s:s + batch]
+        model.train_step(X[idx], Y[idx])
+
+
+@numba.njit(cache=True, nogil=True)
+def gemms_only_epoch(nsteps, x, W1, W2, W3, z1, z2, z3, dW1, dW2, dW3, d1, d2):
+    # the eight GEMMs of one fused step (same np.dot forms as cpu.forward_backward), nsteps times
+    for _ in range(nsteps):
+        np.dot(x, W1.T, z1)
+        np.dot(z1, W2.T, z2)
+        np.dot(z2, W3.T, z3)
+        np.dot(z3.T, z2, dW3)
+        np.dot(z3, W3, d2)
+        np.dot(d2.T, z1, dW2)
+        np.dot(d2, W2, d1)
+        np.dot(d1.T, x, dW1)
+
+
+@numba.njit(cache=True, nogil=True)
+def rest_only_epoch(nsteps, params, grads, state, hp, z1, z2, z3, d1, d2, d3, y, b_off, nthreads):
+    # everything of a fused step except GEMMs: bias+relu, softmax-CE fwd/bwd, relu bwd + db, Adam
+    for s in range(1, nsteps + 1):
+        cpu.bias_act_(z1, params, b_off[0], 1)
+        cpu.bias_act_(z2, params, b_off[1], 1)
+        cpu.bias_act_(z3, params, b_off[2], 0)
+        cpu.cross_entropy_(d3, z3, y)
+        cpu.hidden_backward_(d3, grads, b_off[2], z3, 0, 0.0, 0, s, 2)
+        cpu.hidden_backward_(d2, grads, b_off[1], z2, 1, 0.0, 0, s, 1)
+        cpu.hidden_backward_(d1, grads, b_off[0], z1, 1, 0.0, 0, s, 0)
+        cpu.update(params, state, grads, hp, 3, s, nthreads)
+
+
+def split_args(tr, batch, X, Y):
+    f = lambda *s: np.ones(s, np.float32) * 0.01
+    Ws = [tr.params[tr.w_off[l]:tr.w_off[l] + DIMS[l + 1] * DIMS[l]].reshape(DIMS[l + 1], DIMS[l]) for l in range(3)]
+    z1, z2, z3, d1, d2, d3 = f(batch, 128), f(batch, 64), f(batch, 10), f(batch, 128), f(batch, 64), f(batch, 10)
+    g = (N // batch, np.ascontiguousarray(X[:batch]), *Ws, z1, z2, z3, f(128, 784), f(64, 128), f(10, 64), d1, d2)
+    r = (N // batch, tr.params.copy(), tr.grads.copy(), tr.state.copy(), tr.hp, z1, z2, z3, d1, d2, d3,
+         Y[:batch].astype(np.int64), tr.b_off, 1)
+    return g, r
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_fused_epoch(benchmark, data, batch, nthreads):
+    X, Y = data
+    tr = fused_trainer(batch)
+    with threads(nthreads):
+        benchmark.pedantic(tr.epoch, args=(X, Y), kwargs=dict(batch_size=batch, shuffle_seed=0), rounds=3,
+                           iterations=1, warmup_rounds=0)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_fused_step(benchmark, data, batch, nthreads):
+    X, Y = data
+    tr = fused_trainer(batch)
+    x, y = np.ascontiguousarray(X[:batch]), Y[:batch]
+    with threads(nthreads):
+        benchmark(tr.step, x, y)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_numpy_epoch(benchmark, data, batch, nthreads):
+    X, Y = data
+    model = NumpyMLP(DIMS)
+    perm = np.random.default_rng(0).permutation(N)
+    with threads(nthreads):
+        benchmark.pedantic(numpy_epoch, args=(model, X, Y, batch, perm), rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("part", ["gemms_only", "rest_only"])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_fused_epoch_split(benchmark, data, batch, part):
+    X, Y = data
+    tr = fused_trainer(batch)
+    g, r = split_args(tr, batch, X, Y)
+    fn, args = (gemms_only_epoch, g) if part == "gemms_only" else (rest_only_epoch, r)
+    fn(1, *args[1:])
+    with threads(1):  # the split is measured single-threaded: it shows where one thread's time goes
+        benchmark.pedantic(fn, args=args, rounds=3, iterations=1)
+
+
+def main(reps=5):
+    """Interleaved medians (the second core may be noisy): s/epoch per (batch, threads, variant)."""
+    X, Y = make_data()
+    res = {}
+    for batch in (64, 1024):
+        tr, model = fused_trainer(batch), NumpyMLP(DIMS)
+        g, r = split_args(tr, batch, X, Y)
+        gemms_only_epoch(1, *g[1:])
+        rest_only_epoch(1, *r[1:])
+        perm = np.random.default_rng(0).permutation(N)
+        for rep in range(reps):
+            for nt in (1, 2):
+                with threads(nt):
+                    for name, fn in (("fused", lambda: tr.epoch(X, Y, batch_size=batch, perm=perm)),
+                                     ("numpy", lambda: numpy_epoch(model, X, Y, batch, perm)),
+                                     ("gemms_only", lambda: gemms_only_epoch(*g)),
+                                     ("rest_only", lambda: rest_only_epoch(*r[:-1], nt))):
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        fn()
+                        t, c = time.perf_counter() - t0, time.process_time() - c0
+                        res.setdefault((batch, nt, name), []).append((t, c))
+    print("wall = elapsed s/epoch; cpu = process CPU s/epoch (robust to a busy machine for 1 thread)")
+    for (batch, nt, name), ts in sorted(res.items()):
+        w, c = np.array(ts).T
+        print(f"batch {batch:5d}  threads {nt}  {name:11s} wall median {np.median(w):.3f} min {w.min():.3f}"
+              f"   cpu median {np.median(c):.3f} min {c.min():.3f}")
+
+
+if __name__ == "__main__":
+    main()

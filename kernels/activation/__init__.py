@@ -1,0 +1,1 @@
+"""Elementwise activations and their backward passes (cpu.py Numba, activation.cu CUDA, ref.py NumPy)."""

@@ -1,0 +1,138 @@
+"""Activations on the CPU (Numba): flat elementwise loops (any ndim via ravelled views) and a fused
+bias + activation. Backward kernels take the forward's saved output: relu_backward(dx, dout, out).
+Sigmoid is evaluated through exp(-|x|), so |x| ~ 1e4 never overflows.
+"""
+import math
+
+import numpy as np
+
+from .._numba import jit
+
+ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check(name, *arrays):
+    """Same shape, same float dtype, C-contiguous (the kernels run on flat views)."""
+    a0 = arrays[0]
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.shape != a0.shape or a.dtype != a0.dtype:
+            raise ValueError(f"{name}: expected arrays of one shape and dtype, got "
+                             f"{[(getattr(x, 'shape', None), str(getattr(x, 'dtype', type(x)))) for x in arrays]}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{name}: arrays must be C-contiguous (strides {a.strides})")
+    if a0.dtype not in _FLOATS:
+        raise TypeError(f"{name}: expected float32 or float64, got {a0.dtype}")
+    return [a.reshape(-1) for a in arrays]
+
+
+@jit
+def _sigmoid1(v):
+    # 1 / (1 + exp(-v)) without overflow
+    if v >= 0:
+        return 1 / (1 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1 + e)
+
+
+@jit
+def _relu(out, x):
+    # out (n,) = max(x, 0); NaN propagates
+    for i in range(x.size):
+        out[i] = 0 if x[i] < 0 else x[i]
+
+
+@jit
+def _relu_backward(dx, dout, out):
+    # dx (n,) = dout * (out > 0)
+    for i in range(dx.size):
+        dx[i] = dout[i] if out[i] > 0 else 0
+
+
+@jit
+def _sigmoid(out, x):
+    # out (n,) = sigmoid(x)
+    for i in range(x.size):
+        out[i] = _sigmoid1(x[i])
+
+
+@jit
+def _sigmoid_backward(dx, dout, out):
+    # dx (n,) = dout * out * (1 - out)
+    for i in range(dx.size):
+        dx[i] = dout[i] * out[i] * (1 - out[i])
+
+
+@jit
+def _tanh(out, x):
+    # out (n,) = tanh(x)
+    for i in range(x.size):
+        out[i] = math.tanh(x[i])
+
+
+@jit
+def _tanh_backward(dx, dout, out):
+    # dx (n,) = dout * (1 - out^2)
+    for i in range(dx.size):
+        dx[i] = dout[i] * (1 - out[i] * out[i])
+
+
+@jit
+def _bias_act(out, x, b, act):
+    # out (M,N) = act(x (M,N) + b (N,)); one pass, the activation branch hoisted out of the row loop
+    M, N = x.shape
+    for i in range(M):
+        if act == ACT_RELU:
+            for j in range(N):
+                v = x[i, j] + b[j]
+                out[i, j] = 0 if v < 0 else v
+        elif act == ACT_SIGMOID:
+            for j in range(N):
+                out[i, j] = _sigmoid1(x[i, j] + b[j])
+        elif act == ACT_TANH:
+            for j in range(N):
+                out[i, j] = math.tanh(x[i, j] + b[j])
+        else:
+            for j in range(N):
+                out[i, j] = x[i, j] + b[j]
+
+
+def relu(out, x):
+    # out (...) = max(x, 0)
+    _relu(*_check("relu", out, x))
+
+
+def relu_backward(dx, dout, out):
+    # dx (...) = dout * (out > 0)
+    _relu_backward(*_check("relu_backward", dx, dout, out))
+
+
+def sigmoid(out, x):
+    # out (...) = 1 / (1 + exp(-x))
+    _sigmoid(*_check("sigmoid", out, x))
+
+
+def sigmoid_backward(dx, dout, out):
+    # dx (...) = dout * out * (1 - out)
+    _sigmoid_backward(*_check("sigmoid_backward", dx, dout, out))
+
+
+def tanh(out, x):
+    # out (...) = tanh(x)
+    _tanh(*_check("tanh", out, x))
+
+
+def tanh_backward(dx, dout, out):
+    # dx (...) = dout * (1 - out^2)
+    _tanh_backward(*_check("tanh_backward", dx, dout, out))
+
+
+def bias_act(out, x, b, act):
+    # out (M,N) = act(x (M,N) + b (N,)); act 0 none, 1 relu, 2 sigmoid, 3 tanh
+    _check("bias_act", out, x)
+    if x.ndim != 2 or not isinstance(b, np.ndarray) or b.shape != (x.shape[1],) or b.dtype != x.dtype:
+        raise ValueError(f"bias_act: expected x (M,N) and b (N,) of one dtype, got x {x.shape} "
+                         f"{x.dtype}, b {getattr(b, 'shape', None)} {getattr(b, 'dtype', type(b))}")
+    if act not in (ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH):
+        raise ValueError(f"bias_act: unknown activation code {act!r} (0 none, 1 relu, 2 sigmoid, 3 tanh)")
+    _bias_act(out, x, np.ascontiguousarray(b), int(act))

@@ -1,0 +1,1 @@
+"""GEMM kernels: matmul, matmul_nt, matmul_tn (cpu.py Numba, sgemm.cu CUDA, ref.py NumPy)."""

@@ -1,0 +1,104 @@
+"""Reductions on the CPU (Numba) over C-contiguous arrays.
+
+Accuracy: every float sum accumulates in float64 (exact-ish for float32 inputs; for float64 inputs
+the usual naive bound |err| <= n*eps*sum|x|). sum_all keeps 4 independent float64 partial sums so
+the loop is not one long dependency chain. max/argmax follow NumPy: NaN wins, first maximum wins.
+"""
+import math
+
+import numpy as np
+
+from .._numba import jit
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_x(name, x, ndim):
+    if not isinstance(x, np.ndarray) or (ndim and x.ndim != ndim):
+        raise ValueError(f"{name}: expected a {ndim}-D array, got {getattr(x, 'shape', type(x))}")
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{name}: expected float32 or float64, got {x.dtype}")
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{name}: x must be C-contiguous (strides {x.strides})")
+
+
+def _check_out(name, out, shape, dtype):
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"{name}: out must have shape {shape} and dtype {dtype}, got "
+                         f"{getattr(out, 'shape', type(out))} {getattr(out, 'dtype', '')}")
+
+
+@jit
+def _sum_rows(out, x, accumulate):
+    # out (N,) (+)= x (M,N).sum(axis=0), float64 accumulator per column
+    M, N = x.shape
+    acc = np.zeros(N, dtype=np.float64)
+    for i in range(M):
+        for j in range(N):
+            acc[j] += x[i, j]
+    for j in range(N):
+        out[j] = out[j] + acc[j] if accumulate else acc[j]
+
+
+@jit
+def _sum_all(x):
+    # sum of x (n,) in float64, 4 partial sums
+    n = x.size
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        s0 += x[i]
+        s1 += x[i + 1]
+        s2 += x[i + 2]
+        s3 += x[i + 3]
+    for i in range(n4, n):
+        s0 += x[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit
+def _argmax_rows(idx, x):
+    # idx (M,) = first argmax of each row of x (M,N); a NaN is the maximum (NumPy semantics)
+    M, N = x.shape
+    for i in range(M):
+        best = 0
+        for j in range(N):
+            v = x[i, j]
+            if math.isnan(v):
+                best = j
+                break
+            if v > x[i, best]:
+                best = j
+        idx[i] = best
+
+
+def sum_rows(out, x, accumulate=False):
+    # out (N,) (+)= x (M,N).sum(axis=0)   (bias gradient)
+    _check_x("sum_rows", x, 2)
+    _check_out("sum_rows", out, (x.shape[1],), x.dtype)
+    _sum_rows(out, x, bool(accumulate))
+
+
+def sum_all(out, x):
+    # out (1,) = x (...).sum()
+    _check_x("sum_all", x, 0)
+    _check_out("sum_all", out, (1,), x.dtype)
+    out[0] = _sum_all(x.reshape(-1))
+
+
+def argmax_rows(idx, x):
+    # idx (M,) int64 = x (M,N).argmax(axis=1), N >= 1
+    _check_x("argmax_rows", x, 2)
+    _check_out("argmax_rows", idx, (x.shape[0],), np.dtype(np.int64))
+    if x.shape[1] == 0 and x.shape[0] > 0:
+        raise ValueError("argmax_rows: attempt to get argmax of an empty sequence (x has 0 columns)")
+    _argmax_rows(idx, x)
+
+
+def max_rows(out, x):
+    # out (M,) = x (M,N).max(axis=1), N >= 1
+    _check_out("max_rows", out, (x.shape[0],) if isinstance(x, np.ndarray) and x.ndim == 2 else None,
+               getattr(x, "dtype", None))
+    idx = np.empty(x.shape[0], dtype=np.int64)
+    argmax_rows(idx, x)
+    out[...] = x[np.arange(x.shape[0]), idx]

@@ -1,0 +1,29 @@
+"""Reduction NumPy references (outputs first), floats summed in float64."""
+import numpy as np
+
+
+def _acc(x):
+    return x.astype(np.float64) if x.dtype.kind == "f" else x
+
+
+def sum_rows(out, x, accumulate=False):
+    # out (N,) (+)= x (M,N).sum(axis=0)
+    s = _acc(x).sum(axis=0)
+    if accumulate:
+        s = s + out
+    out[...] = s
+
+
+def sum_all(out, x):
+    # out (1,) = x (...).sum()
+    out[0] = _acc(x).sum()
+
+
+def max_rows(out, x):
+    # out (M,) = x (M,N).max(axis=1), N >= 1
+    out[...] = x.max(axis=1)
+
+
+def argmax_rows(idx, x):
+    # idx (M,) int64 = x (M,N).argmax(axis=1) (first maximum; first NaN wins, as NumPy), N >= 1
+    idx[...] = x.argmax(axis=1)

@@ -1,0 +1,1 @@
+"""Fused softmax cross-entropy forward/backward (cpu.py Numba, xent.cu CUDA, ref.py NumPy)."""
