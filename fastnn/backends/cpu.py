@@ -162,3 +162,10 @@ class CPUBackend(Backend):
         from fastnn.kernels.optim import cpu as optim
 
         getattr(optim, name)(*args)
+
+    # ---- fused training ------------------------------------------------------------------------
+    def fused_mlp(self, spec):
+        """The whole-MLP training step/epoch in one Numba call (fastnn/backends/cpu_fused.py)."""
+        from .cpu_fused import CPUFusedMLP
+
+        return CPUFusedMLP(spec)

@@ -4,9 +4,12 @@
 Same math as fused_mlp/ref.py. Layout: flat params/grads (workspace.param_layout), optimizer state
 (3, P), working buffers from workspace.Workspace (nothing is allocated per step).
 GEMMs: np.dot inside Numba = SciPy's OpenBLAS (sgemm/dgemm through cython BLAS), with W.T passed as a
-Fortran-ordered view (no copy). Measured faster than a Numba register-tiled GEMM at these shapes; see
-bench/bench_fused.py. BLAS threads are the only threads (no prange here), so the caller controls
-threading with threadpoolctl and nothing is oversubscribed.
+Fortran-ordered view (no copy). At the MNIST shapes (784-128-64-10, batch 64 and 1024, 1 thread) it
+measured ~2x faster than kernels/gemm's Numba register-tiled GEMM, so every GEMM here uses it.
+Threads (`nthreads` argument): 1 = everything on the calling thread (BLAS may still use its own pool,
+set by the caller). > 1 = GEMMs of >= PAR_MIN_FLOPS are row-split over `nthreads` Numba threads (prange),
+each making a single-threaded BLAS call, and the optimizer update is split likewise; the caller must
+then hold BLAS to 1 thread (trainer.py does) so the two pools never nest.
 Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
 hash, identical to ref.dropout_uniform) + activation backward + bias-gradient column sums in one pass,
 softmax-cross-entropy forward + backward + argmax in one pass per row.
@@ -20,10 +23,11 @@ import numpy as np
 
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
+from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
+
 pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 PAR_MIN_FLOPS = 4_000_000  # a parallel region costs ~10-20 us: smaller GEMMs stay on the calling thread
 PAR_MIN_PARAMS = 32768     # likewise for the optimizer update
-from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
 
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)

@@ -1,0 +1,55 @@
+"""The cpu backend's fused MLP: kernels/fused_mlp (Numba) over the optimizer's own flat buffers."""
+import numpy as np
+
+# optimizer state name (torch's) -> row of the fused kernel's (3, P) state array
+STATE_ROWS = {"sgd": {"momentum_buffer": 0}, "adagrad": {"sum": 0},
+              "rmsprop": {"square_avg": 0, "grad_avg": 1, "momentum_buffer": 2},
+              "adam": {"exp_avg": 0, "exp_avg_sq": 1, "max_exp_avg_sq": 2}}
+STATE_ROWS["adamw"] = STATE_ROWS["adam"]
+
+
+class CPUFusedMLP:
+    """step(x, y) / epoch(X, Y, batch_size, perm, drop_last, scale, shift) on NumPy arrays, in place
+    on spec['params'] and spec['state'] (rebound to rows of one (3, P) array the kernel updates)."""
+
+    def __init__(self, spec):
+        from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+        from fastnn.fused import HP_KEYS
+
+        self.spec, self.hp_keys = spec, HP_KEYS[spec["optimizer"]]
+        params = spec["params"]
+        self.trainer = FusedMLPTrainer(spec["sizes"], spec["activations"], has_bias=spec["bias"],
+                                       dropout=spec["dropout"] or 0.0, loss=spec["loss"],
+                                       optimizer=spec["optimizer"], dtype=params.dtype, batch_size=64,
+                                       params=np.zeros(params.size, params.dtype), **self._hp())
+        self.trainer.params = params  # the optimizer's flat buffer itself: updates land in the model
+        state3 = np.zeros((3, params.size), params.dtype)
+        for name, row in STATE_ROWS[spec["optimizer"]].items():
+            if name in spec["state"]:
+                state3[row] = spec["state"][name]
+                spec["state"][name] = state3[row]  # the optimizer now reads and writes the kernel's rows
+        self.trainer.state = state3
+        self.steps = int(spec.get("step", 0))
+
+    def _hp(self):
+        g = self.spec["hparams"]
+        return {k: g[k] for k in self.hp_keys if k in g}
+
+    def _sync_in(self):
+        from fastnn.kernels.fused_mlp.workspace import pack_hparams
+
+        self.trainer.opt_code, self.trainer.hp = pack_hparams(self.spec["optimizer"], **self._hp())
+        self.trainer.step_count = self.steps
+
+    def step(self, x, y):
+        self._sync_in()
+        loss, correct = self.trainer.step(x, y)
+        self.steps = self.trainer.step_count
+        return loss, correct
+
+    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
+        self._sync_in()
+        out = self.trainer.epoch(X, Y, batch_size=batch_size, perm=perm, drop_last=drop_last, scale=scale,
+                                 shift=shift)
+        self.steps = self.trainer.step_count
+        return out

@@ -1,0 +1,170 @@
+"""Fused training of a plain MLP: forward, loss, backward and the optimizer update in one compiled call
+per step (CPU: Numba) or one graph launch per step (CUDA), sharing weights and optimizer state with
+the eager model and optimizer. Device-agnostic: the backend's `fused_mlp(spec)` does the work.
+
+    fm = FusedMLP(model, loss_fn, optimizer)       # model: Sequential(Linear, act, [Dropout], ..., Linear)
+    loss, correct = fm.step(x, y)                  # one batch
+    loss, acc = fm.epoch(X, Y, batch_size=64, shuffle=True, seed=0)   # resident data, batches gathered inside
+
+The optimizer already packs the model's parameters into one flat buffer in `model.parameters()`
+order (W (out,in) then b per layer), which is exactly the fused kernels' layout; the fused path
+updates that buffer and the optimizer's flat state in place, so eager and fused steps can be mixed
+and checkpoints are the same whichever path wrote them. After a fused step `p.grad` is not updated.
+"""
+import numpy as np
+
+from . import nn, optim
+from .tensor import Tensor
+
+_ACTS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+_OPTS = {optim.AdamW: "adamw", optim.Adam: "adam", optim.SGD: "sgd", optim.Adagrad: "adagrad",
+         optim.RMSprop: "rmsprop"}
+# the torch hyper-parameter names each optimizer's fused update reads from its param group
+HP_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
+           "adagrad": ("lr", "lr_decay", "weight_decay", "eps", "maximize"),
+           "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+           "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+           "adamw": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")}
+
+
+def _layers(model):
+    """(sizes, hidden acts, bias flags, dropout per hidden layer) of a plain MLP, or a reason string."""
+    if not isinstance(model, nn.Sequential):
+        return f"the model is a {type(model).__name__}, not an nn.Sequential"
+    mods = list(model)
+    if mods and isinstance(mods[0], nn.Flatten):
+        mods = mods[1:]
+    sizes, acts, bias, drops, i = [], [], [], [], 0
+    while i < len(mods):
+        lin = mods[i]
+        if not isinstance(lin, nn.Linear):
+            return f"layer {i} is {type(lin).__name__}; the fused path takes Linear, activation, [Dropout] blocks"
+        sizes = sizes or [lin.in_features]
+        if lin.in_features != sizes[-1]:
+            return f"Linear {i} takes {lin.in_features} features but the previous layer gives {sizes[-1]}"
+        sizes.append(lin.out_features)
+        bias.append(lin.bias is not None)
+        i += 1
+        if i == len(mods):
+            break
+        act = _ACTS.get(type(mods[i]))
+        if act is None:
+            return f"layer {i} is {type(mods[i]).__name__}; the fused path supports ReLU, Sigmoid and Tanh"
+        acts.append(act)
+        i += 1
+        p = 0.0
+        if i < len(mods) and isinstance(mods[i], nn.Dropout):
+            p = float(mods[i].p)
+            i += 1
+        drops.append(p)
+    if len(sizes) < 2 or len(acts) != len(sizes) - 2:
+        return "the model must end with a Linear layer"
+    return sizes, acts, bias, drops
+
+
+def _loss_name(loss_fn):
+    if isinstance(loss_fn, nn.CrossEntropyLoss):
+        plain = (loss_fn.weight is None and loss_fn.ignore_index == -100 and loss_fn.label_smoothing == 0
+                 and loss_fn.reduction == "mean")
+        return "cross_entropy" if plain else "CrossEntropyLoss with weight/ignore_index/label_smoothing/reduction"
+    if isinstance(loss_fn, nn.MSELoss):
+        return "mse" if loss_fn.reduction == "mean" else "MSELoss with reduction other than 'mean'"
+    return f"loss {type(loss_fn).__name__} (the fused path supports CrossEntropyLoss and MSELoss)"
+
+
+def fused_unsupported_reason(model, loss_fn, optimizer):
+    """None when FusedMLP can train (model, loss_fn, optimizer); otherwise why not, in a sentence."""
+    layers = _layers(model)
+    if isinstance(layers, str):
+        return layers
+    loss = _loss_name(loss_fn)
+    if loss not in ("cross_entropy", "mse"):
+        return f"unsupported {loss}"
+    name = _OPTS.get(type(optimizer))
+    if name is None:
+        return f"optimizer {type(optimizer).__name__} has no fused update"
+    params = list(model.parameters())
+    if len(optimizer.param_groups) != 1 or len(optimizer._segments[0]) != 1:
+        return "the optimizer must hold exactly one parameter group of one dtype"
+    seg = optimizer._segments[0][0]
+    if [id(p) for p in seg.params] != [id(p) for p in params]:
+        return "the optimizer's parameters must be model.parameters(), in order"
+    if seg.flat.dtype not in (np.float32, np.float64):
+        return f"parameters of dtype {seg.flat.dtype} (float32/float64 only)"
+    if len(set(seg.steps)) != 1:
+        return "parameters were stepped different numbers of times"
+    if not hasattr(seg.backend, "fused_mlp"):
+        return f"the {seg.backend.name} backend has no fused MLP"
+    return None
+
+
+class FusedMLP:
+    """One compiled call per training step (`step`) or per epoch (`epoch`) for a plain MLP."""
+
+    def __init__(self, model, loss_fn, optimizer):
+        reason = fused_unsupported_reason(model, loss_fn, optimizer)
+        if reason is not None:
+            raise ValueError(f"FusedMLP cannot train this model: {reason}")
+        sizes, acts, bias, drops = _layers(model)
+        self.model, self.optimizer = model, optimizer
+        self.group, self.seg = optimizer.param_groups[0], optimizer._segments[0][0]
+        self.name = _OPTS[type(optimizer)]
+        self.backend = self.seg.backend
+        optimizer._init_state(self.group, self.seg)
+        self.spec = dict(sizes=sizes, activations=acts, bias=bias, dropout=drops, loss=_loss_name(loss_fn),
+                         reduction="mean", optimizer=self.name, hparams=self.group, params=self.seg.flat,
+                         state=self.seg.state, step=self.seg.steps[0])
+        self.impl = self.backend.fused_mlp(self.spec)
+
+    def _before(self):
+        self.seg.sync()
+        self.impl.steps = self.seg.steps[0]
+
+    def _after(self):
+        if self.optimizer._counts_step(self.group):
+            self.seg.steps = [int(self.impl.steps)] * len(self.seg.params)
+        else:
+            self.impl.steps = self.seg.steps[0]
+
+    def step(self, x, y):
+        """Train on one batch x (B, in), y (B,) class indices (or (B, C) for MSE). Returns (loss, correct)
+        as 0-d tensors on the device (no host synchronisation)."""
+        x, y = _array(x, self.backend), _array(y, self.backend)
+        x = x.reshape(x.shape[0], -1) if x.ndim > 2 else x
+        self._before()
+        loss, correct = self.impl.step(x, y)
+        self._after()
+        return Tensor._wrap(self.backend.xp.asarray(loss), self.backend), \
+            Tensor._wrap(self.backend.xp.asarray(correct), self.backend)
+
+    def epoch(self, X, Y, batch_size=64, shuffle=True, seed=None, drop_last=False, scale=1.0, shift=0.0):
+        """One pass over resident X (N, in) float or uint8 (used as X*scale + shift) and Y (N,);
+        batches in a fresh permutation from `seed` (or fastnn's generator) when shuffle. Returns
+        (mean loss, accuracy) as Python floats."""
+        X, Y = _array(X, self.backend), _array(Y, self.backend)
+        X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
+        N = int(X.shape[0])
+        if N == 0:
+            raise ValueError("FusedMLP.epoch: the dataset is empty")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        if shuffle:
+            from .backends import get_backend
+
+            rng = np.random.default_rng(seed) if seed is not None else get_backend("cpu").rng
+            perm = rng.permutation(N).astype(np.int64)
+        else:
+            perm = np.arange(N, dtype=np.int64)
+        self._before()
+        loss, acc = self.impl.epoch(X, Y, int(batch_size), perm, bool(drop_last), float(scale), float(shift))
+        self._after()
+        return float(loss), float(acc)
+
+
+def _array(v, backend):
+    if isinstance(v, Tensor):
+        if v.backend is not backend:
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{backend.name} and {v.backend.name}!")
+        return v._data
+    return backend.asarray(v)

@@ -1,0 +1,119 @@
+"""fastnn.fused.FusedMLP: the fused step/epoch equals the eager nn + optim path, on every backend."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import nn, optim
+from fastnn.fused import FusedMLP, fused_unsupported_reason
+
+OPTIMIZERS = {
+    "sgd": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "sgd_plain": lambda p: optim.SGD(p, lr=0.1),
+    "adagrad": lambda p: optim.Adagrad(p, lr=0.05, lr_decay=1e-3, weight_decay=1e-3, initial_accumulator_value=0.1),
+    "rmsprop": lambda p: optim.RMSprop(p, lr=1e-3, alpha=0.9, momentum=0.5, centered=True, weight_decay=1e-3),
+    "adam": lambda p: optim.Adam(p, lr=1e-3, betas=(0.8, 0.99), weight_decay=1e-3, amsgrad=True),
+    "adamw": lambda p: optim.AdamW(p, lr=1e-3, weight_decay=0.05),
+}
+
+
+def _model(backend, act=nn.ReLU, seed=0):
+    fastnn.manual_seed(seed)
+    return nn.Sequential(nn.Linear(12, 16), act(), nn.Linear(16, 8), act(), nn.Linear(8, 5)).to(backend)
+
+
+def _data(n=96, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 12)).astype(np.float32), rng.integers(0, 5, n).astype(np.int64)
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_fused_steps_equal_eager_steps(backend, opt):
+    X, Y = _data()
+    eager_model, fused_model = _model(backend), _model(backend)
+    eager_opt, fused_opt = OPTIMIZERS[opt](eager_model.parameters()), OPTIMIZERS[opt](fused_model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    fm = FusedMLP(fused_model, loss_fn, fused_opt)
+    steps = 100 if backend == "cpu" else 10  # the emulated GPU runs every CUDA thread as a fiber
+    for s in range(steps):
+        i = (s * 16) % 96
+        x = fastnn.tensor(X[i:i + 16], device=backend)
+        y = fastnn.tensor(Y[i:i + 16], device=backend)
+        eager_opt.zero_grad()
+        loss = loss_fn(eager_model(x), y)
+        loss.backward()
+        eager_opt.step()
+        fused_loss, _ = fm.step(x, y)
+        if s == 0:
+            np.testing.assert_allclose(fused_loss.item(), loss.item(), rtol=1e-5)
+    for (name, pe), pf in zip(eager_model.named_parameters(), fused_model.parameters()):
+        np.testing.assert_allclose(pf.detach().cpu().numpy(), pe.detach().cpu().numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    # the optimizer state is shared: state_dicts agree too
+    se, sf = eager_opt.state_dict()["state"], fused_opt.state_dict()["state"]
+    assert sorted(se) == sorted(sf)
+    for k in se:
+        for name in se[k]:
+            np.testing.assert_allclose(sf[k][name].cpu().numpy(), se[k][name].cpu().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_fused_epoch_equals_steps_in_the_same_order(backend):
+    X, Y = _data(50)
+    m1, m2 = _model(backend, nn.Tanh), _model(backend, nn.Tanh)
+    o1, o2 = optim.Adam(m1.parameters(), lr=1e-2), optim.Adam(m2.parameters(), lr=1e-2)
+    loss_fn = nn.CrossEntropyLoss()
+    f1, f2 = FusedMLP(m1, loss_fn, o1), FusedMLP(m2, loss_fn, o2)
+    Xd, Yd = fastnn.tensor(X, device=backend), fastnn.tensor(Y, device=backend)
+    loss, acc = f1.epoch(Xd, Yd, batch_size=16, shuffle=True, seed=3)
+    perm = np.random.default_rng(3).permutation(50)
+    losses, correct = [], 0
+    for b in range(0, 50, 16):
+        idx = perm[b:b + 16]
+        l, c = f2.step(fastnn.tensor(X[idx], device=backend), fastnn.tensor(Y[idx], device=backend))
+        losses.append(l.item() * len(idx))
+        correct += c.item()
+    np.testing.assert_allclose(loss, sum(losses) / 50, rtol=1e-5)
+    assert acc == pytest.approx(correct / 50)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_allclose(p1.detach().cpu().numpy(), p2.detach().cpu().numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_mixing_fused_and_eager_continues_one_run():
+    X, Y = _data()
+    a, b = _model("cpu"), _model("cpu")
+    oa, ob = optim.Adam(a.parameters(), lr=1e-2), optim.Adam(b.parameters(), lr=1e-2)
+    loss_fn = nn.CrossEntropyLoss()
+    fa = FusedMLP(a, loss_fn, oa)
+    for s in range(6):
+        x, y = fastnn.tensor(X[s * 16:(s + 1) * 16]), fastnn.tensor(Y[s * 16:(s + 1) * 16])
+        if s % 2:
+            fa.step(x, y)
+        else:
+            oa.zero_grad()
+            loss_fn(a(x), y).backward()
+            oa.step()
+        ob.zero_grad()
+        loss_fn(b(x), y).backward()
+        ob.step()
+    for p1, p2 in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p1.detach().numpy(), p2.detach().numpy(), rtol=1e-5, atol=1e-7)
+    assert oa.state_dict()["state"][0]["step"].item() == 6
+
+
+def test_unsupported_models_say_why():
+    loss_fn = nn.CrossEntropyLoss()
+    m = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    assert "BatchNorm1d" in fused_unsupported_reason(m, loss_fn, optim.SGD(m.parameters(), lr=0.1))
+    m = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert "NLLLoss" in fused_unsupported_reason(m, nn.NLLLoss(), optim.SGD(m.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="FusedMLP cannot train this model"):
+        FusedMLP(m, nn.L1Loss(), optim.SGD(m.parameters(), lr=0.1))
+    assert fused_unsupported_reason(m, loss_fn, optim.SGD(m.parameters(), lr=0.1)) is None
+
+
+def test_bad_batch_is_a_clear_error():
+    m = _model("cpu")
+    fm = FusedMLP(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1))
+    with pytest.raises((TypeError, ValueError), match="12"):
+        fm.step(fastnn.randn(4, 13), fastnn.tensor([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"\[0, 5\)"):
+        fm.step(fastnn.randn(4, 12), fastnn.tensor([0, 1, 2, 7]))
