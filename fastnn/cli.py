@@ -56,8 +56,9 @@ def train_parser(prog="fastnn train"):
     a("--gamma", type=float, help="StepLR decay (default 0.1)")
     a("--max-lr", type=float, help="OneCycleLR peak (default 10*lr)")
     a("--path", metavar="auto|fused|eager",
-      help="fused = one Numba call per step on the whole MLP (CPU); eager = autograd; auto = fused "
-           "where the model/optimizer/device allow it (default auto)")
+      help="fused = the whole MLP step in one compiled call (CPU: Numba, per epoch; CUDA: "
+           "fastnn.fused graph replays); eager = autograd; auto = fused where the model, optimizer "
+           "and device allow it, saying why not otherwise (default auto)")
     a("--data-dir", help="where to look for / download the dataset")
     a("--out", help="run folder (default runs/<timestamp>; with --resume, the checkpoint's folder)")
     a("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.safetensors")

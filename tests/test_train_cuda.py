@@ -10,16 +10,30 @@ SMALL = dict(dataset="synthetic", synthetic_size=(96, 32), batch_size=32, quiet=
 
 @pytest.fixture(scope="module")
 def cuda():
+    """'cuda' on a real GPU or the emulated stand-in; the backend registry is restored afterwards so
+    tests that run later in this process see the machine as it is."""
+    from fastnn import backends
+
+    saved = (backends._REGISTRY.get("cuda"), backends._INSTANCES.get("cuda"))
     try:
         from conftest_cuda import install_cuda_standin
 
         install_cuda_standin()
-        from fastnn.backends import get_backend
-
-        get_backend("cuda")
+        backends.get_backend("cuda")
     except Exception as e:  # noqa: BLE001
+        _restore(backends, saved)
         pytest.skip(f"no cuda backend (real or emulated): {e}")
-    return "cuda"
+    yield "cuda"
+    _restore(backends, saved)
+
+
+def _restore(backends, saved):
+    spec, inst = saved
+    backends._REGISTRY["cuda"] = spec
+    if inst is None:
+        backends._INSTANCES.pop("cuda", None)
+    else:
+        backends._INSTANCES["cuda"] = inst
 
 
 def _silent(**kw):
@@ -52,6 +66,26 @@ def test_cuda_resume_matches_uninterrupted(tmp_path, cuda):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert sa["epoch"] == sb["epoch"] == 2
+
+
+def test_cuda_fused_path_matches_eager(tmp_path, cuda):
+    """--path fused on cuda runs fastnn.fused.FusedMLP (CUDA graphs) over the same batches as eager."""
+    kw = dict(SMALL, device=cuda, optimizer="sgd", lr=0.05, momentum=0.9, epochs=2)
+    kw.pop("path")
+    e = _silent(path="eager", out=str(tmp_path / "eager"), **kw)
+    try:
+        f = _silent(path="fused", out=str(tmp_path / "fused"), **kw)
+    except ValueError as err:
+        pytest.skip(f"no fused CUDA path here: {err}")
+    assert f["path"] == "fused" and "FusedMLP" in f["reason"]
+    a, _ = load_checkpoint(tmp_path / "eager" / "checkpoint.safetensors")
+    b, sb = load_checkpoint(tmp_path / "fused" / "checkpoint.safetensors")
+    eps = np.finfo(np.float32).eps
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], atol=64 * eps * np.abs(a[k]).max(), rtol=0, err_msg=k)
+    assert set(sb["optimizer"]["state"][0]) == {"momentum_buffer"}
+    for he, hf in zip(e["history"], f["history"]):
+        assert hf["train_loss"] == pytest.approx(he["train_loss"], rel=1e-4)
 
 
 def test_unknown_device_is_a_clear_error(tmp_path):

@@ -15,7 +15,7 @@ from fastnn.train.fused import fused_applies
 QUIET = dict(dataset="synthetic", synthetic_size=(256, 64), quiet=True)
 
 
-def _run(tmp, **kw):
+def _run(**kw):
     return run(TrainConfig(**QUIET, **kw), log=lambda *a: None)
 
 
@@ -48,14 +48,14 @@ def _paths():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["optimizer"] + "-" + c.get("schedule", "none"))
 def test_resumed_run_matches_uninterrupted_run(tmp_path, case, path):
     try:
-        full = _run(tmp_path, epochs=3, out=str(tmp_path / "full"), path=path, **case)
+        full = _run(epochs=3, out=str(tmp_path / "full"), path=path, **case)
     except ValueError as e:                     # fused path refusing this optimizer/schedule: say so, skip
         pytest.skip(str(e))
     with pytest.raises(Interrupted):       # the same run, stopped after epoch 1
         run(TrainConfig(**QUIET, epochs=3, out=str(tmp_path / "part"), path=path, **case),
             log=lambda *a: None, on_epoch=_stop_after(1))
     ck = str(tmp_path / "part" / "checkpoint.safetensors")
-    resumed = _run(tmp_path, epochs=3, resume=ck, path=path, **case)
+    resumed = _run(epochs=3, resume=ck, path=path, **case)
     assert resumed["run_dir"] == str(tmp_path / "part")
     a, sa = load_checkpoint(tmp_path / "full" / "checkpoint.safetensors")
     b, sb = load_checkpoint(tmp_path / "part" / "checkpoint.safetensors")
@@ -71,11 +71,26 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, case, path):
     assert [h["test_acc"] for h in full["history"]] == [h["test_acc"] for h in resumed["history"]]
 
 
+@pytest.mark.skipif(len(_paths()) < 2, reason="fused CPU path unavailable")
+@pytest.mark.parametrize("first, then", [("fused", "eager"), ("eager", "fused")])
+def test_checkpoints_resume_across_paths(tmp_path, first, then):
+    """Both paths write torch-layout optimizer state, so either can continue the other's run."""
+    case = dict(optimizer="adam", epochs=2, out=str(tmp_path))
+    with pytest.raises(Interrupted):
+        run(TrainConfig(**QUIET, path=first, **case), log=lambda *a: None, on_epoch=_stop_after(1))
+    res = _run(resume=str(tmp_path / "checkpoint.safetensors"), path=then, **case)
+    assert [h["path"] for h in res["history"]] == [first, then]
+    _, st = load_checkpoint(tmp_path / "checkpoint.safetensors")
+    steps = 2 * -(-QUIET["synthetic_size"][0] // 64)
+    assert all(float(s["step"].numpy()) == steps for s in st["optimizer"]["state"].values())
+    assert res["history"][1]["train_loss"] < res["history"][0]["train_loss"]
+
+
 def test_resume_of_a_finished_run_trains_no_more(tmp_path):
-    _run(tmp_path, epochs=1, out=str(tmp_path / "a"))
+    _run(epochs=1, out=str(tmp_path / "a"))
     ck = tmp_path / "a" / "checkpoint.safetensors"
     before = load_checkpoint(ck)[0]
-    res = _run(tmp_path, epochs=1, resume=str(ck))
+    res = _run(epochs=1, resume=str(ck))
     assert len(res["history"]) == 1
     after = load_checkpoint(ck)[0]
     assert all(np.array_equal(before[k], after[k]) for k in before)

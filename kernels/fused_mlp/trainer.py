@@ -11,31 +11,39 @@ from . import cpu
 from .workspace import ACT, LOSS, Workspace, pack_hparams, param_layout
 
 
-_CONTROLLER = None
+_BLAS = None  # threadpoolctl controllers of the loaded BLAS libraries (found once)
 
 
-def _kernel_threads():
-    """(nthreads for the kernel, context limiting BLAS to 1 thread or None).
-
-    With numba.get_num_threads() > 1 the kernel splits big GEMMs and the optimizer update over Numba
-    threads, each calling BLAS; BLAS is then held to 1 thread so the two never nest. With 1 Numba thread
-    the kernel runs on the calling thread and BLAS keeps whatever pool the user configured."""
-    global _CONTROLLER
-    nt = numba.get_num_threads()
-    if nt == 1:
-        return 1, None
-    if _CONTROLLER is None:
+def _blas_libs():
+    global _BLAS
+    if _BLAS is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (Numba's np.dot BLAS: load it before discovery)
         from threadpoolctl import ThreadpoolController
-        _CONTROLLER = ThreadpoolController()
-    return nt, _CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+    return _BLAS
 
 
-def _run(fn, *args):
-    nt, ctx = _kernel_threads()
-    if ctx is None:
+def _run(nthreads, fn, *args):
+    """fn(*args, nt) with nt = nthreads (None: numba.get_num_threads(), i.e. fastnn.set_num_threads).
+
+    With nt > 1 the kernel splits big GEMMs and the optimizer update over Numba threads, each calling
+    BLAS; BLAS is then held to 1 thread for the call (restored after) so the pools never nest. With nt = 1
+    the kernel runs on the calling thread and BLAS keeps the pool the user configured. Reading a pool
+    size costs ~1 us, but OpenBLAS's set_num_threads ~50 us: per-step calls with a multi-thread BLAS
+    pool pay ~0.1 ms for the toggle (epoch() pays it once per epoch)."""
+    nt = numba.get_num_threads() if nthreads is None else max(1, int(nthreads))
+    if nt == 1:
+        return fn(*args, 1)
+    saved = [(lc, lc.num_threads) for lc in _blas_libs()]
+    for lc, n in saved:
+        if n != 1:
+            lc.set_num_threads(1)
+    try:
         return fn(*args, nt)
-    with ctx:
-        return fn(*args, nt)
+    finally:
+        for lc, n in saved:
+            if n != 1:
+                lc.set_num_threads(n)
 
 
 class FusedMLPTrainer:
@@ -45,16 +53,19 @@ class FusedMLPTrainer:
     has_bias: bool or one per layer; dropout: float or one per hidden layer; loss: 'cross_entropy'|'mse';
     optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
+    nthreads: threads of the compiled kernel (None: numba.get_num_threads(), i.e. fastnn.set_num_threads).
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
-                 dtype=np.float32, batch_size=64, seed=0, params=None, initial_accumulator_value=0.0, **hp):
+                 dtype=np.float32, batch_size=64, seed=0, params=None, initial_accumulator_value=0.0,
+                 nthreads=None, **hp):
         self.dims = np.asarray(dims, np.int64)
         L = len(self.dims) - 1
         self.has_bias = [bool(has_bias)] * L if np.ndim(has_bias) == 0 else [bool(b) for b in has_bias]
         acts = [activations] * (L - 1) if isinstance(activations, str) else list(activations)
         if len(acts) != L - 1 or any(a not in ACT for a in acts):
-            raise ValueError(f"fused MLP: need one activation per hidden layer ({L - 1}) from {sorted(ACT)}, got {acts}")
+            raise ValueError(f"fused MLP: need one activation per hidden layer ({L - 1}) from {sorted(ACT)}, "
+                             f"got {acts}")
         self.act_codes = np.array([ACT[a] for a in acts] or [0], np.int64)
         self.drop_p = np.array(([float(dropout)] * (L - 1) if np.ndim(dropout) == 0 else list(dropout)) or [0.0])
         if len(self.drop_p) != max(L - 1, 1) or ((self.drop_p < 0) | (self.drop_p >= 1)).any():
@@ -69,12 +80,13 @@ class FusedMLPTrainer:
         self.opt_code, self.hp = pack_hparams(optimizer, **hp)
         self.params = self._init_params(P, seed) if params is None else np.array(params, self.dtype).ravel()
         if self.params.shape != (P,):
-            raise ValueError(f"fused MLP: params must have {P} elements for dims {list(self.dims)}, got {self.params.shape}")
+            raise ValueError(f"fused MLP: params must have {P} elements for dims {list(self.dims)}, "
+                             f"got {self.params.shape}")
         self.grads = np.zeros(P, self.dtype)
         self.state = np.zeros((3, P), self.dtype)
         if self.opt_code == 1:
             self.state[0] = initial_accumulator_value
-        self.seed, self.step_count = int(seed), 0
+        self.seed, self.step_count, self.nthreads = int(seed), 0, nthreads
         self.ws = Workspace(self.dims, batch_size, self.dtype, self.drop_p if L > 1 else None)
 
     def _init_params(self, P, seed):
@@ -119,10 +131,10 @@ class FusedMLPTrainer:
         self._ensure_capacity(B)
         self.step_count += 1
         ws = self.ws
-        return _run(cpu.train_step, self.params, self.grads, self.state, np.ascontiguousarray(x, self.dtype), y_idx,
-                              y_val, self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
-                              self.act_codes, self.drop_p, self.loss_code, self.seed, ws.acts, ws.act_off,
-                              ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
+        return _run(self.nthreads, cpu.train_step, self.params, self.grads, self.state,
+                    np.ascontiguousarray(x, self.dtype), y_idx, y_val, self.hp, self.opt_code, self.step_count,
+                    self.dims, self.w_off, self.b_off, self.act_codes, self.drop_p, self.loss_code, self.seed,
+                    ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
 
     def epoch(self, X, Y, batch_size=None, perm=None, shuffle_seed=None, drop_last=False, scale=1.0, shift=0.0):
         """One pass over X (N, dims[0]) float32/float64/uint8 (x = X*scale + shift) in batches of
@@ -142,9 +154,9 @@ class FusedMLPTrainer:
         self._ensure_capacity(B)
         ws = self.ws
         loss, acc, steps = _run(
-            cpu.train_epoch, self.params, self.grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
-            float(shift), self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
-            self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts,
-            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
+            self.nthreads, cpu.train_epoch, self.params, self.grads, self.state, X, y_idx, y_val, perm, B,
+            bool(drop_last), float(scale), float(shift), self.hp, self.opt_code, self.step_count, self.dims,
+            self.w_off, self.b_off, self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx,
+            ws.yb_val, ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
         self.step_count += steps
         return loss, acc

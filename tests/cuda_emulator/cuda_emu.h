@@ -261,7 +261,6 @@ void fiber_main() {
     __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
     Block* b = blk;
-    Fiber* me = cur;
 #ifdef EMU_TSAN
     __tsan_acquire(&b->epoch[b->parity]);
 #endif
@@ -271,7 +270,7 @@ void fiber_main() {
 #ifdef EMU_TSAN
     __tsan_release(&b->epoch[b->parity ^ 1]);
 #endif
-    me = cur;
+    Fiber* me = cur;
     int i = int(me - b->f), wi = i / 32;
     me->state = DONE;
     b->live--;
