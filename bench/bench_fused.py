@@ -47,7 +47,8 @@ class threads:
 
 
 def fused_trainer(batch):
-    tr = FusedMLPTrainer(DIMS, "relu", batch_size=batch, optimizer="adam", lr=1e-3)
+    # nthreads=None: the kernel follows numba.get_num_threads(), set by `threads(n)` below
+    tr = FusedMLPTrainer(DIMS, "relu", batch_size=batch, optimizer="adam", lr=1e-3, nthreads=None)
     X, Y = make_data(4 * batch, seed=1)
     tr.epoch(X, Y, batch_size=batch)  # compile (or load the cache) outside the timing
     return tr

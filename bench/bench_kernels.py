@@ -26,6 +26,12 @@ def _table(request):
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     if tr is None or not RESULTS:
         return
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        _write_table(tr)
+
+
+def _write_table(tr):
     blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}, {i['num_threads']} threads)"
             for i in threadpool_info() if i["user_api"] == "blas"]
     tr.write_line(f"\nNumPy BLAS: {', '.join(blas) or 'none found'}")

@@ -137,10 +137,12 @@ class FusedMLP:
         return Tensor._wrap(self.backend.xp.asarray(loss), self.backend), \
             Tensor._wrap(self.backend.xp.asarray(correct), self.backend)
 
-    def epoch(self, X, Y, batch_size=64, shuffle=True, seed=None, drop_last=False, scale=1.0, shift=0.0):
-        """One pass over resident X (N, in) float or uint8 (used as X*scale + shift) and Y (N,);
-        batches in a fresh permutation from `seed` (or fastnn's generator) when shuffle. Returns
-        (mean loss, accuracy) as Python floats."""
+    def epoch(self, X, Y, batch_size=64, shuffle=True, seed=None, drop_last=False, scale=1.0, shift=0.0,
+              perm=None):
+        """One pass over resident X (N, in) float or uint8 (used as X*scale + shift) and Y (N,).
+        Rows are visited in `perm` order when given (any 1-D index array, e.g. a slice of an epoch's
+        permutation), else in a fresh permutation from `seed` (or fastnn's generator) when shuffle.
+        Returns (mean loss, accuracy) as Python floats."""
         X, Y = _array(X, self.backend), _array(Y, self.backend)
         X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
         N = int(X.shape[0])
@@ -148,7 +150,11 @@ class FusedMLP:
             raise ValueError("FusedMLP.epoch: the dataset is empty")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
-        if shuffle:
+        if perm is not None:
+            perm = np.asarray(perm.backend.to_numpy(perm._data) if isinstance(perm, Tensor) else perm, dtype=np.int64)
+            if perm.ndim != 1 or (perm.size and (perm.min() < 0 or perm.max() >= N)):
+                raise ValueError(f"FusedMLP.epoch: perm must be 1-D row indices in [0, {N}), got {perm.shape}")
+        elif shuffle:
             from .backends import get_backend
 
             rng = np.random.default_rng(seed) if seed is not None else get_backend("cpu").rng

@@ -75,21 +75,23 @@ def _model_opt(cfg):
     return m, make_optimizer(cfg, m.parameters())
 
 
-def test_auto_falls_back_with_the_reason_and_fused_refuses(monkeypatch):
-    monkeypatch.setattr(fused_glue, "_fused_module", lambda: (None, "the fused CPU kernel is unavailable (test)"))
+def test_auto_falls_back_with_the_reason_and_fused_refuses():
+    from fastnn import nn, optim
+
+    cfg = TrainConfig(path="auto")
+    model = nn.Sequential(nn.Linear(784, 10), nn.LogSoftmax(dim=1))  # not a plain MLP
+    _, path, why = fused_glue.choose_trainer(cfg, model, optim.Adam(model.parameters()))
+    assert path == "eager" and why.startswith("auto: layer 1 is LogSoftmax")
+    with pytest.raises(ValueError, match="--path fused cannot run this configuration: layer 1 is LogSoftmax"):
+        fused_glue.choose_trainer(TrainConfig(path="fused"), model, optim.Adam(model.parameters()))
+
+
+def test_auto_picks_fused_for_the_zoo_mlp():
     cfg = TrainConfig(path="auto")
     _, path, why = fused_glue.choose_trainer(cfg, *_model_opt(cfg))
-    assert path == "eager" and why == "auto: the fused CPU kernel is unavailable (test)"
-    with pytest.raises(ValueError, match="--path fused cannot run this configuration: the fused CPU kernel"):
-        fused_glue.choose_trainer(TrainConfig(path="fused"), *_model_opt(cfg))
+    assert path == "fused" and "one Numba call per epoch" in why
 
 
-def test_fused_path_is_cpu_only():
-    ok, why = fused_glue.fused_applies(TrainConfig(device="cuda"), None)
-    assert not ok and "CPU-only" in why
-
-
-@pytest.mark.skipif(not fused_glue.fused_applies(TrainConfig(), None)[0], reason="fused CPU kernel not available")
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_fused_and_eager_paths_train_the_same_model(tmp_path, opt):
     """Same init, data order and optimizer: the parameters agree to float32 accumulation error."""

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from fastnn.train import TrainConfig, load_checkpoint, run
-from fastnn.train.fused import fused_applies
 
 QUIET = dict(dataset="synthetic", synthetic_size=(256, 64), quiet=True)
 
@@ -40,8 +39,7 @@ def _stop_after(n):
 
 
 def _paths():
-    ok, _ = fused_applies(TrainConfig(), None)
-    return ["eager", "fused"] if ok else ["eager"]
+    return ["eager", "fused"]
 
 
 @pytest.mark.parametrize("path", _paths())

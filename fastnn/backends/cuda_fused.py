@@ -256,7 +256,7 @@ class CUDAFusedMLP:
         (N,) (host or device, int64/int32); batch b = rows perm[b*B:(b+1)*B] normalized as
         X * scale + shift. Returns (mean loss, accuracy) as Python floats: one host sync."""
         xp, be = self.cp, self.be
-        N, B = int(X.shape[0]), int(batch_size)
+        N, B = int(perm.shape[0]), int(batch_size)   # N: rows this call visits (perm may be a slice)
         self._check_data(X, Y, perm, B)
         nfull, rem = N // B, (0 if drop_last else N % B)
         if nfull + (rem > 0) == 0:
@@ -288,7 +288,7 @@ class CUDAFusedMLP:
     def _resident(self, X, Y, perm):
         """The permutation in a persistent device buffer (same pointer every epoch: graphs stay valid);
         X and Y are kept referenced so cached graphs never see a recycled pointer."""
-        xp, N = self.cp, int(X.shape[0])
+        xp, N, n = self.cp, int(X.shape[0]), int(perm.shape[0])
         perm = perm if self.be.owns(perm) else xp.asarray(np.ascontiguousarray(perm, dtype=np.int64))
         if perm.dtype not in (np.int64, np.int32):
             perm = perm.astype(np.int64)
@@ -296,7 +296,7 @@ class CUDAFusedMLP:
                 or self._data[2].shape != (N,) or self._data[2].dtype != perm.dtype:
             self._graphs = {k: g for k, g in self._graphs.items() if k[0] == "step"}
             self._data = (X, Y, xp.empty(N, dtype=perm.dtype))
-        self._data[2][...] = perm
+        self._data[2][:n] = perm
         return self._data[2]
 
     def _check_batch(self, x, y):
@@ -319,7 +319,8 @@ class CUDAFusedMLP:
         if Y.shape != (X.shape[0],) or Y.dtype != np.int64 or not Y.flags.c_contiguous:
             raise ValueError(f"fused epoch: Y must be a contiguous ({X.shape[0]},) int64 array, got "
                              f"{tuple(Y.shape)} {Y.dtype}")
-        if tuple(perm.shape) != (X.shape[0],):
-            raise ValueError(f"fused epoch: perm must have shape ({X.shape[0]},), got {tuple(perm.shape)}")
+        if len(perm.shape) != 1 or perm.shape[0] > X.shape[0]:
+            raise ValueError(f"fused epoch: perm must be 1-D with at most {X.shape[0]} row indices, "
+                             f"got shape {tuple(perm.shape)}")
         if B < 1:
             raise ValueError(f"batch_size must be positive, got {B}")

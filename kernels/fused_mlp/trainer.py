@@ -53,12 +53,15 @@ class FusedMLPTrainer:
     has_bias: bool or one per layer; dropout: float or one per hidden layer; loss: 'cross_entropy'|'mse';
     optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
-    nthreads: threads of the compiled kernel (None: numba.get_num_threads(), i.e. fastnn.set_num_threads).
+    nthreads: threads of the compiled kernel; 1 (default) runs it on the calling thread with BLAS keeping
+    its configured pool; None = numba.get_num_threads() (fastnn.set_num_threads); > 1 row-splits the big
+    GEMMs and the optimizer update over Numba threads (BLAS held to 1 thread). On this 2-core machine
+    under load the split was slower than 1 thread (see the report), hence the default.
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
                  dtype=np.float32, batch_size=64, seed=0, params=None, initial_accumulator_value=0.0,
-                 nthreads=None, **hp):
+                 nthreads=1, **hp):
         self.dims = np.asarray(dims, np.int64)
         L = len(self.dims) - 1
         self.has_bias = [bool(has_bias)] * L if np.ndim(has_bias) == 0 else [bool(b) for b in has_bias]

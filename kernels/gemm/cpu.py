@@ -1,15 +1,17 @@
 """GEMM on the CPU (Numba): B packed into NR-wide panels, A read in place, MRxNR register tiles.
 
 Entry points (outputs first; `accumulate=True` adds into `out` instead of overwriting it):
-    matmul(out, a, b)     # out (M,N) = a (M,K) @ b (K,N)
-    matmul_nt(out, a, b)  # out (M,N) = a (M,K) @ b (N,K).T    (dX = dY @ W for W (out,in) is matmul)
-    matmul_tn(out, a, b)  # out (M,N) = a (K,M).T @ b (K,N)    (dW = dY.T @ X)
-Transposes are views (Numba compiles one specialization per layout), never copies.
-Floats: blocked over K (KC), the caller's columns split into NR-wide packed B panels, the tile
-product in a generated micro-kernel (_micro.py: 6x16 float32, 6x8 float64). Threads: the output is
-cut into numba.get_num_threads() chunks along N (or M when N is narrow), one prange iteration per
-chunk, each with its own packing buffer; small problems stay on one thread.
-int64: a plain i-k-j loop (exact; integer overflow wraps like NumPy).
+    matmul(out, a, b)     # out (M,N) = a (M,K) @ b (K,N)          (dX = dY @ W for W (out,in))
+    matmul_nt(out, a, b)  # out (M,N) = a (M,K) @ b (N,K).T        (Linear forward y = x @ W.T)
+    matmul_tn(out, a, b)  # out (M,N) = a (K,M).T @ b (K,N)        (dW = dY.T @ X)
+All jitted code sees C-contiguous arrays only (one specialization per dtype): b's transpose is a
+flag read by the B packer; a's transpose (tn) is packed once into a C-contiguous copy, O(M*K).
+Floats: for every k-block of KC, each thread packs the B panels of its output columns (npan, KC, NR),
+then for every MR-row tile of A and every panel calls a generated micro-kernel (_micro.py: 6x16
+float32, 6x8 float64: 12 ymm accumulators) and adds the tile into out. Threads: the output is cut
+into numba.get_num_threads() chunks along N (along M when N has too few panels), one prange
+iteration each; problems under PAR_MIN_FLOPS stay on the calling thread.
+int64: a plain i-k-j loop (exact; overflow wraps like NumPy).
 """
 import numba
 import numpy as np
@@ -19,7 +21,7 @@ from numba.extending import overload
 from .._numba import jit, pjit
 from ._micro import micro_6x8, micro_6x16
 
-KC = 512  # k-block: A row-tiles (MR,KC) stay in L1 while packed B panels (KC,NR) stream from L2
+KC = 512  # k-block: A row-tiles (MR,KC) stay in L1, one block's packed B panels (npan,KC,NR) in L2
 PAR_MIN_FLOPS = 1 << 18  # below ~0.26 MFLOP a parallel region costs more than it saves
 _TILE = {np.dtype(np.float32): (6, 16), np.dtype(np.float64): (6, 8)}  # (MR, NR) per dtype
 _DTYPES = "float32, float64 and int64"
@@ -37,22 +39,22 @@ def _micro_typed(ct, a, i0, mv, k0, bp, kc):
 
 
 @jit
-def _pack_b(bpack, b, trans_b, j_lo, j_hi):
-    # bpack (npan,K,NR) = B[:, j_lo:j_hi] cut into NR-wide column panels, zero-padded;
+def _pack_b(bpack, b, trans_b, j_lo, j_hi, k0, kc):
+    # bpack[:, :kc] (npan,kc,NR) = B[k0:k0+kc, j_lo:j_hi] cut into NR-wide column panels, zero-padded;
     # B (K,N) = b, or b (N,K).T when trans_b
-    npan, K, NR = bpack.shape
+    npan, _, NR = bpack.shape
     for q in range(npan):
         j0 = j_lo + q * NR
         nv = min(NR, j_hi - j0)
         if trans_b:
-            for p in range(K):
+            for p in range(kc):
                 for j in range(nv):
-                    bpack[q, p, j] = b[j0 + j, p]
+                    bpack[q, p, j] = b[j0 + j, k0 + p]
         else:
-            for p in range(K):
+            for p in range(kc):
                 for j in range(nv):
-                    bpack[q, p, j] = b[p, j0 + j]
-        for p in range(K):
+                    bpack[q, p, j] = b[k0 + p, j0 + j]
+        for p in range(kc):
             for j in range(nv, NR):
                 bpack[q, p, j] = 0
 
@@ -82,21 +84,21 @@ def _gemm_chunk(out, a, b, trans_b, accumulate, parts_m, parts_n, t, MR, NR):
     # chunk t of a parts_m x parts_n grid over out (M,N) (+)= a (M,K) @ B (K,N),
     # B = b or b.T (trans_b); this chunk packs the B panels it needs, then runs MRxNR tiles
     M, N = out.shape
-    K = a.shape[1]
+    K = b.shape[1] if trans_b else b.shape[0]  # a may carry padding columns past K
     i_lo, i_hi = _span(M, MR, parts_m, t // parts_n)
     j_lo, j_hi = _span(N, NR, parts_n, t % parts_n)
     if i_lo >= i_hi or j_lo >= j_hi:
         return
-    bpack = np.empty(((j_hi - j_lo + NR - 1) // NR, K, NR), dtype=out.dtype)
-    _pack_b(bpack, b, trans_b, j_lo, j_hi)
+    bpack = np.empty(((j_hi - j_lo + NR - 1) // NR, min(K, KC), NR), dtype=out.dtype)
     ct = np.empty((MR, NR), dtype=out.dtype)
     for k0 in range(0, K, KC):
         kc = min(KC, K - k0)
+        _pack_b(bpack, b, trans_b, j_lo, j_hi, k0, kc)  # this k-block's panels stay in L2
         overwrite = k0 == 0 and not accumulate
         for i0 in range(i_lo, i_hi, MR):
             mv = min(MR, i_hi - i0)
             for j0 in range(j_lo, j_hi, NR):
-                _micro(ct, a, i0, mv, k0, bpack[(j0 - j_lo) // NR, k0:], kc)
+                _micro(ct, a, i0, mv, k0, bpack[(j0 - j_lo) // NR], kc)
                 _store(out, ct, i0, mv, j0, min(NR, j_hi - j0), overwrite)
 
 
@@ -128,7 +130,7 @@ def _gemm_int(out, a, b, accumulate):
                 out[i, j] += aik * b[k, j]
 
 
-_compiled = set()  # (kernel, dtype, layouts) keys compiled in this process with SLP on
+_compiled = set()  # (driver name, dtype char) pairs already called (compiled or cache-loaded) here
 
 
 def _call_slp(fn, key, *args):
@@ -148,6 +150,17 @@ def _call_slp(fn, key, *args):
     finally:
         numba.config.SLP_VECTORIZE = old
         _compiled.add(key)
+
+
+def _pack_rows(A):
+    """C-contiguous copy of A (M,K); rows padded by 16 zeros when K*itemsize is a multiple of 4 KiB,
+    where the micro-kernel's MR row streams would all map to the same L1 cache sets."""
+    M, K = A.shape
+    if (K * A.itemsize) % 4096:
+        return np.ascontiguousarray(A)
+    P = np.zeros((M, K + 16), dtype=A.dtype)
+    P[:, :K] = A
+    return P
 
 
 def _check(name, out, a, b, A, B):
@@ -184,8 +197,8 @@ def _gemm(name, out, a, b, trans_a, trans_b, accumulate):
         if K > 0:
             _gemm_int(out, np.ascontiguousarray(A), np.ascontiguousarray(B), accumulate)
         return
-    if trans_a:  # pack A^T once (O(MK)); the micro-kernel reads rows of a C-contiguous A
-        A = np.ascontiguousarray(A)
+    if trans_a:  # pack A^T once (O(MK)) into C-contiguous rows for the micro-kernel
+        A = _pack_rows(A)
     MR, NR = _TILE[out.dtype]
     key = out.dtype.char
     nt = _num_threads()

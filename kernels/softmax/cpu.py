@@ -42,16 +42,20 @@ def _softmax(out, x, log):
     for i in range(M if N > 0 else 0):
         m = _row_max(x, i)
         s = 0.0  # float64 accumulator
-        for j in range(N):
-            s += math.exp(x[i, j] - m)
         if log:
+            for j in range(N):
+                s += math.exp(x[i, j] - m)
             lse = m + math.log(s)
             for j in range(N):
                 out[i, j] = x[i, j] - lse
         else:
+            for j in range(N):  # out holds exp(x - m) until the row is scaled
+                e = math.exp(x[i, j] - m)
+                out[i, j] = e
+                s += e
             r = 1.0 / s
             for j in range(N):
-                out[i, j] = math.exp(x[i, j] - m) * r
+                out[i, j] *= r
 
 
 @jit
