@@ -156,14 +156,7 @@ class Tensor(TensorOps):
 
     def to(self, *args, **kwargs):
         """to(device), to(dtype), to(device, dtype), to(other_tensor); a copy only when something changes."""
-        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dt = a.device, a.dtype
-            elif isinstance(a, (str, Device)):
-                dev = a
-            else:
-                dt = a
+        dev, dt = parse_to_args(args, kwargs)
         out = self
         if dt is not None and to_dtype(dt) != self.dtype:
             out = _cast(out, to_dtype(dt))
@@ -238,3 +231,27 @@ def _cast(t, dt):
 
 def _move(t, backend):
     return sh.ToDevice.apply(t, backend)
+
+
+def parse_to_args(args, kwargs):
+    """(device or None, dtype or None) from torch's .to(...) call forms (Tensor.to and Module.to)."""
+    dev, dt = kwargs.get("device"), kwargs.get("dtype")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, (str, Device)):
+            dev = a
+        else:
+            dt = a
+    return dev, dt
+
+
+def zero_grads(params, set_to_none=True):
+    """zero_grad() of Module and Optimizer: drop each .grad, or fill it with zeros in place."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad._data[...] = 0

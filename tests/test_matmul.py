@@ -3,9 +3,23 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import contextlib
+
 import fastnn
+from fastnn.backends import get_backend
 
 dims = st.integers(0, 9)
+
+
+@contextlib.contextmanager
+def cpu_gemm(impl):
+    """Force the cpu backend's GEMM: our Numba kernel ('fastnn') or OpenBLAS ('blas')."""
+    be = get_backend("cpu")
+    old, be.gemm_impl = be.gemm_impl, impl
+    try:
+        yield
+    finally:
+        be.gemm_impl = old
 
 
 def _tol(dtype, k):
@@ -30,7 +44,9 @@ def test_mm_shapes_and_transposed_views(m, k, n, ta, tb, dtype):
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     A = fastnn.from_numpy(a).T if ta else fastnn.from_numpy(a)  # transposed views: non-contiguous
     B = fastnn.from_numpy(b).T if tb else fastnn.from_numpy(b)
-    _close((A @ B).numpy(), a.T if ta else a, b.T if tb else b, dtype)
+    for impl in ("fastnn", "blas"):
+        with cpu_gemm(impl):
+            _close((A @ B).numpy(), a.T if ta else a, b.T if tb else b, dtype)
 
 
 @settings(max_examples=30, deadline=None)
@@ -45,7 +61,9 @@ def test_matmul_batch_broadcasting(batch_a, batch_b, m, k, n, data):
     rng = np.random.default_rng(0)
     a = rng.standard_normal(tuple(batch_a) + (m, k))
     b = rng.standard_normal(tuple(batch_b) + (k, n))
-    _close((fastnn.tensor(a) @ fastnn.tensor(b)).numpy(), a, b, np.float64)
+    for impl in ("fastnn", "blas"):
+        with cpu_gemm(impl):
+            _close((fastnn.tensor(a) @ fastnn.tensor(b)).numpy(), a, b, np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])

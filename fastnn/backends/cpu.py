@@ -1,4 +1,13 @@
-"""The cpu backend: NumPy arrays, Numba kernels from fastnn.kernels (outputs-first), one table."""
+"""The cpu backend: NumPy arrays, Numba kernels from fastnn.kernels (outputs-first), one table.
+
+GEMM: our register-tiled Numba kernel (kernels/gemm) or OpenBLAS through NumPy, chosen like the cuda
+backend chooses between our SGEMM and cuBLAS: `FASTNN_CPU_GEMM=auto|blas|fastnn` (or the
+`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64, where it measured 2-4x faster than
+our kernel on this project's machines (AVX-512 OpenBLAS vs 256-bit LLVM code, see bench/bench_kernels.py),
+and our kernel for integer types (NumPy has no integer BLAS).
+"""
+import os
+
 import numpy as np
 
 from .base import Backend
@@ -41,6 +50,12 @@ class CPUBackend(Backend):
         self.k_gemm, self.k_bmm, self.k_act = gemm, bmm, act
         self.k_softmax, self.k_xent, self.k_reduce = softmax, xent, reduce
         self.rng = np.random.default_rng()
+        self.gemm_impl = os.environ.get("FASTNN_CPU_GEMM", "auto")
+        if self.gemm_impl not in ("auto", "blas", "fastnn"):
+            raise ValueError(f"FASTNN_CPU_GEMM must be auto, blas or fastnn, got {self.gemm_impl!r}")
+
+    def _use_blas(self, dtype):
+        return self.gemm_impl == "blas" or (self.gemm_impl == "auto" and dtype in _FLOATS)
 
     def owns(self, a):
         return type(a) is np.ndarray
@@ -66,6 +81,8 @@ class CPUBackend(Backend):
     def matmul(self, a, b, trans_a=False, trans_b=False):
         """out (M,N) = op(a) @ op(b); transposed views are passed to the nt/tn kernels, not copied."""
         kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
+        if self._use_blas(kdt):
+            return np.matmul(a.T if trans_a else a, b.T if trans_b else b).astype(kdt, copy=False)
         a, ta = _c_or_t(a.astype(kdt, copy=False))
         b, tb = _c_or_t(b.astype(kdt, copy=False))
         ta, tb = ta != trans_a, tb != trans_b
@@ -85,6 +102,9 @@ class CPUBackend(Backend):
     def bmm(self, a, b, trans_a=False, trans_b=False):
         """out (B,M,N) = op(a) (B,M,K) @ op(b) (B,K,N)."""
         kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
+        if self._use_blas(kdt):
+            return np.matmul(np.swapaxes(a, 1, 2) if trans_a else a,
+                             np.swapaxes(b, 1, 2) if trans_b else b).astype(kdt, copy=False)
         a, ta = _c_or_t(a.astype(kdt, copy=False))
         b, tb = _c_or_t(b.astype(kdt, copy=False))
         ta, tb = ta != trans_a, tb != trans_b
@@ -159,9 +179,11 @@ class CPUBackend(Backend):
 
     # ---- optimizers ----------------------------------------------------------------------------
     def optimizer_step(self, name, *args):
+        from fastnn.kernels.fpenv import flush_denormals
         from fastnn.kernels.optim import cpu as optim
 
-        getattr(optim, name)(*args)
+        with flush_denormals():  # decaying state would otherwise crawl through slow subnormals
+            getattr(optim, name)(*args)
 
     # ---- fused training ------------------------------------------------------------------------
     def fused_mlp(self, spec):

@@ -1,6 +1,8 @@
 """The cpu backend's fused MLP: kernels/fused_mlp (Numba) over the optimizer's own flat buffers."""
 import numpy as np
 
+from fastnn.kernels.fpenv import flush_denormals
+
 # optimizer state name (torch's) -> row of the fused kernel's (3, P) state array
 STATE_ROWS = {"sgd": {"momentum_buffer": 0}, "adagrad": {"sum": 0},
               "rmsprop": {"square_avg": 0, "grad_avg": 1, "momentum_buffer": 2},
@@ -43,13 +45,15 @@ class CPUFusedMLP:
 
     def step(self, x, y):
         self._sync_in()
-        loss, correct = self.trainer.step(x, y)
+        with flush_denormals():
+            loss, correct = self.trainer.step(x, y)
         self.steps = self.trainer.step_count
         return loss, correct
 
     def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
         self._sync_in()
-        out = self.trainer.epoch(X, Y, batch_size=batch_size, perm=perm, drop_last=drop_last, scale=scale,
-                                 shift=shift)
+        with flush_denormals():  # see kernels/fpenv.py: subnormal optimizer state is ~100x slower
+            out = self.trainer.epoch(X, Y, batch_size=batch_size, perm=perm, drop_last=drop_last,
+                                     scale=scale, shift=shift)
         self.steps = self.trainer.step_count
         return out

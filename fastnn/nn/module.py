@@ -5,8 +5,8 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..backends import get_backend
-from ..dtypes import device as Device, to_dtype
-from ..tensor import Tensor
+from ..dtypes import to_dtype
+from ..tensor import Tensor, parse_to_args, zero_grads
 from .parameter import Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -215,13 +215,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad._data[...] = 0
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call fn on every submodule (children first) and then on self, like torch; returns self."""
@@ -240,14 +234,7 @@ class Module:
     # ---- device / dtype ------------------------------------------------------------------------
     def to(self, *args, **kwargs):
         """to(device), to(dtype), to(device, dtype), to(tensor): moves/casts parameters and buffers in place."""
-        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dt = a.device, a.dtype
-            elif isinstance(a, (str, Device)):
-                dev = a
-            else:
-                dt = a
+        dev, dt = parse_to_args(args, kwargs)
         target = get_backend(dev) if dev is not None else None
         dt = to_dtype(dt) if dt is not None else None
         if dt is not None and not dt.is_floating_point:

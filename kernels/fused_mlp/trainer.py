@@ -54,9 +54,11 @@ class FusedMLPTrainer:
     optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
     nthreads: threads of the compiled kernel; 1 (default) runs it on the calling thread with BLAS keeping
-    its configured pool; None = numba.get_num_threads() (fastnn.set_num_threads); > 1 row-splits the big
-    GEMMs and the optimizer update over Numba threads (BLAS held to 1 thread). On this 2-core machine
-    under load the split was slower than 1 thread (see the report), hence the default.
+    its configured pool (fastnn.set_num_threads sets it); None = numba.get_num_threads(); > 1 row-splits
+    the big GEMMs and the optimizer update over Numba threads (BLAS held to 1 thread). Measured on 2
+    cores (784-128-64-10, s/epoch): kernel 1 thread + BLAS 2 threads 0.36-0.47 (batch 1024) / 0.60-0.66
+    (batch 64); Numba row-split 0.51 / 0.62; and the split degrades badly when the cores are shared
+    with other work (a prange fork/join waits for a descheduled worker), hence the default.
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
