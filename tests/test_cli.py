@@ -69,9 +69,9 @@ def test_top_level_help_version_and_unknown_command(capsys):
     assert "unknown command 'fit'" in capsys.readouterr().err
 
 
-def test_python_m_fastnn_train_help_runs():
+def test_python_m_fastnn_train_help_runs(tmp_path):
     p = subprocess.run([sys.executable, "-m", "fastnn", "train", "--help"], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, cwd=tmp_path)  # not the repo root: `python -m` would import the source tree
     assert p.returncode == 0, p.stderr
     for opt in ("--dataset", "--optimizer", "--schedule", "--path", "--resume", "--normalize",
                 "pixel/255 - 0.5)/0.5"):

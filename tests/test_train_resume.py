@@ -111,7 +111,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     ck, metrics = out / "checkpoint.safetensors", out / "metrics.json"
     cmd = [sys.executable, "-m", "fastnn", "train", "--dataset", "synthetic", "--synthetic-size", "3200,64",
            "--epochs", "1000", "--out", str(out), "--quiet", "--path", "eager"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert _wait_for(lambda: metrics.exists(), 240, proc), proc.stderr.read() if proc.poll() is not None else ""
         secs = json.loads(metrics.read_text())["epochs"][-1]["seconds"]

@@ -26,10 +26,11 @@ def test_every_family_has_its_cu_file():
     assert cuda_build.cu_file("fused_mlp", "gather").name == "gather.cu"
 
 
-def test_command_line_check_passes():
-    """`python -m fastnn.kernels.cuda_build` compiles every file for sm_80 + sm_90 and exits 0."""
+def test_command_line_check_passes(tmp_path):
+    """`python -m fastnn.kernels.cuda_build` compiles every file for sm_80 + sm_90 and exits 0.
+    (cwd=tmp_path: from the repo root, `python -m` would import the source tree, not the install.)"""
     r = subprocess.run([sys.executable, "-m", "fastnn.kernels.cuda_build"], capture_output=True, text=True,
-                       timeout=600)
+                       timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     n = len(cuda_build.CU_FILES) * len(cuda_build.ARCHS)
     assert f"{n}/{n} builds clean" in r.stdout
