@@ -1,6 +1,7 @@
 // sgemm.cu — tiled float32 GEMM on row-major (C-contiguous) matrices: sgemm_nn, sgemm_nt (a @ b.T),
-// sgemm_tn (a.T @ b) with out = alpha * op(a) @ op(b) + beta * out, and the fused Linear forward
-// sgemm_nt_bias_act: out = act(a @ b.T + bias).
+// sgemm_tn (a.T @ b) with out = alpha * op(a) @ op(b) + beta * out, the fused Linear forward
+// sgemm_nt_bias_act: out = act(a @ b.T + bias), and the batched bmm_nn/nt/tn (same tile code, one
+// matrix product per z; per-operand batch strides, stride 0 = broadcast that operand).
 //
 // Launch (all kernels): block = 256 threads (1-D, exactly SG_NT), grid = (ceil(N/64), ceil(M/64), 1),
 // no dynamic shared memory. Each block computes one 64x64 tile of out; thread (tx = tid % 16,
@@ -163,4 +164,42 @@ sgemm_nt_bias_act(float* out, const float* a, const float* b, const float* bias,
             if (r < M) out[(long long)r * N + c] = sg_act(acc[i][j] + bj, act);
         }
     }
+}
+
+
+// ---- batched GEMM (bmm and batch-broadcast matmul) ------------------------------------------------
+// Launch: block = 256, grid = (ceil(N/64), ceil(M/64), min(batch, 65535)); blocks loop over z in steps
+// of gridDim.z, so any batch size works. Strides are in elements; 0 broadcasts that operand.
+
+// out (B,M,N) = alpha * a (B,M,K) @ b (B,K,N) + beta * out
+extern "C" __global__ void __launch_bounds__(SG_NT)
+bmm_nn(float* out, const float* a, const float* b, int batch, int M, int N, int K,
+       long long stride_a, long long stride_b, long long stride_out, float alpha, float beta) {
+    __shared__ float As[SG_BK * SG_LDS];
+    __shared__ float Bs[SG_BK * SG_LDS];
+    for (int z = blockIdx.z; z < batch; z += gridDim.z)
+        sg_gemm<false, false>(out + z * stride_out, a + z * stride_a, b + z * stride_b,
+                              M, N, K, alpha, beta, As, Bs);
+}
+
+// out (B,M,N) = alpha * a (B,M,K) @ b (B,N,K).T + beta * out
+extern "C" __global__ void __launch_bounds__(SG_NT)
+bmm_nt(float* out, const float* a, const float* b, int batch, int M, int N, int K,
+       long long stride_a, long long stride_b, long long stride_out, float alpha, float beta) {
+    __shared__ float As[SG_BK * SG_LDS];
+    __shared__ float Bs[SG_BK * SG_LDS];
+    for (int z = blockIdx.z; z < batch; z += gridDim.z)
+        sg_gemm<false, true>(out + z * stride_out, a + z * stride_a, b + z * stride_b,
+                             M, N, K, alpha, beta, As, Bs);
+}
+
+// out (B,M,N) = alpha * a (B,K,M).T @ b (B,K,N) + beta * out
+extern "C" __global__ void __launch_bounds__(SG_NT)
+bmm_tn(float* out, const float* a, const float* b, int batch, int M, int N, int K,
+       long long stride_a, long long stride_b, long long stride_out, float alpha, float beta) {
+    __shared__ float As[SG_BK * SG_LDS];
+    __shared__ float Bs[SG_BK * SG_LDS];
+    for (int z = blockIdx.z; z < batch; z += gridDim.z)
+        sg_gemm<true, false>(out + z * stride_out, a + z * stride_a, b + z * stride_b,
+                             M, N, K, alpha, beta, As, Bs);
 }

@@ -1,4 +1,4 @@
-"""CUDA batched GEMM kernels (kernels/bmm/bmm.cu) on the CPU emulator vs NumPy float64 (incl. broadcast)."""
+"""CUDA batched GEMM kernels (bmm_* in kernels/gemm/sgemm.cu) on the CPU emulator vs NumPy float64 (incl. broadcast)."""
 import importlib
 
 import numpy as np
@@ -33,7 +33,7 @@ def _run(variant, a, b, bcast_a=False, bcast_b=False, grid_z=None, alpha=1.0, be
         out = np.full((B, M, N), np.nan, f32)
     sa, sb = (0 if bcast_a else M * K), (0 if bcast_b else K * N)
     grid = ((N + 63) // 64, (M + 63) // 64, grid_z or min(B, 65535))
-    cuda_emulator.load(cu_file("bmm")).launch(
+    cuda_emulator.load(cu_file("gemm")).launch(
         f"bmm_{variant}", grid=grid, block=256,
         args=(out, a_arg, b_arg, i32(B), i32(M), i32(N), i32(K), i64(sa), i64(sb), i64(M * N), f32(alpha), f32(beta)))
     return out
