@@ -9,6 +9,7 @@ from .functions import (abs, allclose, argmax, argmin, bmm, cat, clamp, concat, 
                         is_tensor, log, log_softmax, matmul, max, mean, min, mm, numel, outer, permute, pow, relu,
                         reshape, sigmoid, softmax, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, where)
 from .random import initial_seed, manual_seed
+from .serialization import load, save
 from .tensor import Size, Tensor
 from .threads import get_num_threads, set_num_threads
 

@@ -224,6 +224,12 @@ class Tensor(TensorOps):
     def __hash__(self):
         return id(self)
 
+    def __reduce__(self):
+        """Pickle as (host array, device, requires_grad): fastnn.save / fastnn.load, copy.deepcopy."""
+        from .serialization import _rebuild_tensor
+
+        return _rebuild_tensor, (self.backend.to_numpy(self._data).copy(), str(self.device), self.requires_grad)
+
 
 def _cast(t, dt):
     return sh.Cast.apply(t, dtype=dt.np)

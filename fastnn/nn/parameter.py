@@ -23,3 +23,13 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+
+    def __reduce__(self):
+        """Pickle (fastnn.save, copy.deepcopy of a Module) as a Parameter again."""
+        rebuild, args = super().__reduce__()
+        return _rebuild_parameter, (rebuild, args)
+
+
+def _rebuild_parameter(rebuild, args):
+    t = rebuild(*args)
+    return Parameter(t, requires_grad=t.requires_grad)
