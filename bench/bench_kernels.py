@@ -44,6 +44,8 @@ def _write_table(tr):
 
 def _record(benchmark, case, impl, flops):
     benchmark.extra_info["case"] = case
+    if benchmark.stats is None:  # --benchmark-disable: the body ran once as a smoke test, nothing timed
+        return
     t = benchmark.stats.stats.min
     benchmark.extra_info["gflops"] = flops / t / 1e9 if flops else None
     RESULTS[(case, impl)] = (t, flops)
