@@ -54,7 +54,7 @@ def _layers(model):
         i += 1
         p = 0.0
         if i < len(mods) and isinstance(mods[i], nn.Dropout):
-            p = float(mods[i].p)
+            p = float(mods[i].p) if mods[i].training else 0.0  # as the model was when FusedMLP was built
             i += 1
         drops.append(p)
     if len(sizes) < 2 or len(acts) != len(sizes) - 2:
@@ -95,6 +95,11 @@ def fused_unsupported_reason(model, loss_fn, optimizer):
         return "parameters were stepped different numbers of times"
     if not hasattr(seg.backend, "fused_mlp"):
         return f"the {seg.backend.name} backend has no fused MLP"
+    features = getattr(seg.backend, "fused_mlp_features", frozenset())
+    if any(layers[3]) and "dropout" not in features:
+        return f"the {seg.backend.name} fused MLP has no dropout"
+    if loss == "mse" and "mse" not in features:
+        return f"the {seg.backend.name} fused MLP has no MSE loss"
     return None
 
 

@@ -117,3 +117,14 @@ def test_bad_batch_is_a_clear_error():
         fm.step(fastnn.randn(4, 13), fastnn.tensor([0, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"\[0, 5\)"):
         fm.step(fastnn.randn(4, 12), fastnn.tensor([0, 1, 2, 7]))
+
+
+def test_backend_features_decide_dropout_and_mse(backend):
+    m = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Dropout(0.2), nn.Linear(4, 2)).to(backend)
+    reason = fused_unsupported_reason(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1))
+    m2 = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).to(backend)
+    reason2 = fused_unsupported_reason(m2, nn.MSELoss(), optim.SGD(m2.parameters(), lr=0.1))
+    if backend == "cpu":
+        assert reason is None and reason2 is None
+    else:
+        assert "no dropout" in reason and "no MSE" in reason2

@@ -186,6 +186,8 @@ class CPUBackend(Backend):
             getattr(optim, name)(*args)
 
     # ---- fused training ------------------------------------------------------------------------
+    fused_mlp_features = frozenset({"dropout", "mse"})  # beyond Linear/act blocks + cross-entropy
+
     def fused_mlp(self, spec):
         """The whole-MLP training step/epoch in one Numba call (fastnn/backends/cpu_fused.py)."""
         from .cpu_fused import CPUFusedMLP

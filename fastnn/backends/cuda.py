@@ -412,6 +412,8 @@ class CUDABackend(Backend):
             out.append(None if ptr and v is not None and v.size == 0 else v)
         return out
 
+    fused_mlp_features = frozenset()  # cross-entropy, no dropout (see cuda_fused.py)
+
     def fused_mlp(self, spec):
         """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py)."""
         from .cuda_fused import CUDAFusedMLP
