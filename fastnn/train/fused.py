@@ -21,7 +21,8 @@ def choose_trainer(cfg, model, optimizer, step_scheduler=None):
             raise ValueError(f"--path fused cannot run this configuration: {why_not}")
         return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", f"auto: {why_not}"
     if cfg.device == "cpu":
-        how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step else "epoch")
+        how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
+                                       else "epoch (per 1/50 epoch while a progress bar is shown)")
     else:
         how = "one CUDA graph launch per step, one host sync per " + ("step" if per_step else "epoch")
     why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"

@@ -6,23 +6,15 @@ import math
 
 import numpy as np
 
+from .._checks import check_like
 from .._numba import jit
 
 ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check(name, *arrays):
-    """Same shape, same float dtype, C-contiguous (the kernels run on flat views)."""
-    a0 = arrays[0]
-    for a in arrays:
-        if not isinstance(a, np.ndarray) or a.shape != a0.shape or a.dtype != a0.dtype:
-            raise ValueError(f"{name}: expected arrays of one shape and dtype, got "
-                             f"{[(getattr(x, 'shape', None), str(getattr(x, 'dtype', type(x)))) for x in arrays]}")
-        if not a.flags.c_contiguous:
-            raise ValueError(f"{name}: arrays must be C-contiguous (strides {a.strides})")
-    if a0.dtype not in _FLOATS:
-        raise TypeError(f"{name}: expected float32 or float64, got {a0.dtype}")
+    """Same shape, same float dtype, C-contiguous; returns flat views (the kernels are elementwise)."""
+    check_like(name, *arrays)
     return [a.reshape(-1) for a in arrays]
 
 

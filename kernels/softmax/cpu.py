@@ -6,23 +6,13 @@ zero-row arrays are no-ops. Backward kernels take the forward's saved output.
 """
 import math
 
-import numpy as np
 
+from .._checks import check_like
 from .._numba import jit
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check(name, *arrays):
-    a0 = arrays[0]
-    for a in arrays:
-        if not isinstance(a, np.ndarray) or a.ndim != 2 or a.shape != a0.shape or a.dtype != a0.dtype:
-            raise ValueError(f"{name}: expected 2-D arrays of one shape and dtype, got "
-                             f"{[(getattr(x, 'shape', None), str(getattr(x, 'dtype', type(x)))) for x in arrays]}")
-        if not a.flags.c_contiguous:
-            raise ValueError(f"{name}: arrays must be C-contiguous (strides {a.strides})")
-    if a0.dtype not in _FLOATS:
-        raise TypeError(f"{name}: expected float32 or float64, got {a0.dtype}")
+    check_like(name, *arrays, ndim=2)
 
 
 @jit
@@ -36,26 +26,36 @@ def _row_max(x, i):
 
 
 @jit
+def softmax_row(out, x, i):
+    # out[i] (N,) = softmax(x[i]); returns (row max m, float64 sum s of exp(x - m)), N >= 1,
+    # so log-sum-exp = m + log(s) (the fused cross-entropy uses both)
+    m = _row_max(x, i)
+    s = 0.0
+    for j in range(x.shape[1]):  # out holds exp(x - m) until the row is scaled
+        e = math.exp(x[i, j] - m)
+        out[i, j] = e
+        s += e
+    r = 1.0 / s
+    for j in range(x.shape[1]):
+        out[i, j] *= r
+    return m, s
+
+
+@jit
 def _softmax(out, x, log):
     # out (M,N) = softmax(x (M,N)) row-wise, or log_softmax when log
     M, N = x.shape
     for i in range(M if N > 0 else 0):
+        if not log:
+            softmax_row(out, x, i)
+            continue
         m = _row_max(x, i)
         s = 0.0  # float64 accumulator
-        if log:
-            for j in range(N):
-                s += math.exp(x[i, j] - m)
-            lse = m + math.log(s)
-            for j in range(N):
-                out[i, j] = x[i, j] - lse
-        else:
-            for j in range(N):  # out holds exp(x - m) until the row is scaled
-                e = math.exp(x[i, j] - m)
-                out[i, j] = e
-                s += e
-            r = 1.0 / s
-            for j in range(N):
-                out[i, j] *= r
+        for j in range(N):
+            s += math.exp(x[i, j] - m)
+        lse = m + math.log(s)
+        for j in range(N):
+            out[i, j] = x[i, j] - lse
 
 
 @jit

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from .._checks import FLOATS as _FLOATS
 from .._numba import jit
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from ..softmax.cpu import softmax_row
 
 
 def _check(name, rows, mat, target, mat_name):
@@ -39,18 +39,7 @@ def _xent_forward(loss_rows, probs, logits, target):
             for j in range(C):
                 probs[i, j] = np.nan
             continue
-        m = logits[i, 0]
-        for j in range(1, C):
-            if logits[i, j] > m:
-                m = logits[i, j]
-        s = 0.0  # float64 accumulator
-        for j in range(C):
-            e = math.exp(logits[i, j] - m)
-            probs[i, j] = e
-            s += e
-        r = 1.0 / s
-        for j in range(C):
-            probs[i, j] *= r
+        m, s = softmax_row(probs, logits, i)
         loss_rows[i] = (m + math.log(s)) - logits[i, t]
 
 
