@@ -17,6 +17,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from fastnn.kernels.fused_mlp import cpu
+from fastnn.kernels.gemm.cpu import gemm
 from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -61,40 +62,45 @@ def numpy_epoch(model, X, Y, batch, perm):
 
 
 @numba.njit(cache=True, nogil=True)
-def gemms_only_epoch(nsteps, x, W1, W2, W3, z1, z2, z3, dW1, dW2, dW3, d1, d2):
-    # the eight GEMMs of one fused step (same np.dot forms as cpu.forward_backward), nsteps times
+def gemms_only_epoch(nsteps, xT, x, W1, W2, W3, z1T, z2T, z3T, h1, h2, d1, d2, d3, dW1, dW2, dW3, nthreads):
+    # the eight GEMMs of one fused step (same forms as cpu.forward_backward), nsteps times
     for _ in range(nsteps):
-        np.dot(x, W1.T, z1)
-        np.dot(z1, W2.T, z2)
-        np.dot(z2, W3.T, z3)
-        np.dot(z3.T, z2, dW3)
-        np.dot(z3, W3, d2)
-        np.dot(d2.T, z1, dW2)
-        np.dot(d2, W2, d1)
-        np.dot(d1.T, x, dW1)
+        gemm(z1T, W1, xT, False, False, False, nthreads)   # forward, feature-major: zT = W @ aT
+        gemm(z2T, W2, z1T, False, False, False, nthreads)
+        gemm(z3T, W3, z2T, False, False, False, nthreads)
+        gemm(dW3, d3, h2, True, False, False, nthreads)    # backward: dW = dz.T @ a, da = dz @ W
+        gemm(d2, d3, W3, False, False, False, nthreads)
+        gemm(dW2, d2, h1, True, False, False, nthreads)
+        gemm(d1, d2, W2, False, False, False, nthreads)
+        gemm(dW1, d1, x, True, False, False, nthreads)
 
 
 @numba.njit(cache=True, nogil=True)
-def rest_only_epoch(nsteps, params, grads, state, hp, z1, z2, z3, d1, d2, d3, y, b_off, nthreads):
-    # everything of a fused step except GEMMs: bias+relu, softmax-CE fwd/bwd, relu bwd + db, Adam
+def rest_only_epoch(nsteps, x, xT, params, grads, state, hp, z1T, z2T, z3T, h1, h2, h3, d1, d2, d3, y, b_off,
+                    nthreads):
+    # everything of a fused step except GEMMs: transpose x, bias+relu, softmax-CE fwd/bwd, relu bwd + db, Adam
     for s in range(1, nsteps + 1):
-        cpu.bias_act_(z1, params, b_off[0], 1)
-        cpu.bias_act_(z2, params, b_off[1], 1)
-        cpu.bias_act_(z3, params, b_off[2], 0)
-        cpu.cross_entropy_(d3, z3, y)
-        cpu.hidden_backward_(d3, grads, b_off[2], z3, 0, 0.0, 0, s, 2)
-        cpu.hidden_backward_(d2, grads, b_off[1], z2, 1, 0.0, 0, s, 1)
-        cpu.hidden_backward_(d1, grads, b_off[0], z1, 1, 0.0, 0, s, 0)
+        cpu.transpose_(xT, x)
+        cpu.bias_act_t_(h1, z1T, params, b_off[0], 1, h1, 0.0, 0, s, 0)
+        cpu.bias_act_t_(h2, z2T, params, b_off[1], 1, h2, 0.0, 0, s, 1)
+        cpu.bias_act_t_(h3, z3T, params, b_off[2], 0, h3, 0.0, 0, s, 2)
+        cpu.cross_entropy_(d3, h3, y)
+        cpu.hidden_backward_(d3, grads, b_off[2], h3, 0, 0.0, 0, s, 2)
+        cpu.hidden_backward_(d2, grads, b_off[1], h2, 1, 0.0, 0, s, 1)
+        cpu.hidden_backward_(d1, grads, b_off[0], h1, 1, 0.0, 0, s, 0)
         cpu.update(params, state, grads, hp, 3, s, nthreads)
 
 
-def split_args(tr, batch, X, Y):
+def split_args(tr, batch, X, Y, nthreads=1):
+    """Arguments of gemms_only_epoch and rest_only_epoch (the last one, nthreads, may be replaced)."""
     f = lambda *s: np.ones(s, np.float32) * 0.01
     Ws = [tr.params[tr.w_off[l]:tr.w_off[l] + DIMS[l + 1] * DIMS[l]].reshape(DIMS[l + 1], DIMS[l]) for l in range(3)]
-    z1, z2, z3, d1, d2, d3 = f(batch, 128), f(batch, 64), f(batch, 10), f(batch, 128), f(batch, 64), f(batch, 10)
-    g = (N // batch, np.ascontiguousarray(X[:batch]), *Ws, z1, z2, z3, f(128, 784), f(64, 128), f(10, 64), d1, d2)
-    r = (N // batch, tr.params.copy(), tr.grads.copy(), tr.state.copy(), tr.hp, z1, z2, z3, d1, d2, d3,
-         Y[:batch].astype(np.int64), tr.b_off, 1)
+    x = np.ascontiguousarray(X[:batch])
+    xT, z1T, z2T, z3T = f(784, batch), f(128, batch), f(64, batch), f(10, batch)
+    h1, h2, h3, d1, d2, d3 = f(batch, 128), f(batch, 64), f(batch, 10), f(batch, 128), f(batch, 64), f(batch, 10)
+    g = (N // batch, xT, x, *Ws, z1T, z2T, z3T, h1, h2, d1, d2, d3, f(128, 784), f(64, 128), f(10, 64), nthreads)
+    r = (N // batch, x, xT, tr.params.copy(), tr.grads.copy(), tr.state.copy(), tr.hp, z1T, z2T, z3T, h1, h2, h3,
+         d1, d2, d3, Y[:batch].astype(np.int64), tr.b_off, nthreads)
     return g, r
 
 
@@ -160,7 +166,7 @@ def main(reps=5):
                 with threads(nt):
                     for name, fn in (("fused", lambda: tr.epoch(X, Y, batch_size=batch, perm=perm)),
                                      ("numpy", lambda: numpy_epoch(model, X, Y, batch, perm)),
-                                     ("gemms_only", lambda: gemms_only_epoch(*g)),
+                                     ("gemms_only", lambda: gemms_only_epoch(*g[:-1], nt)),
                                      ("rest_only", lambda: rest_only_epoch(*r[:-1], nt))):
                         t0, c0 = time.perf_counter(), time.process_time()
                         fn()

@@ -2,9 +2,11 @@
 
 GEMM: our register-tiled Numba kernel (kernels/gemm) or OpenBLAS through NumPy, chosen like the cuda
 backend chooses between our SGEMM and cuBLAS: `FASTNN_CPU_GEMM=auto|blas|fastnn` (or the
-`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64, where it measured 2-4x faster than
-our kernel on this project's machines (AVX-512 OpenBLAS vs 256-bit LLVM code, see bench/bench_kernels.py),
-and our kernel for integer types (NumPy has no integer BLAS).
+`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 and our kernel for integer types (NumPy has no integer
+BLAS). Our AVX-512 register-tile GEMM (kernels/gemm) is about on par with OpenBLAS at the MNIST batch-64
+shapes but ~0.6-0.8x at batch 1024 (it packs B panels only, not A; see bench/bench_kernels.py), and
+eager training measured no faster with it, so OpenBLAS stays the default for floats. The fused MLP
+step (kernels/fused_mlp) always uses our GEMM.
 """
 import os
 

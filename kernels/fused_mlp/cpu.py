@@ -3,13 +3,13 @@
 
 Same math as fused_mlp/ref.py. Layout: flat params/grads (workspace.param_layout), optimizer state
 (3, P), working buffers from workspace.Workspace (nothing is allocated per step).
-GEMMs: np.dot inside Numba = SciPy's OpenBLAS (sgemm/dgemm through cython BLAS), with W.T passed as a
-Fortran-ordered view (no copy). At the MNIST shapes (784-128-64-10, batch 64 and 1024, 1 thread) it
-measured ~2x faster than kernels/gemm's Numba register-tiled GEMM, so every GEMM here uses it.
-Threads (`nthreads` argument): 1 = everything on the calling thread (BLAS may still use its own pool,
-set by the caller). > 1 = GEMMs of >= PAR_MIN_FLOPS are row-split over `nthreads` Numba threads (prange),
-each making a single-threaded BLAS call, and the optimizer update is split likewise; the caller must
-then hold BLAS to 1 thread (trainer.py does) so the two pools never nest.
+GEMMs: kernels/gemm's `gemm` (SIMD register tiles), called from inside this compiled code. The
+forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
+rows streamed (the tile shape that runs fastest); bias + activation then writes H (B,n) for the
+backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
+dW = dZ.T @ A and dA = dZ @ W. Buffers tbuf[0] / tbuf[1] (max(dims)*B each) alternate as aT and zT.
+Threads (`nthreads` argument): 1 = everything on the calling thread. > 1 = GEMMs of >= 1 MFLOP and
+the optimizer update are split over `nthreads` Numba threads (prange); BLAS is not used here.
 Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
 hash, identical to ref.dropout_uniform) + activation backward + bias-gradient column sums in one pass,
 softmax-cross-entropy forward + backward + argmax in one pass per row.
@@ -23,11 +23,12 @@ import numpy as np
 
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
+from ..gemm.cpu import gemm
 from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
+from ..simd import lanes_of, vgather, vstore
 
 pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-PAR_MIN_FLOPS = 4_000_000  # a parallel region costs ~10-20 us: smaller GEMMs stay on the calling thread
-PAR_MIN_PARAMS = 32768     # likewise for the optimizer update
+PAR_MIN_PARAMS = 32768  # a parallel region costs a few us: smaller updates stay on the calling thread
 
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
@@ -47,40 +48,6 @@ def dropout_uniform(seed, step, layer, index):
 def _view2(buf, off, rows, cols):
     # (rows, cols) C-contiguous view of flat buf starting at off
     return buf[off:off + rows * cols].reshape((rows, cols))
-
-
-@jit
-def bias_act_(z, params, b_off, code):
-    # z (B,n) <- act(z + b) in place; b = params[b_off:b_off+n] unless b_off < 0
-    B, n = z.shape
-    T = z.dtype.type
-    zero, one = T(0.0), T(1.0)
-    for i in range(B):
-        row = z[i]
-        if b_off >= 0:
-            for j in range(n):
-                row[j] += params[b_off + j]
-        if code == 1:
-            for j in range(n):
-                row[j] = max(row[j], zero)
-        elif code == 2:
-            for j in range(n):
-                row[j] = one / (one + math.exp(-row[j]))
-        elif code == 3:
-            for j in range(n):
-                row[j] = math.tanh(row[j])
-
-
-@jit
-def dropout_forward(d, h, p, seed, step, layer):
-    # d (B,n) = h (B,n) * keep / (1-p), keep = dropout_uniform(seed, step, layer, i*n+j) >= p
-    B, n = h.shape
-    T = h.dtype.type
-    scale, zero = T(1.0 / (1.0 - p)), T(0.0)
-    for i in range(B):
-        for j in range(n):
-            keep = dropout_uniform(seed, step, layer, i * n + j) >= p
-            d[i, j] = h[i, j] * (scale if keep else zero)
 
 
 @jit
@@ -191,33 +158,44 @@ def update(params, state, grads, hp, opt_code, step, nthreads):
         optimizer_update(params, state, grads, hp, opt_code, step, 0, params.size)
 
 
-@pjit
-def _rows_dot_par(out, a, b, nchunks):
-    # out (M,N) = a (M,K) @ b (K,N), out's rows cut into nchunks, one single-threaded BLAS call each
-    M = out.shape[0]
-    for c in numba.prange(nchunks):
-        lo, hi = M * c // nchunks, M * (c + 1) // nchunks
-        if hi > lo:
-            np.dot(a[lo:hi], b, out[lo:hi])
-
-
-@jit
-def dot(out, a, b, nthreads):
-    # out (M,N) = a (M,K) @ b (K,N) (b may be a .T view); row-split over nthreads when big enough
-    M, K = a.shape
-    if nthreads > 1 and 2 * M * K * out.shape[1] >= PAR_MIN_FLOPS and M >= 2 * nthreads:
-        _rows_dot_par(out, a, b, nthreads)
-    else:
-        np.dot(a, b, out)
-
-
 @jit
 def transpose_(outT, x):
-    # outT (n,B) = x (B,n).T
+    # outT (n,B) = x (B,n).T: columns of W rows of x gathered into one vector, stored along B
     B, n = x.shape
-    for i in range(B):
+    W = lanes_of(x)
+    xf, of = x.reshape(-1), outT.reshape(-1)
+    for i0 in range(0, B, W):
+        m = min(W, B - i0)
         for j in range(n):
-            outT[j, i] = x[i, j]
+            vstore(of, j * B + i0, vgather(xf, i0 * n + j, n, m), m)
+
+
+@jit
+def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer):
+    # h (B,n) = act(zT.T + b) (b = params[b_off:b_off+n] unless b_off < 0); zT (n,B) is overwritten
+    # with the next layer's input transposed: h.T, or with dropout (p > 0) d.T where
+    # d (B,n) = h * keep / (1-p), keep = dropout_uniform(seed, step, layer, i*n+j) >= p.
+    # 8 rows of zT at a time, written along B (8 streams: no L1 set thrashing even when
+    # B*itemsize is a multiple of 4 KiB)
+    n, B = zT.shape
+    T = zT.dtype.type
+    zero, one, scale = T(0.0), T(1.0), T(1.0 / (1.0 - p))
+    for j0 in range(0, n, 8):
+        j1 = min(j0 + 8, n)
+        for i in range(B):
+            for j in range(j0, j1):
+                v = zT[j, i] + (params[b_off + j] if b_off >= 0 else zero)
+                if code == 1:
+                    v = max(v, zero)
+                elif code == 2:
+                    v = one / (one + math.exp(-v))
+                elif code == 3:
+                    v = math.tanh(v)
+                h[i, j] = v
+                if p > 0:
+                    v = v * (scale if dropout_uniform(seed, step, layer, i * n + j) >= p else zero)
+                    d[i, j] = v
+                zT[j, i] = v
 
 
 @jit
@@ -236,16 +214,18 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
                      seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # grads (P,) = d mean-loss / d params for x (B, dims[0]); returns (mean loss, correct count)
     B, L = x.shape[0], dims.shape[0] - 1
+    tsize = tbuf.shape[0] // 2
+    transpose_(_view2(tbuf, 0, dims[0], B), x)
     for l in range(L):
         n, k = dims[l + 1], dims[l]
-        a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
-        W = _view2(params, w_off[l], n, k)
-        z = _view2(acts, act_off[l], B, n)
-        dot(z, a, W.T, nthreads)                             # z (B,n) = a (B,k) @ W.T (k,n)
-        code = act_codes[l] if l < L - 1 else 0
-        bias_act_(z, params, b_off[l], code)
-        if l < L - 1 and drop_p[l] > 0:
-            dropout_forward(_view2(drops, drop_off[l], B, n), z, drop_p[l], seed, step, l)
+        aT = _view2(tbuf, (l % 2) * tsize, k, B)
+        zT = _view2(tbuf, ((l + 1) % 2) * tsize, n, B)
+        gemm(zT, _view2(params, w_off[l], n, k), aT, False, False, False, nthreads)  # zT = W @ aT
+        hidden = l < L - 1
+        p = drop_p[l] if hidden else 0.0
+        d = _view2(drops, drop_off[l], B, n) if p > 0 else _view2(acts, act_off[l], B, n)
+        bias_act_t_(_view2(acts, act_off[l], B, n), zT, params, b_off[l], act_codes[l] if hidden else 0,
+                    d, p, seed, step, l)
     C = dims[L]
     out, dz = _view2(acts, act_off[L - 1], B, C), _view2(deltas, delta_off[L - 1], B, C)
     if loss_code == 0:
@@ -259,15 +239,10 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
         dz = _view2(deltas, delta_off[l], B, n)
         a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
         dW = _view2(grads, w_off[l], n, k)
-        if nthreads > 1 and 2 * B * n * k >= PAR_MIN_FLOPS:
-            dzT = _view2(tbuf, 0, n, B)
-            transpose_(dzT, dz)
-            _rows_dot_par(dW, dzT, a, nthreads)              # dW (n,k) = dz.T (n,B) @ a (B,k)
-        else:
-            np.dot(dz.T, a, dW)
+        gemm(dW, dz, a, True, False, False, nthreads)          # dW (n,k) = dz.T (n,B) @ a (B,k)
         if l > 0:
             da = _view2(deltas, delta_off[l - 1], B, k)
-            dot(da, dz, _view2(params, w_off[l], n, k), nthreads)  # da (B,k) = dz (B,n) @ W (n,k)
+            gemm(da, dz, _view2(params, w_off[l], n, k), False, False, False, nthreads)  # da = dz @ W
             hidden_backward_(da, grads, b_off[l - 1], _view2(acts, act_off[l - 1], B, k), act_codes[l - 1],
                              drop_p[l - 1], seed, step, l - 1)
     return loss, correct
@@ -278,7 +253,7 @@ def train_step(params, grads, state, x, y_idx, y_val, hp, opt_code, step, dims, 
                drop_p, loss_code, seed, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # one SGD-family step on batch x (B, dims[0]); y_idx (B,) int64 for CE, y_val (B, C) for MSE;
     # step = already-incremented optimizer step; nthreads > 1: big GEMMs and the update are split over
-    # that many Numba threads, each calling single-threaded BLAS (the caller limits BLAS to 1 thread)
+    # that many Numba threads
     # returns (mean loss, correct count)
     loss, correct = forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p,
                                      loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off,

@@ -11,39 +11,10 @@ from . import cpu
 from .workspace import ACT, LOSS, Workspace, pack_hparams, param_layout
 
 
-_BLAS = None  # threadpoolctl controllers of the loaded BLAS libraries (found once)
-
-
-def _blas_libs():
-    global _BLAS
-    if _BLAS is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (Numba's np.dot BLAS: load it before discovery)
-        from threadpoolctl import ThreadpoolController
-        _BLAS = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
-    return _BLAS
-
-
 def _run(nthreads, fn, *args):
-    """fn(*args, nt) with nt = nthreads (None: numba.get_num_threads(), i.e. fastnn.set_num_threads).
-
-    With nt > 1 the kernel splits big GEMMs and the optimizer update over Numba threads, each calling
-    BLAS; BLAS is then held to 1 thread for the call (restored after) so the pools never nest. With nt = 1
-    the kernel runs on the calling thread and BLAS keeps the pool the user configured. Reading a pool
-    size costs ~1 us, but OpenBLAS's set_num_threads ~50 us: per-step calls with a multi-thread BLAS
-    pool pay ~0.1 ms for the toggle (epoch() pays it once per epoch)."""
+    """fn(*args, nt) with nt = nthreads, or numba.get_num_threads() (fastnn.set_num_threads) for None."""
     nt = numba.get_num_threads() if nthreads is None else max(1, int(nthreads))
-    if nt == 1:
-        return fn(*args, 1)
-    saved = [(lc, lc.num_threads) for lc in _blas_libs()]
-    for lc, n in saved:
-        if n != 1:
-            lc.set_num_threads(1)
-    try:
-        return fn(*args, nt)
-    finally:
-        for lc, n in saved:
-            if n != 1:
-                lc.set_num_threads(n)
+    return fn(*args, nt)
 
 
 class FusedMLPTrainer:
@@ -53,17 +24,14 @@ class FusedMLPTrainer:
     has_bias: bool or one per layer; dropout: float or one per hidden layer; loss: 'cross_entropy'|'mse';
     optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
-    nthreads: threads of the compiled kernel; 1 (default) runs it on the calling thread with BLAS keeping
-    its configured pool (fastnn.set_num_threads sets it); None = numba.get_num_threads(); > 1 row-splits
-    the big GEMMs and the optimizer update over Numba threads (BLAS held to 1 thread). Measured on 2
-    cores (784-128-64-10, s/epoch): kernel 1 thread + BLAS 2 threads 0.36-0.47 (batch 1024) / 0.60-0.66
-    (batch 64); Numba row-split 0.51 / 0.62; and the split degrades badly when the cores are shared
-    with other work (a prange fork/join waits for a descheduled worker), hence the default.
+    nthreads: threads of the compiled kernel: None (default) = numba.get_num_threads(), which
+    fastnn.set_num_threads sets; 1 runs everything on the calling thread; > 1 splits the GEMMs of
+    >= 1 MFLOP and the optimizer update over that many Numba threads (no BLAS is involved).
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
                  dtype=np.float32, batch_size=64, seed=0, params=None, initial_accumulator_value=0.0,
-                 nthreads=1, **hp):
+                 nthreads=None, **hp):
         self.dims = np.asarray(dims, np.int64)
         L = len(self.dims) - 1
         self.has_bias = [bool(has_bias)] * L if np.ndim(has_bias) == 0 else [bool(b) for b in has_bias]

@@ -72,7 +72,7 @@ class Workspace:
     acts  flat            H_l (B, dims[l+1]) per layer: post-activation (logits for the last)
     drops flat            D_l (B, dims[l+1]) post-dropout, only for hidden layers with p > 0
     deltas flat           dZ_l (B, dims[l+1]) per layer
-    tbuf  flat            one transposed dZ (dims[l+1], B) for the row-split weight-gradient GEMM
+    tbuf  flat            two feature-major (max(dims), B) blocks: a layer's input A.T and its output Z.T
     act_off/drop_off/delta_off: int64 element offsets (drop_off = -1 when the layer has no dropout)
     """
 
@@ -97,4 +97,4 @@ class Workspace:
         self.acts = np.zeros(int(self.act_off[-1]), dtype)
         self.deltas = np.zeros(int(self.delta_off[-1]), dtype)
         self.drops = np.zeros(o, dtype)
-        self.tbuf = np.zeros(B * max(dims[1:]), dtype)
+        self.tbuf = np.zeros(2 * B * max(dims), dtype)

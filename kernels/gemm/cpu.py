@@ -1,75 +1,37 @@
-"""GEMM on the CPU (Numba): B packed into NR-wide panels, A read in place, MRxNR register tiles.
+"""GEMM on the CPU (Numba): register tiles of explicit SIMD vectors (_micro.py).
 
 Entry points (outputs first; `accumulate=True` adds into `out` instead of overwriting it):
     matmul(out, a, b)     # out (M,N) = a (M,K) @ b (K,N)          (dX = dY @ W for W (out,in))
     matmul_nt(out, a, b)  # out (M,N) = a (M,K) @ b (N,K).T        (Linear forward y = x @ W.T)
     matmul_tn(out, a, b)  # out (M,N) = a (K,M).T @ b (K,N)        (dW = dY.T @ X)
-All jitted code sees C-contiguous arrays only (one specialization per dtype): b's transpose is a
-flag read by the B packer; a's transpose (tn) is packed once into a C-contiguous copy, O(M*K).
-Floats: for every k-block of KC, each thread packs the B panels of its output columns (npan, KC, NR),
-then for every MR-row tile of A and every panel calls a generated micro-kernel (_micro.py: 6x16
-float32, 6x8 float64: 12 ymm accumulators) and adds the tile into out. Threads: the output is cut
-into numba.get_num_threads() chunks along N (along M when N has too few panels), one prange
-iteration each; problems under PAR_MIN_FLOPS stay on the calling thread.
+and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitted callers
+(the fused MLP step). Operands are C-contiguous; a transpose is a flag, never a copy:
+  nn, tn: axpy tiles (MR rows x 2 vectors): each k adds A[i,k] * (a contiguous row of B) to MR*2
+          accumulators; A[i,k] is read at a[i*K + k] (nn) or a[k*M + i] (tn). K is cut into
+          blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
+          buffer (no L1 set aliasing or TLB misses whatever N is), reused by every row tile.
+  nt:     dot tiles (MR x NR dot products): both a's and b's rows are contiguous in k, so each
+          accumulator holds W partial sums along k, summed across lanes when the tile is done.
+Edges (ragged M, N, K) are masked loads and stores, never reads past the data.
+Threads: the output is cut into `nthreads` chunks along N (along M when N has too few tiles), one
+prange iteration each; problems under PAR_MIN_FLOPS stay on the calling thread.
 int64: a plain i-k-j loop (exact; overflow wraps like NumPy).
 """
 import numba
 import numpy as np
 
-from numba.extending import overload
-
 from .._numba import jit, pjit
-from ._micro import micro_6x8, micro_6x16
+from ..simd import VEC_BYTES, lanes_of
+from ._micro import axpy_4, axpy_8, dot_2x4, dot_4x4
+from ._store import pack_panel
 
-KC = 512  # k-block: A row-tiles (MR,KC) stay in L1, one block's packed B panels (npan,KC,NR) in L2
-PAR_MIN_FLOPS = 1 << 18  # below ~0.26 MFLOP a parallel region costs more than it saves
-_TILE = {np.dtype(np.float32): (6, 16), np.dtype(np.float64): (6, 8)}  # (MR, NR) per dtype
+KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
+PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
+_WIDE = VEC_BYTES == 64  # AVX-512: 32 vector registers, bigger tiles
+AXPY, AXPY_MR = (axpy_8, 8) if _WIDE else (axpy_4, 4)
+DOT, DOT_MR, DOT_NR = (dot_4x4, 4, 4) if _WIDE else (dot_2x4, 2, 4)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _DTYPES = "float32, float64 and int64"
-
-
-def _micro(ct, a, i0, mv, k0, bp, kc):
-    """ct (MR,NR) = a[rows, k0:k0+kc] @ bp (kc,NR): the dtype's micro-kernel, picked while typing."""
-
-
-@overload(_micro)
-def _micro_typed(ct, a, i0, mv, k0, bp, kc):
-    if ct.dtype == numba.float32:
-        return lambda ct, a, i0, mv, k0, bp, kc: micro_6x16(ct, a, i0, mv, k0, bp, kc)
-    return lambda ct, a, i0, mv, k0, bp, kc: micro_6x8(ct, a, i0, mv, k0, bp, kc)
-
-
-@jit
-def _pack_b(bpack, b, trans_b, j_lo, j_hi, k0, kc):
-    # bpack[:, :kc] (npan,kc,NR) = B[k0:k0+kc, j_lo:j_hi] cut into NR-wide column panels, zero-padded;
-    # B (K,N) = b, or b (N,K).T when trans_b
-    npan, _, NR = bpack.shape
-    for q in range(npan):
-        j0 = j_lo + q * NR
-        nv = min(NR, j_hi - j0)
-        if trans_b:
-            for p in range(kc):
-                for j in range(nv):
-                    bpack[q, p, j] = b[j0 + j, k0 + p]
-        else:
-            for p in range(kc):
-                for j in range(nv):
-                    bpack[q, p, j] = b[k0 + p, j0 + j]
-        for p in range(kc):
-            for j in range(nv, NR):
-                bpack[q, p, j] = 0
-
-
-@jit
-def _store(out, ct, i0, mv, j0, nv, overwrite):
-    # out[i0:i0+mv, j0:j0+nv] (=|+=) ct[:mv, :nv]
-    if overwrite:
-        for i in range(mv):
-            for j in range(nv):
-                out[i0 + i, j0 + j] = ct[i, j]
-    else:
-        for i in range(mv):
-            for j in range(nv):
-                out[i0 + i, j0 + j] += ct[i, j]
 
 
 @jit
@@ -80,33 +42,71 @@ def _span(n, unit, parts, t):
 
 
 @jit
-def _gemm_chunk(out, a, b, trans_b, accumulate, parts_m, parts_n, t, MR, NR):
-    # chunk t of a parts_m x parts_n grid over out (M,N) (+)= a (M,K) @ B (K,N),
-    # B = b or b.T (trans_b); this chunk packs the B panels it needs, then runs MRxNR tiles
-    M, N = out.shape
-    K = b.shape[1] if trans_b else b.shape[0]  # a may carry padding columns past K
+def _block_axpy(out, a, b, trans_a, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
+    # out[i_lo:i_hi, j_lo:j_hi] (=|+=) A @ b (K,N), A = a (M,K) or a (K,M).T; all 1-D flat
+    NR = 2 * lanes_of(out)
+    sai, sap = (1, M) if trans_a else (K, 1)
+    bp = np.empty(min(K, KC) * NR, out.dtype)  # one packed (kc, NR) panel of B
+    for k0 in range(0, K, KC):
+        kc = min(KC, K - k0)
+        acc_k = acc or k0 > 0
+        for j0 in range(j_lo, j_hi, NR):
+            nv = min(NR, j_hi - j0)
+            pack_panel(bp, b, k0 * N + j0, N, kc, nv)
+            for i0 in range(i_lo, i_hi, AXPY_MR):
+                AXPY(out, i0 * N + j0, N, a, i0 * sai + k0 * sap, sai, sap, bp, 0, NR,
+                     kc, min(AXPY_MR, i_hi - i0), nv, acc_k)
+
+
+@jit
+def _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi):
+    # out[i_lo:i_hi, j_lo:j_hi] (=|+=) a (M,K) @ b (N,K).T; all 1-D flat
+    for i0 in range(i_lo, i_hi, DOT_MR):
+        mv = min(DOT_MR, i_hi - i0)
+        for j0 in range(j_lo, j_hi, DOT_NR):
+            DOT(out, i0 * N + j0, N, a, i0 * K, K, b, j0 * K, K, K, mv, min(DOT_NR, j_hi - j0), acc)
+
+
+@jit
+def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
+    # chunk t of a parts_m x parts_n grid over out (M,N), in whole tiles
+    MR, NR = (DOT_MR, DOT_NR) if trans_b else (AXPY_MR, 2 * lanes_of(out))
     i_lo, i_hi = _span(M, MR, parts_m, t // parts_n)
     j_lo, j_hi = _span(N, NR, parts_n, t % parts_n)
     if i_lo >= i_hi or j_lo >= j_hi:
         return
-    bpack = np.empty(((j_hi - j_lo + NR - 1) // NR, min(K, KC), NR), dtype=out.dtype)
-    ct = np.empty((MR, NR), dtype=out.dtype)
-    for k0 in range(0, K, KC):
-        kc = min(KC, K - k0)
-        _pack_b(bpack, b, trans_b, j_lo, j_hi, k0, kc)  # this k-block's panels stay in L2
-        overwrite = k0 == 0 and not accumulate
-        for i0 in range(i_lo, i_hi, MR):
-            mv = min(MR, i_hi - i0)
-            for j0 in range(j_lo, j_hi, NR):
-                _micro(ct, a, i0, mv, k0, bpack[(j0 - j_lo) // NR], kc)
-                _store(out, ct, i0, mv, j0, min(NR, j_hi - j0), overwrite)
+    if K == 0:
+        if not acc:
+            for i in range(i_lo, i_hi):
+                out[i * N + j_lo:i * N + j_hi] = 0
+    elif trans_b:
+        _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi)
+    else:
+        _block_axpy(out, a, b, trans_a, acc, M, N, K, i_lo, i_hi, j_lo, j_hi)
 
 
 @pjit
-def _gemm_parallel(out, a, b, trans_b, accumulate, parts_m, parts_n, MR, NR):
-    # out (M,N) (+)= a (M,K) @ B (K,N), one prange iteration per chunk
+def _chunks_parallel(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n):
     for t in numba.prange(parts_m * parts_n):
-        _gemm_chunk(out, a, b, trans_b, accumulate, parts_m, parts_n, t, MR, NR)
+        _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t)
+
+
+@jit
+def gemm(out, a, b, trans_a, trans_b, accumulate, nthreads):
+    # out (M,N) (+)= op(a) (M,K) @ op(b) (K,N), op = transpose when the flag is set (not both);
+    # float32/float64, C-contiguous 2-D arrays; nthreads > 1 splits big problems over Numba threads
+    M, N = out.shape
+    K = a.shape[0] if trans_a else a.shape[1]
+    if M == 0 or N == 0:
+        return
+    of, af, bf = out.reshape(-1), a.reshape(-1), b.reshape(-1)
+    if nthreads <= 1 or 2 * M * N * K < PAR_MIN_FLOPS:
+        _chunk(of, af, bf, trans_a, trans_b, accumulate, M, N, K, 1, 1, 0)
+        return
+    NR = DOT_NR if trans_b else 2 * lanes_of(out)
+    parts_n = min(nthreads, (N + NR - 1) // NR)
+    parts_m = 1 if parts_n == nthreads else min(nthreads // parts_n, (M + 7) // 8)
+    _chunks_parallel(of, af, bf, trans_a, trans_b, accumulate, M, N, K, parts_m, parts_n)
 
 
 @numba.njit(nogil=True)  # not cached: Numba refuses to cache code reading the thread count
@@ -130,46 +130,13 @@ def _gemm_int(out, a, b, accumulate):
                 out[i, j] += aik * b[k, j]
 
 
-_compiled = set()  # (driver name, dtype char) pairs already called (compiled or cache-loaded) here
-
-
-def _call_slp(fn, key, *args):
-    """Call a GEMM driver; its first call per type compiles with LLVM's SLP vectorizer switched on.
-
-    Numba leaves SLP off by default (it miscompiled code on older LLVMs); the generated micro-
-    kernels need it to turn scalar accumulators into ymm registers. It is enabled only while these
-    drivers compile, and the results are tested against ref.py.
-    """
-    key = (fn.__name__, key)
-    if key in _compiled:
-        return fn(*args)
-    old = numba.config.SLP_VECTORIZE
-    numba.config.SLP_VECTORIZE = 1
-    try:
-        return fn(*args)
-    finally:
-        numba.config.SLP_VECTORIZE = old
-        _compiled.add(key)
-
-
-def _pack_rows(A):
-    """C-contiguous copy of A (M,K); rows padded by 16 zeros when K*itemsize is a multiple of 4 KiB,
-    where the micro-kernel's MR row streams would all map to the same L1 cache sets."""
-    M, K = A.shape
-    if (K * A.itemsize) % 4096:
-        return np.ascontiguousarray(A)
-    P = np.zeros((M, K + 16), dtype=A.dtype)
-    P[:, :K] = A
-    return P
-
-
 def _check(name, out, a, b, A, B):
     """Clear errors for bad operands (a, b as given; A, B the logical (M,K), (K,N) operands)."""
     for x in (out, a, b):
         if not isinstance(x, np.ndarray) or x.ndim != 2:
             raise ValueError(f"{name}: expected 2-D arrays, got shapes "
                              f"{[getattr(y, 'shape', type(y)) for y in (out, a, b)]}")
-    if not (out.dtype == a.dtype == b.dtype) or (out.dtype not in _TILE and out.dtype != np.int64):
+    if not (out.dtype == a.dtype == b.dtype) or (out.dtype not in _FLOATS and out.dtype != np.int64):
         raise TypeError(f"{name}: expected out, a, b of one dtype among {_DTYPES}, got "
                         f"{out.dtype}, {a.dtype}, {b.dtype}")
     if A.shape[1] != B.shape[0]:
@@ -188,25 +155,12 @@ def _gemm(name, out, a, b, trans_a, trans_b, accumulate):
     _check(name, out, a, b, A, B)
     if not (a.flags.c_contiguous and b.flags.c_contiguous):  # the contract; keeps types few
         raise ValueError(f"{name}: a and b must be C-contiguous (got strides {a.strides}, {b.strides})")
-    (M, K), N = A.shape, B.shape[1]
-    if M == 0 or N == 0:
-        return
-    if K == 0 or out.dtype == np.int64:
-        if K == 0 and not accumulate:
-            out[...] = 0
-        if K > 0:
-            _gemm_int(out, np.ascontiguousarray(A), np.ascontiguousarray(B), accumulate)
-        return
-    if trans_a:  # pack A^T once (O(MK)) into C-contiguous rows for the micro-kernel
-        A = _pack_rows(A)
-    MR, NR = _TILE[out.dtype]
-    key = out.dtype.char
-    nt = _num_threads()
-    if nt == 1 or 2 * M * N * K < PAR_MIN_FLOPS:
-        return _call_slp(_gemm_chunk, key, out, A, b, trans_b, accumulate, 1, 1, 0, MR, NR)
-    parts_n = min(nt, -(-N // NR))
-    parts_m = 1 if parts_n == nt else min(nt // parts_n, -(-M // MR))
-    _call_slp(_gemm_parallel, key, out, A, b, trans_b, accumulate, parts_m, parts_n, MR, NR)
+    if out.dtype in _FLOATS:
+        gemm(out, a, b, trans_a, trans_b, accumulate, _num_threads())
+    elif A.size and B.size:
+        _gemm_int(out, np.ascontiguousarray(A), np.ascontiguousarray(B), accumulate)
+    elif not accumulate:
+        out[...] = 0
 
 
 def matmul(out, a, b, accumulate=False):

@@ -1,0 +1,35 @@
+"""Tile I/O for the GEMM register tiles (_micro.py): B-panel packing and write-back, masked at edges."""
+from .._numba import jit
+from ..simd import lanes_of, vadd, vload, vstore
+
+
+@jit
+def put2(out, o, v0, v1, n0, n1, acc):
+    # out[o : o+n0] (=|+=) v0[:n0]; out[o+W : o+W+n1] (=|+=) v1[:n1]  (out 1-D, W = lanes)
+    W = lanes_of(out)
+    if acc:
+        v0 = vadd(v0, vload(out, o, n0))
+        v1 = vadd(v1, vload(out, o + W, n1))
+    vstore(out, o, v0, n0)
+    vstore(out, o + W, v1, n1)
+
+
+@jit
+def put1(out, o, x, acc):
+    # out[o] (=|+=) x  (out 1-D)
+    if acc:
+        out[o] += x
+    else:
+        out[o] = x
+
+
+@jit
+def pack_panel(bp, b, bo, ldb, kc, nv):
+    # bp[p*2W : (p+1)*2W] = b[bo + p*ldb : ... + nv] zero-padded to 2W lanes, p < kc (bp (kc, 2W) flat):
+    # one contiguous panel, so the tile's loads never alias in L1 or miss the TLB whatever ldb is
+    W = lanes_of(bp)
+    n0, n1 = min(nv, W), nv - W
+    for p in range(kc):
+        q, o = bo + p * ldb, p * 2 * W
+        vstore(bp, o, vload(b, q, n0), W)
+        vstore(bp, o + W, vload(b, q + W, n1), W)

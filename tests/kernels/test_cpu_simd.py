@@ -1,0 +1,106 @@
+"""kernels/simd.py intrinsics (masked load/store, gather, broadcast, fma, lane sum) vs NumPy, and every
+generated GEMM tile in kernels/gemm/_micro.py (including the ones this host's driver does not pick)
+against a float64 matmul."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fastnn.kernels import simd
+from fastnn.kernels.gemm import _micro
+from fastnn.kernels.simd import vbroadcast, vfma, vgather, vload, vstore, vsum, vzeros
+
+FLOATS = [np.float32, np.float64]
+
+
+@numba.njit
+def _copy_masked(out, x, i, n):
+    # out[:n] = x[i:i+n] through one masked vector load and store
+    vstore(out, 0, vload(x, i, n), n)
+
+
+@numba.njit
+def _gather(out, x, i, s, n):
+    vstore(out, 0, vgather(x, i, s, n), n)
+
+
+@numba.njit
+def _fma_sum(x, y, i):
+    # sum_j x[i] * y[j] + 0 over one vector of y: vsum(vfma(broadcast, load, zeros))
+    return vsum(vfma(vbroadcast(x, i), vload(y, 0, simd.lanes_of(y)), vzeros(y)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_masked_load_store_never_touch_past_n(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    x = np.arange(3 * W, dtype=dtype) + 1
+    for i, n in [(0, 0), (0, 1), (3, W - 1), (W, W), (2 * W - 5, 5), (0, -2)]:
+        out = np.full(W + 4, -7, dtype)
+        _copy_masked(out, x, i, n)
+        k = max(n, 0)
+        np.testing.assert_array_equal(out[:k], x[i:i + k])
+        np.testing.assert_array_equal(out[k:], -7)  # masked-off lanes are not written
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_gather_reads_a_strided_column(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    x = np.random.default_rng(0).standard_normal((W + 3, 5)).astype(dtype)
+    for n in (W, 3, 0):
+        out = np.full(W, -7, dtype)
+        _gather(out, x.reshape(-1), 2, 5, n)
+        np.testing.assert_array_equal(out[:n], x[:n, 2])
+        np.testing.assert_array_equal(out[n:], -7)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_fma_and_lane_sum(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal(4).astype(dtype), rng.standard_normal(W).astype(dtype)
+    want = float(x[2]) * y.astype(np.float64).sum()
+    eps = np.finfo(dtype).eps
+    assert abs(_fma_sum(x, y, 2) - want) <= W * eps * abs(x[2]) * np.abs(y).sum() + np.finfo(dtype).tiny
+
+
+def _tiles(prefix):
+    return [getattr(_micro, n) for n in dir(_micro) if n.startswith(prefix)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(tile=st.sampled_from(_tiles("axpy_")), dtype=st.sampled_from(FLOATS), trans=st.booleans(),
+       acc=st.booleans(), kc=st.integers(0, 40), frac_m=st.floats(0, 1), frac_n=st.floats(0, 1),
+       seed=st.integers(0, 2**31))
+def test_axpy_tiles(tile, dtype, trans, acc, kc, frac_m, frac_n, seed):
+    MR, NR = int(tile.__name__.split("_")[1]), 2 * simd.lanes(np.dtype(dtype))
+    mv, nv = 1 + int(frac_m * (MR - 1)), 1 + int(frac_n * (NR - 1))
+    rng = np.random.default_rng(seed)
+    A, B = rng.standard_normal((MR, kc)).astype(dtype), rng.standard_normal((kc, NR + 3)).astype(dtype)
+    prev = rng.standard_normal((MR, NR + 5)).astype(dtype)
+    out = prev.copy()
+    a = np.ascontiguousarray(A.T) if trans else A
+    sai, sap = (1, MR) if trans else (kc, 1)
+    tile(out.reshape(-1), 0, NR + 5, a.reshape(-1), 0, sai, sap, B.reshape(-1), 0, NR + 3, kc, mv, nv, acc)
+    want = prev.astype(np.float64)
+    want[:mv, :nv] = (prev[:mv, :nv] if acc else 0) + A[:mv].astype(np.float64) @ B[:, :nv]
+    mag = np.abs(A).astype(np.float64) @ np.abs(B) + np.abs(prev)[:, :NR + 3]
+    bound = (kc + 2) * np.finfo(dtype).eps * np.pad(mag, ((0, 0), (0, 2))) + np.finfo(dtype).tiny
+    assert np.all(np.abs(out - want) <= bound)
+
+
+@settings(max_examples=30, deadline=None)
+@given(tile=st.sampled_from(_tiles("dot_")), dtype=st.sampled_from(FLOATS), acc=st.booleans(),
+       kc=st.integers(0, 70), frac_m=st.floats(0, 1), frac_n=st.floats(0, 1), seed=st.integers(0, 2**31))
+def test_dot_tiles(tile, dtype, acc, kc, frac_m, frac_n, seed):
+    MR, NR = (int(v) for v in tile.__name__.split("_")[1].split("x"))
+    mv, nv = 1 + int(frac_m * (MR - 1)), 1 + int(frac_n * (NR - 1))
+    rng = np.random.default_rng(seed)
+    A, Bt = rng.standard_normal((MR, kc + 2)).astype(dtype), rng.standard_normal((NR, kc + 1)).astype(dtype)
+    prev = rng.standard_normal((MR, NR + 1)).astype(dtype)
+    out = prev.copy()
+    tile(out.reshape(-1), 0, NR + 1, A.reshape(-1), 0, kc + 2, Bt.reshape(-1), 0, kc + 1, kc, mv, nv, acc)
+    want = prev.astype(np.float64)
+    want[:mv, :nv] = (prev[:mv, :nv] if acc else 0) + A[:mv, :kc].astype(np.float64) @ Bt[:nv, :kc].T
+    mag = np.abs(A[:, :kc]).astype(np.float64) @ np.abs(Bt[:, :kc]).T + np.abs(prev)[:, :NR]
+    bound = (kc + 2) * np.finfo(dtype).eps * np.pad(mag, ((0, 0), (0, 1))) + np.finfo(dtype).tiny
+    assert np.all(np.abs(out - want) <= bound)
