@@ -11,10 +11,6 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
     n = min(n, numba.config.NUMBA_NUM_THREADS)
-    try:  # Numba's np.dot calls SciPy's BLAS: load it now so the limit below covers that pool too
-        import scipy.linalg.cython_blas  # noqa: F401
-    except ImportError:
-        pass
     numba.set_num_threads(n)
     threadpool_limits(limits=n)
     _state["n"] = n

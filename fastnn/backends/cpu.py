@@ -5,14 +5,18 @@ backend chooses between our SGEMM and cuBLAS: `FASTNN_CPU_GEMM=auto|blas|fastnn`
 `gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 and our kernel for integer types (NumPy has no integer
 BLAS). Our AVX-512 register-tile GEMM (kernels/gemm) is about on par with OpenBLAS at the MNIST batch-64
 shapes but ~0.6-0.8x at batch 1024 (it packs B panels only, not A; see bench/bench_kernels.py), and
-eager training measured no faster with it, so OpenBLAS stays the default for floats. The fused MLP
-step (kernels/fused_mlp) always uses our GEMM.
+eager training measured no faster with it, so OpenBLAS stays the default for floats. bmm of small
+matrices (every dim <= SMALL_BMM) takes our batched kernel under `auto`: ~3.5x np.matmul at
+(256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The fused MLP step (kernels/fused_mlp)
+always uses our GEMM.
 """
 import os
 
 import numpy as np
 
 from .base import Backend
+
+SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
 
 _ACT_CODE = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -83,7 +87,7 @@ class CPUBackend(Backend):
     def matmul(self, a, b, trans_a=False, trans_b=False):
         """out (M,N) = op(a) @ op(b); transposed views are passed to the nt/tn kernels, not copied."""
         kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
-        if self._use_blas(kdt):
+        if self._use_blas(kdt) and not (self.gemm_impl == "auto" and max(a.shape[1:] + b.shape[1:]) <= SMALL_BMM):
             return np.matmul(a.T if trans_a else a, b.T if trans_b else b).astype(kdt, copy=False)
         a, ta = _c_or_t(a.astype(kdt, copy=False))
         b, tb = _c_or_t(b.astype(kdt, copy=False))
@@ -104,7 +108,7 @@ class CPUBackend(Backend):
     def bmm(self, a, b, trans_a=False, trans_b=False):
         """out (B,M,N) = op(a) (B,M,K) @ op(b) (B,K,N)."""
         kdt = _gemm_dtype(np.result_type(a.dtype, b.dtype))
-        if self._use_blas(kdt):
+        if self._use_blas(kdt) and not (self.gemm_impl == "auto" and max(a.shape[1:] + b.shape[1:]) <= SMALL_BMM):
             return np.matmul(np.swapaxes(a, 1, 2) if trans_a else a,
                              np.swapaxes(b, 1, 2) if trans_b else b).astype(kdt, copy=False)
         a, ta = _c_or_t(a.astype(kdt, copy=False))

@@ -187,8 +187,6 @@ def _setup(cfg, log):
         log(f"resumed from {cfg.resume} after epoch {s['start']}")
     step_sched = s["sched"] if s["sched_every"] == "step" else None
     s["trainer"], s["path"], s["reason"] = choose_trainer(cfg, model, optimizer, step_sched)
-    if cfg.threads:         # again: the trainer may have loaded another BLAS (Numba's np.dot -> SciPy's)
-        fastnn.set_num_threads(cfg.threads)
     log(f"path: {s['path']} ({s['reason']})")
     return s
 
