@@ -5,19 +5,30 @@ there), and it cannot be told to keep a register tile of accumulators. These int
 `_mm512_*` of this project: explicit `<W x float>` values that LLVM maps onto zmm registers when the
 host has AVX-512F and onto pairs of ymm otherwise. W = VEC_BYTES / itemsize, fixed per process
 from the host's CPU features (Numba's cache is keyed by CPU, so cached code never crosses hosts).
+Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do).
 
     lanes_of(arr)              W for arr's dtype, a compile-time constant
     vzeros(arr)                vector of zeros of arr's dtype
     vsplat(x)                  every lane = x
     vbroadcast(arr, i)         every lane = arr.flat[i]
     vload(arr, i, n)           lanes j < n = arr.flat[i + j], others 0 (masked: never reads past n)
-    vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked)
+    vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked; arr writable, of v's dtype)
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
     vsum(v)                    sum of the lanes (pairwise tree)
-Indices are element offsets into the array's data, unchecked: callers keep them in bounds.
+    v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
+Indices are element offsets into the array's data (arr.flat[i] is the element i places after the
+first one in memory), unchecked: callers keep them in bounds.
+
+Where the lane count comes from: the six intrinsics that make a vector (lanes_of, vzeros, vsplat,
+vbroadcast, vload, vgather) are built by _makers(width) for a width policy, width(dtype) -> lanes.
+The module-level names use the host's policy, lanes(dtype); `v8` uses 8 lanes, for kernels whose
+tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vfma, vadd
+and vsum take the width from their vector arguments and are shared by both.
 """
+from types import ModuleType
+
 import llvmlite.binding as llb
 from llvmlite import ir
 from numba import types
@@ -26,7 +37,8 @@ from numba.extending import intrinsic, models, register_model
 
 _FEATURES = llb.get_host_cpu_features().flatten().split(",")
 VEC_BYTES = 64 if "+avx512f" in _FEATURES else 32
-_I32 = ir.IntType(32)
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+_DTYPES = (types.float32, types.float64, types.int64)
 
 
 class Vec(types.Type):
@@ -45,18 +57,13 @@ class VecModel(models.PrimitiveModel):
 
 
 def lanes(dtype):
-    """Lanes per vector for a NumPy or Numba float dtype on this host."""
+    """Lanes per vector for a NumPy or Numba dtype on this host (the module-level width policy)."""
     bits = dtype.bitwidth if isinstance(dtype, types.Type) else dtype.itemsize * 8
     return VEC_BYTES * 8 // bits
 
 
-def _vec(dtype):
-    if not isinstance(dtype, types.Float):
-        raise TypeError(f"simd: vectors hold float32 or float64, got {dtype}")
-    return Vec(dtype, lanes(dtype))
-
-
-def _elem_ptr(context, builder, arrty, arr, idx):
+# ---- LLVM helpers: one implementation of each piece, for any lane count and dtype ----------------
+def _elem_ptr(context, builder, arrty, arr, idx):  # &arr.flat[idx]
     data = context.make_array(arrty)(context, builder, arr).data
     return builder.gep(data, [idx])
 
@@ -67,81 +74,104 @@ def _splat(builder, vty, x):
     return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined), zeros)
 
 
-def _mask(builder, vt, n):
-    # <lanes x i1>: lane j < n
-    iota = ir.Constant(ir.VectorType(n.type, vt.lanes), list(range(vt.lanes)))
-    return builder.icmp_signed("<", iota, _splat(builder, iota.type, n))
+def _mask(context, builder, vt, n, nty):
+    # <lanes x i1>: lane j < n (n of Numba type nty), as the scalar bits (1 << clamp(n, 0, lanes)) - 1
+    # (comparing a lane-index vector with n would be a 512-bit op for 8 x i64, and one zmm
+    # instruction slows the FMAs of a ymm kernel on Intel: it takes over port 1's vector unit)
+    n, zero, w = context.cast(builder, n, nty, types.int64), ir.Constant(_I64, 0), ir.Constant(_I64, vt.lanes)
+    n = builder.select(builder.icmp_signed("<", n, w), n, w)
+    n = builder.select(builder.icmp_signed("<", n, zero), zero, n)
+    bits = builder.sub(builder.shl(ir.Constant(_I64, 1), n), ir.Constant(_I64, 1))
+    return builder.bitcast(builder.trunc(bits, ir.IntType(vt.lanes)), ir.VectorType(ir.IntType(1), vt.lanes))
 
 
-def _llvm_fn(builder, name, ret, args):
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), name)
+def _llvm_call(builder, name, vt, ret, *args):  # LLVM intrinsic `name`, "{}" -> vt's suffix (v8f32)
+    kind = "i" if isinstance(vt.dtype, types.Integer) else "f"
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, [a.type for a in args]),
+                                        name.format(f"v{vt.lanes}{kind}{vt.dtype.bitwidth}"))
+    return builder.call(fn, args)
 
 
-def _suffix(vt):
-    return f"v{vt.lanes}f{vt.dtype.bitwidth}"
+def _align(vt):  # element alignment, as the masked load/store/gather intrinsics take it
+    return ir.Constant(_I32, vt.dtype.bitwidth // 8)
 
 
-@intrinsic
-def lanes_of(typingctx, arr):
-    w = lanes(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        return context.get_constant(types.intp, w)
-    return types.intp(arr), codegen
+# ---- codegen of the vector makers (vt = sig.return_type, the policy's vector type) ---------------
+def _broadcast_cg(context, builder, sig, args):
+    x = builder.load(_elem_ptr(context, builder, sig.args[0], args[0], args[1]))
+    return _splat(builder, context.get_value_type(sig.return_type), x)
 
 
-@intrinsic
-def vzeros(typingctx, arr):
-    vt = _vec(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        return ir.Constant(context.get_value_type(vt), None)
-    return vt(arr), codegen
-
-
-@intrinsic
-def vsplat(typingctx, x):
-    vt = _vec(x)
-
-    def codegen(context, builder, sig, args):
-        return _splat(builder, context.get_value_type(vt), args[0])
-    return vt(x), codegen
+def _load_cg(context, builder, sig, args):
+    vt, (arrty, _, nty) = sig.return_type, sig.args
+    vty = context.get_value_type(vt)
+    ptr = _elem_ptr(context, builder, arrty, args[0], args[1])
+    mask = _mask(context, builder, vt, args[2], nty)
+    return _llvm_call(builder, "llvm.masked.load.{}.p0", vt, vty, ptr, _align(vt), mask,
+                      ir.Constant(vty, None))
 
 
-@intrinsic
-def vbroadcast(typingctx, arr, idx):
-    vt = _vec(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        x = builder.load(_elem_ptr(context, builder, arr, args[0], args[1]))
-        return _splat(builder, context.get_value_type(vt), x)
-    return vt(arr, idx), codegen
-
-
-@intrinsic
-def vload(typingctx, arr, idx, n):
-    vt = _vec(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        vty = context.get_value_type(vt)
-        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
-        mask = _mask(builder, vt, context.cast(builder, args[2], n, types.intp))
-        fn = _llvm_fn(builder, f"llvm.masked.load.{_suffix(vt)}.p0", vty,
-                      [ptr.type, _I32, mask.type, vty])
-        align = ir.Constant(_I32, vt.dtype.bitwidth // 8)
-        return builder.call(fn, [ptr, align, mask, ir.Constant(vty, None)])
-    return vt(arr, idx, n), codegen
+def _gather_cg(context, builder, sig, args):
+    vt, (arrty, _, sty, nty) = sig.return_type, sig.args
+    vty = context.get_value_type(vt)
+    base = builder.ptrtoint(_elem_ptr(context, builder, arrty, args[0], args[1]), _I64)
+    step = builder.mul(context.cast(builder, args[2], sty, types.int64),
+                       ir.Constant(_I64, vt.dtype.bitwidth // 8))
+    iota = ir.Constant(ir.VectorType(_I64, vt.lanes), list(range(vt.lanes)))
+    addr = builder.add(_splat(builder, iota.type, base), builder.mul(iota, _splat(builder, iota.type, step)))
+    ptrs = builder.inttoptr(addr, ir.VectorType(ir.PointerType(), vt.lanes))
+    mask = _mask(context, builder, vt, args[3], nty)
+    return _llvm_call(builder, f"llvm.masked.gather.{{}}.v{vt.lanes}p0", vt, vty, ptrs, _align(vt), mask,
+                      ir.Constant(vty, None))
 
 
+def _makers(width):
+    """lanes_of, vzeros, vsplat, vbroadcast, vload, vgather, with vectors of width(dtype) lanes."""
+    def vec(dtype):
+        if dtype not in _DTYPES:
+            raise TypeError(f"simd: vectors hold float32, float64 or int64, got {dtype}")
+        return Vec(dtype, width(dtype))
+
+    @intrinsic
+    def lanes_of(typingctx, arr):
+        w = width(arr.dtype)
+        return types.intp(arr), lambda context, builder, sig, args: context.get_constant(types.intp, w)
+
+    @intrinsic
+    def vzeros(typingctx, arr):
+        vt = vec(arr.dtype)
+        return vt(arr), lambda context, builder, sig, args: ir.Constant(context.get_value_type(vt), None)
+
+    @intrinsic
+    def vsplat(typingctx, x):
+        vt = vec(x)
+        return vt(x), lambda context, builder, sig, args: _splat(builder, context.get_value_type(vt), args[0])
+
+    @intrinsic
+    def vbroadcast(typingctx, arr, idx):
+        return vec(arr.dtype)(arr, idx), _broadcast_cg
+
+    @intrinsic
+    def vload(typingctx, arr, idx, n):
+        return vec(arr.dtype)(arr, idx, n), _load_cg
+
+    @intrinsic
+    def vgather(typingctx, arr, idx, stride, n):
+        return vec(arr.dtype)(arr, idx, stride, n), _gather_cg
+
+    return lanes_of, vzeros, vsplat, vbroadcast, vload, vgather
+
+
+# ---- intrinsics on vectors of any width -----------------------------------------------------------
 @intrinsic
 def vstore(typingctx, arr, idx, v, n):
+    if not (isinstance(arr, types.Array) and isinstance(v, Vec) and v.dtype == arr.dtype and arr.mutable):
+        return None
+
     def codegen(context, builder, sig, args):
         ptr = _elem_ptr(context, builder, arr, args[0], args[1])
-        mask = _mask(builder, v, context.cast(builder, args[3], n, types.intp))
-        vty = context.get_value_type(v)
-        fn = _llvm_fn(builder, f"llvm.masked.store.{_suffix(v)}.p0", ir.VoidType(),
-                      [vty, ptr.type, _I32, mask.type])
-        builder.call(fn, [args[2], ptr, ir.Constant(_I32, v.dtype.bitwidth // 8), mask])
+        mask = _mask(context, builder, v, args[3], n)
+        _llvm_call(builder, "llvm.masked.store.{}.p0", v, ir.VoidType(), args[2], ptr, _align(v), mask)
         return context.get_dummy_value()
     return types.none(arr, idx, v, n), codegen
 
@@ -152,9 +182,24 @@ def vfma(typingctx, a, b, c):
         return None
 
     def codegen(context, builder, sig, args):
-        vty = context.get_value_type(a)
-        return builder.call(_llvm_fn(builder, f"llvm.fma.{_suffix(a)}", vty, [vty] * 3), args)
+        if isinstance(a.dtype, types.Integer):
+            return builder.add(builder.mul(args[0], args[1]), args[2])
+        return _llvm_call(builder, "llvm.fma.{}", a, context.get_value_type(a), *args)
     return a(a, b, c), codegen
+
+
+def _add(builder, vt, x, y):
+    return (builder.add if isinstance(vt.dtype, types.Integer) else builder.fadd)(x, y)
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    if not (isinstance(a, Vec) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _add(builder, a, args[0], args[1])
+    return a(a, b), codegen
 
 
 @intrinsic
@@ -169,36 +214,16 @@ def vsum(typingctx, v):
             hi = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(_I32, width),
                                                           list(range(width, 2 * width))))
             lo = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(_I32, width), list(range(width))))
-            x = builder.fadd(lo, hi)
+            x = _add(builder, v, lo, hi)
         return builder.extract_element(x, ir.Constant(_I32, 0))
     return v.dtype(v), codegen
 
 
-@intrinsic
-def vadd(typingctx, a, b):
-    if not (isinstance(a, Vec) and a == b):
-        return None
+# ---- the two lane policies --------------------------------------------------------------------------
+lanes_of, vzeros, vsplat, vbroadcast, vload, vgather = _makers(lanes)
 
-    def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], args[1])
-    return a(a, b), codegen
-
-
-@intrinsic
-def vgather(typingctx, arr, idx, stride, n):
-    vt = _vec(arr.dtype)
-
-    def codegen(context, builder, sig, args):
-        vty = context.get_value_type(vt)
-        i64 = ir.IntType(64)
-        base = builder.ptrtoint(_elem_ptr(context, builder, arr, args[0], args[1]), i64)
-        step = builder.mul(context.cast(builder, args[2], stride, types.int64),
-                           ir.Constant(i64, vt.dtype.bitwidth // 8))
-        iota = ir.Constant(ir.VectorType(i64, vt.lanes), list(range(vt.lanes)))
-        addr = builder.add(_splat(builder, iota.type, base), builder.mul(iota, _splat(builder, iota.type, step)))
-        ptrs = builder.inttoptr(addr, ir.VectorType(ir.PointerType(), vt.lanes))
-        mask = _mask(builder, vt, context.cast(builder, args[3], n, types.intp))
-        fn = _llvm_fn(builder, f"llvm.masked.gather.{_suffix(vt)}.v{vt.lanes}p0", vty,
-                      [ptrs.type, _I32, mask.type, vty])
-        return builder.call(fn, [ptrs, ir.Constant(_I32, vt.dtype.bitwidth // 8), mask, ir.Constant(vty, None)])
-    return vt(arr, idx, stride, n), codegen
+# v8 is a module object because Numba resolves attributes of modules (v8.vload) in jitted code,
+# and of no other plain Python object.
+v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
+v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vgather = _makers(lambda dtype: 8)
+v8.vstore, v8.vfma, v8.vadd, v8.vsum = vstore, vfma, vadd, vsum

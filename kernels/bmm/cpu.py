@@ -5,159 +5,58 @@ tuned for tiny M, N, K (where BLAS call overhead dominates np.matmul). float32, 
     bmm_nt(out, a, b)  # out (B,M,N) = a (B,M,K) @ b (B,N,K).T
     bmm_tn(out, a, b)  # out (B,M,N) = a (B,K,M).T @ b (B,K,N)
 All three run one tile loop (_mm) over element strides: a tile is R <= 6 rows x 8 columns of
-two batch entries, held in 2R 8-lane vectors while k runs (per k and entry: one masked load of
-b's row k, R broadcast-FMAs of a), so 2R FMA chains are independent and a lane mask covers any N
-(no scalar tail, nothing read or written outside the arrays). bmm_nt gathers b's strided columns;
-bmm_tn reads a with its strides swapped. R is a compile-time constant (see _ROWS). Plain Numba
-loops cannot do this: LLVM's loop vectorizer wants long inner loops and Numba turns its SLP
-vectorizer off, so scalar loops ran one latency-bound FMA chain at a time (~75 us for
-(256,5,6)@(256,6,7), now ~3.5 us; np.matmul ~14 us).
+two batch entries, held in 2R 8-lane vectors (kernels/simd.py's v8) while k runs (per k and
+entry: one masked load of b's row k, R broadcast-FMAs of a), so 2R FMA chains are independent and
+a lane mask covers any N (no scalar tail, nothing read or written outside the arrays). bmm_nt
+gathers b's strided columns; bmm_tn reads a with its strides swapped. R is a compile-time
+constant (see _ROWS). Plain Numba loops cannot do this: LLVM's loop vectorizer wants long inner
+loops and Numba turns its SLP vectorizer off, so scalar loops ran one latency-bound FMA chain at a
+time (~75 us for (256,5,6)@(256,6,7), now ~3.5 us; np.matmul ~14 us).
 Serial: at these sizes a whole batch of 256 takes a few microseconds, less than a parallel launch.
 """
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
 from numba.core.errors import NumbaError
-from numba.core.imputils import impl_ret_borrowed
-from numba.extending import intrinsic, models, register_model
 
 from .._numba import jit
+from ..simd import v8
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
-_W = 8  # lanes per vector for every dtype: ymm for float32, zmm (or two ymm) for 64-bit
-_I32, _I64 = ir.IntType(32), ir.IntType(64)
-
-
-# ---- 8-lane vectors: a Numba type and five intrinsics -------------------------------------------
-# arr.flat[i] below is the element i places after arr's first one in memory (the flat index for a
-# C-contiguous arr). Offsets are unchecked: the kernels keep them inside the arrays.
-class _Vec(types.Type):
-    def __init__(self, dtype):
-        self.dtype = dtype
-        super().__init__(name=f"bmm.Vec({dtype}x{_W})")
-
-
-@register_model(_Vec)
-class _VecModel(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, ir.VectorType(dmm.lookup(fe_type.dtype).get_value_type(), _W))
-
-
-def _vec_of(arr, layouts="C"):  # the vector type for an array of a supported dtype and layout, else None
-    ok = isinstance(arr, types.Array) and arr.layout in layouts
-    return _Vec(arr.dtype) if ok and arr.dtype in (types.float32, types.float64, types.int64) else None
-
-
-def _ptr(ctx, bld, arrty, arr, i):  # &arr.flat[i]
-    return bld.gep(ctx.make_array(arrty)(ctx, bld, arr).data, [i])
-
-
-def _splat(bld, x):
-    v = bld.insert_element(ir.Constant(ir.VectorType(x.type, _W), ir.Undefined), x, _I32(0))
-    return bld.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, _W), [0] * _W))
-
-
-def _mask(bld, n):  # <8 x i1> with lane j set for j < n: the bits (1 << min(n, 8)) - 1
-    n = bld.select(bld.icmp_signed("<", n, _I64(_W)), n, _I64(_W))
-    bits = bld.trunc(bld.sub(bld.shl(_I64(1), n), _I64(1)), ir.IntType(_W))
-    return bld.bitcast(bits, ir.VectorType(ir.IntType(1), _W))
-
-
-def _llvm(bld, name, vty, ret, *args):  # call LLVM's intrinsic `name` overloaded on vector type vty
-    el = vty.element
-    sfx = f"v{_W}{'i' if isinstance(el, ir.IntType) else 'f'}{32 if el == ir.FloatType() else 64}"
-    fnty = ir.FunctionType(ret, [x.type for x in args])
-    return bld.call(cgutils.get_or_insert_function(bld.module, fnty, name.format(sfx)), args)
-
-
-def _align(vty):  # element alignment, as the masked load/store/gather intrinsics take it
-    return _I32(4 if vty.element == ir.FloatType() else 8)
-
-
-@intrinsic
-def _vzero(typingctx, arr):
-    # vector of zeros of arr's dtype
-    vt = _vec_of(arr)
-
-    def codegen(ctx, bld, sig, args):
-        return ir.Constant(ctx.get_value_type(vt), None)
-    return None if vt is None else (vt(arr), codegen)
-
-
-@intrinsic
-def _vload(typingctx, arr, i, step, n):
-    # lane j = arr.flat[i + j*step] for j < min(n, 8), other lanes 0; reads nothing else. A
-    # C-contiguous arr is read with one masked load (step must be 1), any other with a masked gather.
-    vt = _vec_of(arr, "CFA")
-
-    def codegen(ctx, bld, sig, args):
-        vty, (_, i, step, n) = ctx.get_value_type(vt), args
-        p, mask, zero = _ptr(ctx, bld, arr, args[0], i), _mask(bld, n), ir.Constant(vty, None)
-        if arr.layout == "C":
-            return _llvm(bld, "llvm.masked.load.{}.p0", vty, vty, p, _align(vty), mask, zero)
-        lanes = ir.Constant(ir.VectorType(_I64, _W), list(range(_W)))
-        offs = bld.mul(lanes, _splat(bld, bld.mul(step, _I64(ctx.get_abi_sizeof(vty.element)))))
-        ptrs = bld.inttoptr(bld.add(_splat(bld, bld.ptrtoint(p, _I64)), offs), ir.VectorType(p.type, _W))
-        return _llvm(bld, "llvm.masked.gather.{}.v8p0", vty, vty, ptrs, _align(vty), mask, zero)
-    return None if vt is None else (vt(arr, types.intp, types.intp, types.intp), codegen)
-
-
-@intrinsic
-def _strided(typingctx, arr):
-    # arr itself, typed as not contiguous (layout "A"), so that _vload gathers from it
-    def codegen(ctx, bld, sig, args):
-        return impl_ret_borrowed(ctx, bld, sig.return_type, args[0])
-    return (arr.copy(layout="A")(arr), codegen) if isinstance(arr, types.Array) else None
-
-
-@intrinsic
-def _vstore(typingctx, arr, i, v, n):
-    # arr.flat[i + j] = v[j] for j < min(n, 8); writes nothing else
-    def codegen(ctx, bld, sig, args):
-        v, p, mask = args[2], _ptr(ctx, bld, arr, args[0], args[1]), _mask(bld, args[3])
-        _llvm(bld, "llvm.masked.store.{}.p0", v.type, ir.VoidType(), v, p, _align(v.type), mask)
-        return ctx.get_dummy_value()
-    ok = _vec_of(arr) == v and arr.mutable
-    return (types.none(arr, types.intp, v, types.intp), codegen) if ok else None
-
-
-@intrinsic
-def _vfma(typingctx, c, arr, i, v):
-    # c + arr.flat[i] * v (broadcast); floats fuse to one FMA where the CPU has it (llvm.fmuladd)
-    def codegen(ctx, bld, sig, args):
-        c, x, v = args[0], _splat(bld, bld.load(_ptr(ctx, bld, arr, args[1], args[2]))), args[3]
-        if isinstance(c.type.element, ir.IntType):
-            return bld.add(c, bld.mul(x, v))
-        return _llvm(bld, "llvm.fmuladd.{}", c.type, c.type, x, v, c)
-    return (c(c, arr, types.intp, v), codegen) if _vec_of(arr) == v == c else None
+_W = 8  # lanes of a v8 vector, every dtype: ymm for float32, zmm (or two ymm) for 64-bit
 
 
 # ---- kernels ------------------------------------------------------------------------------------
 @jit
 def _fmas(c, a, p, si, v, R):
     # c[t] + a.flat[p + t*si] * v for t < R; the six vectors c[R:] pass through
-    return (_vfma(c[0], a, p, v),
-            _vfma(c[1], a, p + si, v) if R > 1 else c[1],
-            _vfma(c[2], a, p + 2 * si, v) if R > 2 else c[2],
-            _vfma(c[3], a, p + 3 * si, v) if R > 3 else c[3],
-            _vfma(c[4], a, p + 4 * si, v) if R > 4 else c[4],
-            _vfma(c[5], a, p + 5 * si, v) if R > 5 else c[5])
+    return (v8.vfma(v8.vbroadcast(a, p), v, c[0]),
+            v8.vfma(v8.vbroadcast(a, p + si), v, c[1]) if R > 1 else c[1],
+            v8.vfma(v8.vbroadcast(a, p + 2 * si), v, c[2]) if R > 2 else c[2],
+            v8.vfma(v8.vbroadcast(a, p + 3 * si), v, c[3]) if R > 3 else c[3],
+            v8.vfma(v8.vbroadcast(a, p + 4 * si), v, c[4]) if R > 4 else c[4],
+            v8.vfma(v8.vbroadcast(a, p + 5 * si), v, c[5]) if R > 5 else c[5])
+
+
+@jit
+def _row(b, p, s, n, gather):
+    # lanes j < n = b.flat[p + j*s]: a masked gather (bmm_nt's columns of b), else one masked load
+    # along a contiguous row (s == 1, or n <= 1). gather is a literal, so the branch folds away
+    return v8.vgather(b, p, s, n) if gather else v8.vload(b, p, n)
 
 
 @jit
 def _stores(out, q, N, c, nl, R):
     # out.flat[q + t*N:][:nl] = c[t] for t < R
     for t in range(R):
-        _vstore(out, q + t * N, c[t], nl)
+        v8.vstore(out, q + t * N, c[t], nl)
 
 
 @jit
-def _mm(out, a, sa, b, sb, K, rows):
+def _mm(out, a, sa, b, sb, K, rows, gather):
     # out (B,M,N) = a (B,M,K) @ b (B,K,N); a[n,i,k] = a.flat[n*sa[0] + i*sa[1] + k*sa[2]] and
     # b[n,k,j] = b.flat[n*sb[0] + k*sb[1] + j*sb[2]]. A tile: R = rows.ndim rows (the last group
     # ends at row M, redoing rows when R does not divide M) x 8 columns x two batch entries (an odd
-    # last one is done twice), held in 2R vectors: 2R independent FMA chains.
+    # last one is done twice), held in 2R vectors: 2R independent FMA chains. gather (a literal):
+    # b's rows k are strided (bmm_nt), else contiguous.
     # (rows.ndim is typed as a literal; R + 0 is a plain int, so the helpers compile once per dtype,
     # not per R: LLVM inlines them into each _mm and folds R there)
     (B, M, N), R = out.shape, rows.ndim + 0
@@ -166,26 +65,34 @@ def _mm(out, a, sa, b, sb, K, rows):
         for n in range(0, B, 2):
             m = min(n + 1, B - 1)
             for j0 in range(0, N, _W):
-                z, nl = _vzero(out), N - j0
+                z, nl = v8.vzeros(out), N - j0
                 c = d = (z, z, z, z, z, z)
                 for k in range(K):
                     p, q = n * sb[0] + k * sb[1] + j0 * sb[2], m * sb[0] + k * sb[1] + j0 * sb[2]
-                    c = _fmas(c, a, n * sa[0] + i0 * sa[1] + k * sa[2], sa[1], _vload(b, p, sb[2], nl), R)
-                    d = _fmas(d, a, m * sa[0] + i0 * sa[1] + k * sa[2], sa[1], _vload(b, q, sb[2], nl), R)
+                    u, v = _row(b, p, sb[2], nl, gather), _row(b, q, sb[2], nl, gather)
+                    c = _fmas(c, a, n * sa[0] + i0 * sa[1] + k * sa[2], sa[1], u, R)
+                    d = _fmas(d, a, m * sa[0] + i0 * sa[1] + k * sa[2], sa[1], v, R)
                 _stores(out, (n * M + i0) * N + j0, N, c, nl, R)
                 _stores(out, (m * M + i0) * N + j0, N, d, nl, R)
 
 
 @jit
+def _c_contiguous(out, a, b):
+    # the API takes C-contiguous arrays only (_mm reads a and b through their strides, but writes
+    # out by flat offsets); a constant True for arrays typed C-contiguous
+    return out.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous
+
+
+@jit
 def _bmm_nn(out, a, b, rows):
-    # out (B,M,N) = a (B,M,K) @ b (B,K,N); False (nothing written) if the shapes do not fit or b is
-    # not C-contiguous (a strided b would be gathered, but the API takes C-contiguous arrays only)
+    # out (B,M,N) = a (B,M,K) @ b (B,K,N); False (nothing written) if the shapes do not fit or an
+    # array is not C-contiguous
     (B, M, K), s = a.shape, a.itemsize
     if (b.shape[:2] != (B, K) or out.shape != (B, M, b.shape[2]) or 0 < M < rows.ndim
-            or not b.flags.c_contiguous):
+            or not _c_contiguous(out, a, b)):
         return False
     _mm(out, a, (a.strides[0] // s, a.strides[1] // s, a.strides[2] // s),
-        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows)
+        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows, False)
     return True
 
 
@@ -194,10 +101,10 @@ def _bmm_nt(out, a, b, rows):
     # out (B,M,N) = a (B,M,K) @ b (B,N,K).T; b's k and j strides swapped, its columns gathered
     (B, M, K), s = a.shape, a.itemsize
     if (b.shape[0] != B or b.shape[2] != K or out.shape != (B, M, b.shape[1]) or 0 < M < rows.ndim
-            or not b.flags.c_contiguous):
+            or not _c_contiguous(out, a, b)):
         return False
     _mm(out, a, (a.strides[0] // s, a.strides[1] // s, a.strides[2] // s),
-        _strided(b), (b.strides[0] // s, b.strides[2] // s, b.strides[1] // s), K, rows)
+        b, (b.strides[0] // s, b.strides[2] // s, b.strides[1] // s), K, rows, True)
     return True
 
 
@@ -206,10 +113,10 @@ def _bmm_tn(out, a, b, rows):
     # out (B,M,N) = a (B,K,M).T @ b (B,K,N); a's k and i strides swapped
     (B, K, M), s = a.shape, a.itemsize
     if (b.shape[:2] != (B, K) or out.shape != (B, M, b.shape[2]) or 0 < M < rows.ndim
-            or not b.flags.c_contiguous):
+            or not _c_contiguous(out, a, b)):
         return False
     _mm(out, a, (a.strides[0] // s, a.strides[2] // s, a.strides[1] // s),
-        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows)
+        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows, False)
     return True
 
 

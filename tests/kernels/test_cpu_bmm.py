@@ -85,6 +85,10 @@ def test_bmm_errors_are_clear():
     a, b = np.ones((2, 3, 4), np.float32), np.ones((2, 4, 6), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
         cpu.bmm_nt(np.empty((2, 3, 6), np.float32), a, np.ones((2, 4, 6), np.float32).transpose(0, 2, 1))
+    with pytest.raises(ValueError, match="C-contiguous"):  # out is written by flat offsets
+        cpu.bmm(np.empty((2, 6, 3), np.float32).transpose(0, 2, 1), a, b)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cpu.bmm(np.empty((2, 3, 6), np.float32), np.ones((2, 4, 3), np.float32).transpose(0, 2, 1), b)
     ro = np.empty((2, 3, 6), np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):

@@ -1,6 +1,6 @@
-"""kernels/simd.py intrinsics (masked load/store, gather, broadcast, fma, lane sum) vs NumPy, and every
-generated GEMM tile in kernels/gemm/_micro.py (including the ones this host's driver does not pick)
-against a float64 matmul."""
+"""kernels/simd.py intrinsics (masked load/store, gather, broadcast, fma, lane sum; host-width and
+v8 vectors; float32, float64, int64) vs NumPy, and every generated GEMM tile in kernels/gemm/_micro.py
+(including the ones this host's driver does not pick) against a float64 matmul."""
 import numba
 import numpy as np
 import pytest
@@ -8,9 +8,15 @@ from hypothesis import given, settings, strategies as st
 
 from fastnn.kernels import simd
 from fastnn.kernels.gemm import _micro
-from fastnn.kernels.simd import vbroadcast, vfma, vgather, vload, vstore, vsum, vzeros
+from fastnn.kernels.simd import v8, vadd, vbroadcast, vfma, vgather, vload, vsplat, vstore, vsum, vzeros
 
 FLOATS = [np.float32, np.float64]
+DTYPES = FLOATS + [np.int64]
+WIDTHS = ["host", "v8"]  # the module-level intrinsics (host lanes) and simd.v8 (8 lanes)
+
+
+def _lanes(width, dtype):
+    return simd.lanes(np.dtype(dtype)) if width == "host" else 8
 
 
 @numba.njit
@@ -25,30 +31,55 @@ def _gather(out, x, i, s, n):
 
 
 @numba.njit
+def _copy_masked8(out, x, i, n):
+    v8.vstore(out, 0, v8.vload(x, i, n), n)
+
+
+@numba.njit
+def _gather8(out, x, i, s, n):
+    v8.vstore(out, 0, v8.vgather(x, i, s, n), n)
+
+
+@numba.njit
+def _lane_counts(x):
+    return simd.lanes_of(x), v8.lanes_of(x)
+
+
+@numba.njit
 def _fma_sum(x, y, i):
     # sum_j x[i] * y[j] + 0 over one vector of y: vsum(vfma(broadcast, load, zeros))
     return vsum(vfma(vbroadcast(x, i), vload(y, 0, simd.lanes_of(y)), vzeros(y)))
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_masked_load_store_never_touch_past_n(dtype):
-    W = simd.lanes(np.dtype(dtype))
+@numba.njit
+def _int_ops(x, y, i):
+    # (sum_j x[i] * y[j] + (y[j] + 3)) over one 8-lane and one host-width vector of y
+    u, W = v8.vload(y, 0, 8), simd.lanes_of(y)
+    s8 = v8.vsum(v8.vfma(v8.vbroadcast(x, i), u, v8.vadd(u, v8.vsplat(3))))
+    return s8, vsum(vfma(vbroadcast(x, i), vload(y, 0, W), vadd(vload(y, 0, W), vsplat(3))))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_load_store_never_touch_past_n(width, dtype):
+    W = _lanes(width, dtype)
     x = np.arange(3 * W, dtype=dtype) + 1
-    for i, n in [(0, 0), (0, 1), (3, W - 1), (W, W), (2 * W - 5, 5), (0, -2)]:
+    for i, n in [(0, 0), (0, 1), (3, W - 1), (W, W), (2 * W - 5, 5), (0, -2), (0, W + 3)]:
         out = np.full(W + 4, -7, dtype)
-        _copy_masked(out, x, i, n)
-        k = max(n, 0)
+        (_copy_masked if width == "host" else _copy_masked8)(out, x, i, n)
+        k = min(max(n, 0), W)
         np.testing.assert_array_equal(out[:k], x[i:i + k])
         np.testing.assert_array_equal(out[k:], -7)  # masked-off lanes are not written
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_gather_reads_a_strided_column(dtype):
-    W = simd.lanes(np.dtype(dtype))
-    x = np.random.default_rng(0).standard_normal((W + 3, 5)).astype(dtype)
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gather_reads_a_strided_column(width, dtype):
+    W = _lanes(width, dtype)
+    x = (100 * np.random.default_rng(0).standard_normal((W + 3, 5))).astype(dtype)
     for n in (W, 3, 0):
         out = np.full(W, -7, dtype)
-        _gather(out, x.reshape(-1), 2, 5, n)
+        (_gather if width == "host" else _gather8)(out, x.reshape(-1), 2, 5, n)
         np.testing.assert_array_equal(out[:n], x[:n, 2])
         np.testing.assert_array_equal(out[n:], -7)
 
@@ -61,6 +92,14 @@ def test_fma_and_lane_sum(dtype):
     want = float(x[2]) * y.astype(np.float64).sum()
     eps = np.finfo(dtype).eps
     assert abs(_fma_sum(x, y, 2) - want) <= W * eps * abs(x[2]) * np.abs(y).sum() + np.finfo(dtype).tiny
+
+
+def test_int64_fma_add_splat_sum_are_exact_and_v8_has_8_lanes():
+    x, y = np.array([5, -7, 2**40], np.int64), np.arange(-8, 16, dtype=np.int64) * 3
+    W = simd.lanes(np.dtype(np.int64))
+    assert _lane_counts(y) == (W, 8)
+    assert _int_ops(x, y, 1) == tuple(int((-7 * y[:w] + y[:w] + 3).sum()) for w in (8, W))
+    assert _int_ops(x, y, 2) == tuple(int((2**40 * y[:w] + y[:w] + 3).sum()) for w in (8, W))
 
 
 def _tiles(prefix):
