@@ -1,6 +1,6 @@
 """Tile I/O for the GEMM register tiles (_micro.py): B-panel packing and write-back, masked at edges."""
 from .._numba import jit
-from ..simd import lanes_of, vadd, vload, vstore
+from ..simd import lanes_of, vadd, vgather, vload, vstore
 
 
 @jit
@@ -33,3 +33,15 @@ def pack_panel(bp, b, bo, ldb, kc, nv):
         q, o = bo + p * ldb, p * 2 * W
         vstore(bp, o, vload(b, q, n0), W)
         vstore(bp, o + W, vload(b, q + W, n1), W)
+
+
+@jit
+def pack_panel_t(bp, b, bo, ldb, kc, nv):
+    # bp[p*2W + j] = b[bo + j*ldb + p] for j < nv (zero-padded to 2W lanes), p < kc: the (kc, 2W) panel
+    # of B = b.T for a row-major b (N,K) (matmul_nt), one strided column gather per vector
+    W = lanes_of(bp)
+    n0, n1 = min(nv, W), nv - W
+    for p in range(kc):
+        o = p * 2 * W
+        vstore(bp, o, vgather(b, bo + p, ldb, n0), W)
+        vstore(bp, o + W, vgather(b, bo + W * ldb + p, ldb, n1), W)

@@ -10,7 +10,9 @@ and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitt
           accumulators; A[i,k] is read at a[i*K + k] (nn) or a[k*M + i] (tn). K is cut into
           blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
           buffer (no L1 set aliasing or TLB misses whatever N is), reused by every row tile.
-  nt:     dot tiles (MR x NR dot products): both a's and b's rows are contiguous in k, so each
+  nt:     from NT_PACK_MIN_M rows on, the same axpy tiles, with each panel of B = b.T gathered
+          from b's rows (the pack costs K*N gathers, amortized over M rows). Fewer rows: dot tiles
+          (MR x NR dot products, no packing): both a's and b's rows are contiguous in k, so each
           accumulator holds W partial sums along k, summed across lanes when the tile is done.
 Edges (ragged M, N, K) are masked loads and stores, never reads past the data.
 Threads: the output is cut into `nthreads` chunks along N (along M when N has too few tiles), one
@@ -23,9 +25,10 @@ import numpy as np
 from .._numba import jit, pjit
 from ..simd import VEC_BYTES, lanes_of
 from ._micro import axpy_4, axpy_8, dot_2x4, dot_4x4
-from ._store import pack_panel
+from ._store import pack_panel, pack_panel_t
 
 KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
+NT_PACK_MIN_M = 128  # matmul_nt with at least this many rows packs B.T and runs the axpy tiles
 PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
 _WIDE = VEC_BYTES == 64  # AVX-512: 32 vector registers, bigger tiles
 AXPY, AXPY_MR = (axpy_8, 8) if _WIDE else (axpy_4, 4)
@@ -42,8 +45,10 @@ def _span(n, unit, parts, t):
 
 
 @jit
-def _block_axpy(out, a, b, trans_a, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
-    # out[i_lo:i_hi, j_lo:j_hi] (=|+=) A @ b (K,N), A = a (M,K) or a (K,M).T; all 1-D flat
+def _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
+    # out[i_lo:i_hi, j_lo:j_hi] (=|+=) A @ B, A = a (M,K) or a (K,M).T, B = b (K,N) or b (N,K).T;
+    # all 1-D flat. Each (kc, NR) column panel of B is packed once (rows copied, or b's rows gathered
+    # as columns for trans_b) and reused by every row tile.
     NR = 2 * lanes_of(out)
     sai, sap = (1, M) if trans_a else (K, 1)
     bp = np.empty(min(K, KC) * NR, out.dtype)  # one packed (kc, NR) panel of B
@@ -52,7 +57,10 @@ def _block_axpy(out, a, b, trans_a, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
         acc_k = acc or k0 > 0
         for j0 in range(j_lo, j_hi, NR):
             nv = min(NR, j_hi - j0)
-            pack_panel(bp, b, k0 * N + j0, N, kc, nv)
+            if trans_b:
+                pack_panel_t(bp, b, j0 * K + k0, K, kc, nv)
+            else:
+                pack_panel(bp, b, k0 * N + j0, N, kc, nv)
             for i0 in range(i_lo, i_hi, AXPY_MR):
                 AXPY(out, i0 * N + j0, N, a, i0 * sai + k0 * sap, sai, sap, bp, 0, NR,
                      kc, min(AXPY_MR, i_hi - i0), nv, acc_k)
@@ -68,9 +76,17 @@ def _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi):
 
 
 @jit
+def _dot_tiles(trans_b, M):
+    # matmul_nt on dot tiles (no packing) for a few rows; else on packed axpy tiles, which run at
+    # matmul's speed once the gathering pack is amortized over NT_PACK_MIN_M rows
+    return trans_b and M < NT_PACK_MIN_M
+
+
+@jit
 def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
     # chunk t of a parts_m x parts_n grid over out (M,N), in whole tiles
-    MR, NR = (DOT_MR, DOT_NR) if trans_b else (AXPY_MR, 2 * lanes_of(out))
+    dot = _dot_tiles(trans_b, M)
+    MR, NR = (DOT_MR, DOT_NR) if dot else (AXPY_MR, 2 * lanes_of(out))
     i_lo, i_hi = _span(M, MR, parts_m, t // parts_n)
     j_lo, j_hi = _span(N, NR, parts_n, t % parts_n)
     if i_lo >= i_hi or j_lo >= j_hi:
@@ -79,10 +95,10 @@ def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
         if not acc:
             for i in range(i_lo, i_hi):
                 out[i * N + j_lo:i * N + j_hi] = 0
-    elif trans_b:
+    elif dot:
         _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi)
     else:
-        _block_axpy(out, a, b, trans_a, acc, M, N, K, i_lo, i_hi, j_lo, j_hi)
+        _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi)
 
 
 @pjit
@@ -103,7 +119,7 @@ def gemm(out, a, b, trans_a, trans_b, accumulate, nthreads):
     if nthreads <= 1 or 2 * M * N * K < PAR_MIN_FLOPS:
         _chunk(of, af, bf, trans_a, trans_b, accumulate, M, N, K, 1, 1, 0)
         return
-    NR = DOT_NR if trans_b else 2 * lanes_of(out)
+    NR = DOT_NR if _dot_tiles(trans_b, M) else 2 * lanes_of(out)
     parts_n = min(nthreads, (N + NR - 1) // NR)
     parts_m = 1 if parts_n == nthreads else min(nthreads // parts_n, (M + 7) // 8)
     _chunks_parallel(of, af, bf, trans_a, trans_b, accumulate, M, N, K, parts_m, parts_n)
