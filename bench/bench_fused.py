@@ -81,13 +81,13 @@ def rest_only_epoch(nsteps, x, xT, params, grads, state, hp, z1T, z2T, z3T, h1, 
     # everything of a fused step except GEMMs: transpose x, bias+relu, softmax-CE fwd/bwd, relu bwd + db, Adam
     for s in range(1, nsteps + 1):
         cpu.transpose_(xT, x)
-        cpu.bias_act_t_(h1, z1T, params, b_off[0], 1, h1, 0.0, 0, s, 0)
-        cpu.bias_act_t_(h2, z2T, params, b_off[1], 1, h2, 0.0, 0, s, 1)
-        cpu.bias_act_t_(h3, z3T, params, b_off[2], 0, h3, 0.0, 0, s, 2)
-        cpu.cross_entropy_(d3, h3, y)
-        cpu.hidden_backward_(d3, grads, b_off[2], h3, 0, 0.0, 0, s, 2)
-        cpu.hidden_backward_(d2, grads, b_off[1], h2, 1, 0.0, 0, s, 1)
-        cpu.hidden_backward_(d1, grads, b_off[0], h1, 1, 0.0, 0, s, 0)
+        cpu.bias_act_t_(h1, z1T, params, b_off[0], 1, h1, 0.0, 0, s, 0, 0)
+        cpu.bias_act_t_(h2, z2T, params, b_off[1], 1, h2, 0.0, 0, s, 1, 0)
+        cpu.bias_act_t_(h3, z3T, params, b_off[2], 0, h3, 0.0, 0, s, 2, 0)
+        cpu.cross_entropy_(d3, h3, y, y.shape[0])
+        cpu.hidden_backward_(d3, grads[0], b_off[2], h3, 0, 0.0, 0, s, 2, 0)
+        cpu.hidden_backward_(d2, grads[0], b_off[1], h2, 1, 0.0, 0, s, 1, 0)
+        cpu.hidden_backward_(d1, grads[0], b_off[0], h1, 1, 0.0, 0, s, 0, 0)
         cpu.update(params, state, grads, hp, 3, s, nthreads)
 
 
@@ -99,7 +99,7 @@ def split_args(tr, batch, X, Y, nthreads=1):
     xT, z1T, z2T, z3T = f(784, batch), f(128, batch), f(64, batch), f(10, batch)
     h1, h2, h3, d1, d2, d3 = f(batch, 128), f(batch, 64), f(batch, 10), f(batch, 128), f(batch, 64), f(batch, 10)
     g = (N // batch, xT, x, *Ws, z1T, z2T, z3T, h1, h2, d1, d2, d3, f(128, 784), f(64, 128), f(10, 64), nthreads)
-    r = (N // batch, x, xT, tr.params.copy(), tr.grads.copy(), tr.state.copy(), tr.hp, z1T, z2T, z3T, h1, h2, h3,
+    r = (N // batch, x, xT, tr.params.copy(), tr.grads.copy()[None], tr.state.copy(), tr.hp, z1T, z2T, z3T, h1, h2, h3,
          d1, d2, d3, Y[:batch].astype(np.int64), tr.b_off, nthreads)
     return g, r
 

@@ -1,18 +1,24 @@
-"""Numba fused MLP training: one compiled call per training step (`train_step`) or per epoch
-(`train_epoch`, batches gathered inside, uint8 -> float normalization fused into the gather).
+"""Numba fused MLP training: one compiled call per epoch (`train_epoch`: batches gathered inside,
+uint8 -> float normalization fused into the gather); a single step is an epoch of one batch.
 
-Same math as fused_mlp/ref.py. Layout: flat params/grads (workspace.param_layout), optimizer state
-(3, P), working buffers from workspace.Workspace (nothing is allocated per step).
+Same math as fused_mlp/ref.py. Layout: flat params (workspace.param_layout), optimizer state (3, P),
+per-shard gradients (S, P) and working buffers from workspace.Workspace (nothing is allocated per step).
+Threads: a batch is cut into S row shards (S = the workspace's shard count, chosen by trainer.py
+from the thread count and batch size). With S > 1 each Numba thread runs forward and backward of
+its own rows on its own buffers with serial GEMMs, writing its partial gradient to grads[s]; then a
+second parallel region sums the partials and applies the optimizer, each thread on its slice of P.
+Two fork/joins per step, and no activations cross cores. With S == 1 everything runs on the calling
+thread, except GEMMs of >= 1 MFLOP and the update, split over `nthreads` when nthreads > 1.
+Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
 GEMMs: kernels/gemm's `gemm` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
 rows streamed (the tile shape that runs fastest); bias + activation then writes H (B,n) for the
 backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
-dW = dZ.T @ A and dA = dZ @ W. Buffers tbuf[0] / tbuf[1] (max(dims)*B each) alternate as aT and zT.
-Threads (`nthreads` argument): 1 = everything on the calling thread. > 1 = GEMMs of >= 1 MFLOP and
-the optimizer update are split over `nthreads` Numba threads (prange); BLAS is not used here.
+dW = dZ.T @ A and dA = dZ @ W. Buffers tbuf[s, 0] / tbuf[s, 1] (max(dims)*B each) alternate as aT and zT.
 Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
-hash, identical to ref.dropout_uniform) + activation backward + bias-gradient column sums in one pass,
-softmax-cross-entropy forward + backward + argmax in one pass per row.
+hash of the row's index in the whole batch, identical to ref.dropout_uniform, so masks do not depend
+on S) + activation backward + bias-gradient column sums in one pass, softmax-cross-entropy forward +
+backward + argmax in one pass per row.
 Codes: act 0 none / 1 relu / 2 sigmoid / 3 tanh; loss 0 cross-entropy / 1 mse;
 optimizer 0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) with hp in workspace.HP_FIELDS order.
 """
@@ -23,6 +29,7 @@ import numpy as np
 
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
+from ..fpenv import ftz_enter, ftz_leave
 from ..gemm.cpu import gemm
 from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
 from ..simd import lanes_of, vgather, vstore
@@ -51,9 +58,10 @@ def _view2(buf, off, rows, cols):
 
 
 @jit
-def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer):
+def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer, row0):
     # dz (B,n): in dD (grad of the post-dropout output), out dZ = dD * mask/(1-p) * act'(h)
-    # grads[b_off:b_off+n] = column sums of dZ (bias gradient) unless b_off < 0
+    # grads[b_off:b_off+n] = column sums of dZ (bias gradient) unless b_off < 0; the rows are rows
+    # row0.. of the whole batch (the dropout hash's index)
     B, n = dz.shape
     T = dz.dtype.type
     scale, zero, one = T(1.0 / (1.0 - p)), T(0.0), T(1.0)
@@ -63,7 +71,7 @@ def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer):
         row, hr = dz[i], h[i]
         if p > 0:
             for j in range(n):
-                keep = dropout_uniform(seed, step, layer, i * n + j) >= p
+                keep = dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p
                 row[j] = row[j] * (scale if keep else zero)
         if code == 1:
             for j in range(n):
@@ -80,8 +88,9 @@ def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer):
 
 
 @jit
-def cross_entropy_(dz, logits, y):
-    # dz (B,C) = (softmax(logits) - onehot(y)) / B; returns (mean loss, correct argmax count)
+def cross_entropy_(dz, logits, y, Btot):
+    # dz (B,C) = (softmax(logits) - onehot(y)) / Btot (the whole batch's size); returns (summed loss
+    # of the B rows, correct argmax count)
     B, C = logits.shape
     loss, correct = 0.0, 0
     for i in range(B):
@@ -100,15 +109,16 @@ def cross_entropy_(dz, logits, y):
         correct += am == t
         for j in range(C):
             pj = math.exp(logits[i, j] - lse)
-            dz[i, j] = (pj - (1.0 if j == t else 0.0)) / B
-    return loss / B, correct
+            dz[i, j] = (pj - (1.0 if j == t else 0.0)) / Btot
+    return loss, correct
 
 
 @jit
-def mse_(dz, out, target):
-    # dz (B,C) = 2 (out - target) / (B*C); returns (mean loss, count of argmax(out) == argmax(target))
+def mse_(dz, out, target, Btot):
+    # dz (B,C) = 2 (out - target) / (Btot*C); returns (summed per-row mean loss of the B rows, count of
+    # argmax(out) == argmax(target))
     B, C = out.shape
-    inv = 1.0 / (B * C)
+    inv = 1.0 / (Btot * C)
     loss, correct = 0.0, 0
     for i in range(B):
         ao, at = 0, 0
@@ -121,7 +131,7 @@ def mse_(dz, out, target):
             if target[i, j] > target[i, at]:
                 at = j
         correct += ao == at
-    return loss * inv, correct
+    return loss / C, correct
 
 
 @jit
@@ -139,42 +149,60 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
         adam_step(p, s0, s1, s2, g, step, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5] != 0, hp[6] != 0, hp[7] != 0)
 
 
+@jit
+def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks):
+    # slice c of nchunks of P (cut on 16-element = 64-byte boundaries): grads[0] += grads[1:] (the
+    # shards' partial gradients), then one optimizer update of that slice
+    P = params.size
+    lo = (P * c // nchunks) // 16 * 16
+    hi = P if c == nchunks - 1 else (P * (c + 1) // nchunks) // 16 * 16
+    g = grads[0]
+    for s in range(1, grads.shape[0]):
+        gs = grads[s]
+        for i in range(lo, hi):
+            g[i] += gs[i]
+    optimizer_update(params, state, g, hp, opt_code, step, lo, hi)
+
+
 @pjit
 def _update_par(params, state, grads, hp, opt_code, step, nchunks):
-    # optimizer_update over nchunks slices (cut on 16-element = 64-byte boundaries), one per thread
-    P = params.size
+    # _update_chunk over nchunks slices, one per thread
     for c in numba.prange(nchunks):
-        lo = (P * c // nchunks) // 16 * 16
-        hi = P if c == nchunks - 1 else (P * (c + 1) // nchunks) // 16 * 16
-        optimizer_update(params, state, grads, hp, opt_code, step, lo, hi)
+        old = ftz_enter()
+        _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks)
+        ftz_leave(old)
 
 
 @jit
 def update(params, state, grads, hp, opt_code, step, nthreads):
-    # the whole flat buffer, split over nthreads when large enough
-    if nthreads > 1 and params.size >= PAR_MIN_PARAMS:
-        _update_par(params, state, grads, hp, opt_code, step, nthreads)
+    # params (P,), state (3,P) (+)= one optimizer step with the gradient sum(grads (S,P), axis 0),
+    # which is left in grads[0]; split over max(S, nthreads) threads when P is large enough
+    nchunks = max(grads.shape[0], nthreads)
+    if nchunks > 1 and params.size >= PAR_MIN_PARAMS:
+        _update_par(params, state, grads, hp, opt_code, step, nchunks)
     else:
-        optimizer_update(params, state, grads, hp, opt_code, step, 0, params.size)
+        _update_chunk(params, state, grads, hp, opt_code, step, 0, 1)
 
 
 @jit
 def transpose_(outT, x):
-    # outT (n,B) = x (B,n).T: columns of W rows of x gathered into one vector, stored along B
+    # outT (n,B) = x (B,n).T: columns of W rows of x gathered into one vector, stored along B; columns
+    # in blocks of 8, so one block writes 8 rows of outT (8 L1 sets, even when B*itemsize is 4 KiB)
     B, n = x.shape
     W = lanes_of(x)
     xf, of = x.reshape(-1), outT.reshape(-1)
-    for i0 in range(0, B, W):
-        m = min(W, B - i0)
-        for j in range(n):
-            vstore(of, j * B + i0, vgather(xf, i0 * n + j, n, m), m)
+    for j0 in range(0, n, 8):
+        for i0 in range(0, B, W):
+            m = min(W, B - i0)
+            for j in range(j0, min(j0 + 8, n)):
+                vstore(of, j * B + i0, vgather(xf, i0 * n + j, n, m), m)
 
 
 @jit
-def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer):
+def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer, row0):
     # h (B,n) = act(zT.T + b) (b = params[b_off:b_off+n] unless b_off < 0); zT (n,B) is overwritten
     # with the next layer's input transposed: h.T, or with dropout (p > 0) d.T where
-    # d (B,n) = h * keep / (1-p), keep = dropout_uniform(seed, step, layer, i*n+j) >= p.
+    # d (B,n) = h * keep / (1-p), keep = dropout_uniform(seed, step, layer, (row0+i)*n+j) >= p.
     # 8 rows of zT at a time, written along B (8 streams: no L1 set thrashing even when
     # B*itemsize is a multiple of 4 KiB)
     n, B = zT.shape
@@ -193,7 +221,7 @@ def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer):
                     v = math.tanh(v)
                 h[i, j] = v
                 if p > 0:
-                    v = v * (scale if dropout_uniform(seed, step, layer, i * n + j) >= p else zero)
+                    v = v * (scale if dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p else zero)
                     d[i, j] = v
                 zT[j, i] = v
 
@@ -210,9 +238,10 @@ def _layer_input(l, x, dims, acts, act_off, drops, drop_off):
 
 
 @jit
-def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p, loss_code,
-                     seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
-    # grads (P,) = d mean-loss / d params for x (B, dims[0]); returns (mean loss, correct count)
+def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_off, act_codes, drop_p,
+                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
+    # grads (P,) = d loss/d params of rows row0..row0+B-1 (x (B, dims[0])) of a batch of Btot rows,
+    # loss = the batch's mean loss; returns (summed loss of the B rows, their correct count)
     B, L = x.shape[0], dims.shape[0] - 1
     tsize = tbuf.shape[0] // 2
     transpose_(_view2(tbuf, 0, dims[0], B), x)
@@ -225,15 +254,15 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
         p = drop_p[l] if hidden else 0.0
         d = _view2(drops, drop_off[l], B, n) if p > 0 else _view2(acts, act_off[l], B, n)
         bias_act_t_(_view2(acts, act_off[l], B, n), zT, params, b_off[l], act_codes[l] if hidden else 0,
-                    d, p, seed, step, l)
+                    d, p, seed, step, l, row0)
     C = dims[L]
     out, dz = _view2(acts, act_off[L - 1], B, C), _view2(deltas, delta_off[L - 1], B, C)
     if loss_code == 0:
-        loss, correct = cross_entropy_(dz, out, y_idx)
+        loss, correct = cross_entropy_(dz, out, y_idx, Btot)
     else:
-        loss, correct = mse_(dz, out, y_val)
+        loss, correct = mse_(dz, out, y_val, Btot)
     if b_off[L - 1] >= 0:
-        hidden_backward_(dz, grads, b_off[L - 1], out, 0, 0.0, seed, step, L - 1)  # db only
+        hidden_backward_(dz, grads, b_off[L - 1], out, 0, 0.0, seed, step, L - 1, row0)  # db only
     for l in range(L - 1, -1, -1):
         n, k = dims[l + 1], dims[l]
         dz = _view2(deltas, delta_off[l], B, n)
@@ -244,21 +273,7 @@ def forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_cod
             da = _view2(deltas, delta_off[l - 1], B, k)
             gemm(da, dz, _view2(params, w_off[l], n, k), False, False, False, nthreads)  # da = dz @ W
             hidden_backward_(da, grads, b_off[l - 1], _view2(acts, act_off[l - 1], B, k), act_codes[l - 1],
-                             drop_p[l - 1], seed, step, l - 1)
-    return loss, correct
-
-
-@jit
-def train_step(params, grads, state, x, y_idx, y_val, hp, opt_code, step, dims, w_off, b_off, act_codes,
-               drop_p, loss_code, seed, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
-    # one SGD-family step on batch x (B, dims[0]); y_idx (B,) int64 for CE, y_val (B, C) for MSE;
-    # step = already-incremented optimizer step; nthreads > 1: big GEMMs and the update are split over
-    # that many Numba threads
-    # returns (mean loss, correct count)
-    loss, correct = forward_backward(grads, params, x, y_idx, y_val, dims, w_off, b_off, act_codes, drop_p,
-                                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off,
-                                     tbuf, nthreads)
-    update(params, state, grads, hp, opt_code, step, nthreads)
+                             drop_p[l - 1], seed, step, l - 1, row0)
     return loss, correct
 
 
@@ -278,24 +293,64 @@ def gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code):
 
 
 @jit
+def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off, b_off, act_codes,
+           drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off, deltas, delta_off,
+           tbuf, nthreads):
+    # shard s of S of the batch X[rows]: gather its rows into xb[s], forward + backward into grads[s]
+    # (every entry written); returns (summed loss, correct count) of its rows
+    Btot = rows.shape[0]
+    lo, hi = Btot * s // S, Btot * (s + 1) // S
+    if hi == lo:
+        grads[s, :] = 0
+        return 0.0, 0
+    B = hi - lo
+    gather_(xb[s], yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
+    return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
+                            b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
+                            drop_off, deltas[s], delta_off, tbuf[s], nthreads)
+
+
+@pjit
+def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off,
+                b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off,
+                deltas, delta_off, tbuf):
+    # every shard of the batch X[rows] on its own thread, GEMMs serial inside
+    S = grads.shape[0]
+    for s in numba.prange(S):
+        old = ftz_enter()
+        loss_s[s], correct_s[s] = _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
+                                         w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
+                                         acts, act_off, drops, drop_off, deltas, delta_off, tbuf, 1)
+        ftz_leave(old)
+
+
+@jit
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp,
                 opt_code, step0, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
                 acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
     # steps over batches perm[s:s+batch_size] of X (N, dims[0]) float or uint8 (normalized by
-    # scale/shift in the gather); returns (sample-mean loss, accuracy, steps taken)
-    N = perm.shape[0]
+    # scale/shift in the gather); grads (S, P) and the per-shard buffers (S, ...) of a Workspace;
+    # returns (sample-mean loss, accuracy, steps taken)
+    N, S = perm.shape[0], grads.shape[0]
+    loss_s, correct_s = np.zeros(S), np.zeros(S, np.int64)
     tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
     for s in range(0, N, batch_size):
         B = min(batch_size, N - s)
         if B < batch_size and drop_last:
             break
         rows = perm[s:s + B]
-        gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code)
         steps += 1
-        loss, correct = train_step(params, grads, state, xb[:B], yb_idx[:B], yb_val[:B], hp, opt_code,
-                                   step0 + steps, dims, w_off, b_off, act_codes, drop_p, loss_code, seed,
-                                   acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads)
-        tot_loss += loss * B
+        if S == 1:
+            loss, correct = _shard(0, 1, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps, dims,
+                                   w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
+                                   act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads)
+        else:
+            _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps,
+                        dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
+                        act_off, drops, drop_off, deltas, delta_off, tbuf)
+            loss, correct = loss_s.sum(), correct_s.sum()
+        update(params, state, grads, hp, opt_code, step0 + steps, nthreads)
+        tot_loss += loss
         tot_correct += correct
         seen += B
     if seen == 0:

@@ -11,10 +11,13 @@ from . import cpu
 from .workspace import ACT, LOSS, Workspace, pack_hparams, param_layout
 
 
-def _run(nthreads, fn, *args):
-    """fn(*args, nt) with nt = nthreads, or numba.get_num_threads() (fastnn.set_num_threads) for None."""
-    nt = numba.get_num_threads() if nthreads is None else max(1, int(nthreads))
-    return fn(*args, nt)
+SHARD_MIN_ROWS = 16  # rows per thread below which a batch is not split (GEMMs of fewer rows run too slowly)
+
+
+def shards_for(batch_size, nthreads):
+    """Row shards of one batch: one per thread while each gets >= SHARD_MIN_ROWS rows (measured on 2
+    cores, batch 64: 2 shards of 32 rows beat one 64-row shard whose GEMMs are split over 2 threads)."""
+    return max(1, min(nthreads, batch_size // SHARD_MIN_ROWS))
 
 
 class FusedMLPTrainer:
@@ -25,8 +28,9 @@ class FusedMLPTrainer:
     optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
     nthreads: threads of the compiled kernel: None (default) = numba.get_num_threads(), which
-    fastnn.set_num_threads sets; 1 runs everything on the calling thread; > 1 splits the GEMMs of
-    >= 1 MFLOP and the optimizer update over that many Numba threads (no BLAS is involved).
+    fastnn.set_num_threads sets; 1 runs everything on the calling thread; > 1 cuts each batch into
+    shards_for(batch, nthreads) row shards, one per thread, and splits the optimizer update (no BLAS
+    is involved). `grads` is the last step's gradient (row 0 of the (shards, P) buffer).
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
@@ -55,12 +59,16 @@ class FusedMLPTrainer:
         if self.params.shape != (P,):
             raise ValueError(f"fused MLP: params must have {P} elements for dims {list(self.dims)}, "
                              f"got {self.params.shape}")
-        self.grads = np.zeros(P, self.dtype)
+        self._grads = np.zeros((1, P), self.dtype)
         self.state = np.zeros((3, P), self.dtype)
         if self.opt_code == 1:
             self.state[0] = initial_accumulator_value
         self.seed, self.step_count, self.nthreads = int(seed), 0, nthreads
         self.ws = Workspace(self.dims, batch_size, self.dtype, self.drop_p if L > 1 else None)
+
+    @property
+    def grads(self):
+        return self._grads[0]
 
     def _init_params(self, P, seed):
         rng, p = np.random.default_rng(seed), np.empty(P, self.dtype)
@@ -72,9 +80,17 @@ class FusedMLPTrainer:
                 p[self.b_off[l]:self.b_off[l] + n] = rng.uniform(-bound, bound, n)
         return p
 
-    def _ensure_capacity(self, B):
-        if B > self.ws.batch_size:
-            self.ws = Workspace(self.dims, B, self.dtype, self.drop_p if len(self.dims) > 2 else None)
+    def _prepare(self, B):
+        """The thread count for batches of B rows; grows or re-shards the buffers when needed."""
+        nt = numba.get_num_threads() if self.nthreads is None else max(1, int(self.nthreads))
+        S = shards_for(B, nt)
+        if not self.ws.fits(B, S):
+            L = len(self.dims) - 1
+            self.ws = Workspace(self.dims, max(B, self.ws.batch_size), self.dtype,
+                                self.drop_p if L > 1 else None, shards=S)
+        if self._grads.shape[0] != S:
+            self._grads = np.zeros((S, self.params.size), self.dtype)
+        return nt
 
     def _check_targets(self, Y, N, what):
         C = int(self.dims[-1])
@@ -100,23 +116,19 @@ class FusedMLPTrainer:
         x, y = np.asarray(x), np.asarray(y)
         self._check_inputs(x, "FusedMLPTrainer.step")
         B = x.shape[0]
-        y_idx, y_val = self._check_targets(y, B, "FusedMLPTrainer.step")
-        self._ensure_capacity(B)
-        self.step_count += 1
-        ws = self.ws
-        return _run(self.nthreads, cpu.train_step, self.params, self.grads, self.state,
-                    np.ascontiguousarray(x, self.dtype), y_idx, y_val, self.hp, self.opt_code, self.step_count,
-                    self.dims, self.w_off, self.b_off, self.act_codes, self.drop_p, self.loss_code, self.seed,
-                    ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
+        if B == 0:
+            raise ValueError("FusedMLPTrainer.step: the batch is empty (x has shape "
+                             f"{x.shape}); a step needs at least one row")
+        loss, acc = self._epoch(np.ascontiguousarray(x, self.dtype), y, np.arange(B), B, False, 1.0, 0.0,
+                                "FusedMLPTrainer.step")
+        return loss, int(round(acc * B))
 
     def epoch(self, X, Y, batch_size=None, perm=None, shuffle_seed=None, drop_last=False, scale=1.0, shift=0.0):
         """One pass over X (N, dims[0]) float32/float64/uint8 (x = X*scale + shift) in batches of
         perm (default: a shuffle from shuffle_seed, or identity when None); returns (mean loss, accuracy)."""
-        X, Y = np.asarray(X), np.asarray(Y)
+        X = np.asarray(X)
         self._check_inputs(X, "FusedMLPTrainer.epoch", allow_uint8=True)
         N = X.shape[0]
-        y_idx, y_val = self._check_targets(Y, N, "FusedMLPTrainer.epoch")
-        B = int(batch_size or self.ws.batch_size)
         if perm is None:
             perm = np.arange(N) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(N)
         perm = np.ascontiguousarray(perm, np.int64)
@@ -124,12 +136,17 @@ class FusedMLPTrainer:
             raise ValueError(f"FusedMLPTrainer.epoch: perm must be 1-D indices into [0, {N}), got shape {perm.shape}")
         if X.dtype != np.uint8:
             X = np.ascontiguousarray(X, self.dtype)
-        self._ensure_capacity(B)
+        return self._epoch(X, Y, perm, int(batch_size or self.ws.batch_size), drop_last, scale, shift,
+                           "FusedMLPTrainer.epoch")
+
+    def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what):
+        y_idx, y_val = self._check_targets(np.asarray(Y), X.shape[0], what)
+        nt = self._prepare(B)
         ws = self.ws
-        loss, acc, steps = _run(
-            self.nthreads, cpu.train_epoch, self.params, self.grads, self.state, X, y_idx, y_val, perm, B,
-            bool(drop_last), float(scale), float(shift), self.hp, self.opt_code, self.step_count, self.dims,
-            self.w_off, self.b_off, self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx,
-            ws.yb_val, ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
+        loss, acc, steps = cpu.train_epoch(
+            self.params, self._grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
+            float(shift), self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
+            self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts,
+            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf, nt)
         self.step_count += steps
         return loss, acc

@@ -66,35 +66,42 @@ def param_layout(dims, has_bias):
 
 
 class Workspace:
-    """Every per-step buffer of the fused MLP for batches of up to `batch_size` rows, allocated once.
+    """Every per-step buffer of the fused MLP for batches of up to `batch_size` rows cut into `shards`
+    row shards (one per thread; fused_mlp/cpu.py), allocated once. Each buffer has a leading shard
+    axis; a shard holds up to Bs = ceil(batch_size / shards) rows.
 
-    xb (B, dims[0])       gathered input batch          yb_idx (B,) int64 / yb_val (B, C) targets
-    acts  flat            H_l (B, dims[l+1]) per layer: post-activation (logits for the last)
-    drops flat            D_l (B, dims[l+1]) post-dropout, only for hidden layers with p > 0
-    deltas flat           dZ_l (B, dims[l+1]) per layer
-    tbuf  flat            two feature-major (max(dims), B) blocks: a layer's input A.T and its output Z.T
-    act_off/drop_off/delta_off: int64 element offsets (drop_off = -1 when the layer has no dropout)
+    xb (S, Bs, dims[0])   gathered input rows           yb_idx (S, Bs) int64 / yb_val (S, Bs, C) targets
+    acts  (S, flat)       H_l (Bs, dims[l+1]) per layer: post-activation (logits for the last)
+    drops (S, flat)       D_l (Bs, dims[l+1]) post-dropout, only for hidden layers with p > 0
+    deltas (S, flat)      dZ_l (Bs, dims[l+1]) per layer
+    tbuf  (S, flat)       two feature-major (max(dims), Bs) blocks: a layer's input A.T and its output Z.T
+    act_off/drop_off/delta_off: int64 element offsets into a shard's row (drop_off = -1: no dropout)
     """
 
-    def __init__(self, dims, batch_size, dtype=np.float32, drop_p=None):
+    def __init__(self, dims, batch_size, dtype=np.float32, drop_p=None, shards=1):
         dims = [int(d) for d in dims]
         L = len(dims) - 1
         drop_p = np.zeros(max(L - 1, 0)) if drop_p is None else np.asarray(drop_p, np.float64)
-        B = int(batch_size)
-        if B < 1:
-            raise ValueError(f"fused MLP: batch_size must be >= 1, got {batch_size}")
-        self.dims, self.batch_size, self.dtype = dims, B, np.dtype(dtype)
-        self.act_off = np.cumsum([0] + [B * d for d in dims[1:]]).astype(np.int64)
+        B, S = int(batch_size), int(shards)
+        if B < 1 or S < 1:
+            raise ValueError(f"fused MLP: batch_size and shards must be >= 1, got {batch_size}, {shards}")
+        Bs = -(-B // S)
+        self.dims, self.batch_size, self.shards, self.dtype = dims, B, S, np.dtype(dtype)
+        self.act_off = np.cumsum([0] + [Bs * d for d in dims[1:]]).astype(np.int64)
         self.delta_off = self.act_off.copy()
         drop_off, o = np.full(L, -1, np.int64), 0
         for l in range(L - 1):
             if drop_p[l] > 0:
-                drop_off[l], o = o, o + B * dims[l + 1]
+                drop_off[l], o = o, o + Bs * dims[l + 1]
         self.drop_off = drop_off
-        self.xb = np.zeros((B, dims[0]), dtype)
-        self.yb_idx = np.zeros(B, np.int64)
-        self.yb_val = np.zeros((B, dims[-1]), dtype)
-        self.acts = np.zeros(int(self.act_off[-1]), dtype)
-        self.deltas = np.zeros(int(self.delta_off[-1]), dtype)
-        self.drops = np.zeros(o, dtype)
-        self.tbuf = np.zeros(2 * B * max(dims), dtype)
+        self.xb = np.zeros((S, Bs, dims[0]), dtype)
+        self.yb_idx = np.zeros((S, Bs), np.int64)
+        self.yb_val = np.zeros((S, Bs, dims[-1]), dtype)
+        self.acts = np.zeros((S, int(self.act_off[-1])), dtype)
+        self.deltas = np.zeros((S, int(self.delta_off[-1])), dtype)
+        self.drops = np.zeros((S, o), dtype)
+        self.tbuf = np.zeros((S, 2 * Bs * max(dims)), dtype)
+
+    def fits(self, batch_size, shards):
+        """True when batches of batch_size rows in `shards` shards fit these buffers."""
+        return shards == self.shards and batch_size <= self.batch_size

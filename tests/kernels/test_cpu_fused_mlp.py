@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 
 from fastnn.kernels.fused_mlp import cpu, ref
 from fastnn.kernels.gemm import cpu as gemm_cpu
-from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer, shards_for
 from fastnn.kernels.fused_mlp.workspace import ACT, param_layout
 
 OPTIMIZERS = [
@@ -200,27 +200,34 @@ def test_matches_torch_training(opt):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_threaded_split_matches_single_thread_and_reference(dtype):
-    """nthreads=2 (big GEMMs split over Numba threads, optimizer update split) == nthreads=1 == ref;
-    shapes chosen above the GEMM's and the update's PAR_MIN_FLOPS / PAR_MIN_PARAMS thresholds."""
-    dims, B = [300, 128, 12, 10], 64
-    assert 2 * B * dims[0] * dims[1] >= gemm_cpu.PAR_MIN_FLOPS
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+@pytest.mark.parametrize("B", [64, 33, 24])
+def test_threaded_split_matches_single_thread_and_reference(dtype, dropout, B):
+    """nthreads=2 == nthreads=1 == ref. B=64: two row shards of 32, one per thread (partial gradients
+    summed in the parallel update; dropout masks hashed by the row's place in the whole batch);
+    B=33: shards of 16 and 17 rows; B=24: one shard, the GEMMs and the update split over 2 threads
+    instead. Shapes are above the
+    GEMM's and the update's PAR_MIN_FLOPS / PAR_MIN_PARAMS thresholds. SGD with momentum: its update
+    is linear in the gradient, so float32 rounding is not amplified the way Adam amplifies it where
+    a gradient is near zero (see test_step_matches_reference)."""
+    dims = [300, 128, 12, 10]
+    assert 2 * 24 * dims[0] * dims[1] >= gemm_cpu.PAR_MIN_FLOPS
+    assert shards_for(64, 2) == 2 and shards_for(24, 2) == 1
     runs = []
     for nt in (1, 2):
-        tr = FusedMLPTrainer(dims, "relu", dtype=dtype, batch_size=B, seed=4, lr=1e-3)
+        tr = FusedMLPTrainer(dims, "relu", dtype=dtype, batch_size=B, seed=4, optimizer="sgd", lr=0.05,
+                             momentum=0.9, dropout=dropout, nthreads=nt)
         assert tr.params.size >= cpu.PAR_MIN_PARAMS
         p, g, s = tr.params.copy(), tr.grads.copy(), tr.state.copy()
         x, y = _data(np.random.default_rng(9), B, dims, "cross_entropy", dtype)
-        ws = tr.ws
         for step in (1, 2, 3):
             with threadpool_limits(1):
-                out = cpu.train_step(tr.params, tr.grads, tr.state, x, y, np.zeros((0, 10), dtype), tr.hp, tr.opt_code,
-                                     step, tr.dims, tr.w_off, tr.b_off, tr.act_codes, tr.drop_p, tr.loss_code,
-                                     tr.seed, ws.acts, ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off,
-                                     ws.tbuf, nt)
+                out = tr.step(x, y)
             want = _ref_step(tr, p, g, s, x, y, step)
             tol = _tol(dtype, 1)
             assert out[0] == pytest.approx(want[0], rel=tol)
+            assert out[1] == want[1]
+        assert tr._grads.shape[0] == (shards_for(B, nt))
         np.testing.assert_allclose(tr.grads, g, rtol=tol, atol=tol * np.abs(g).max())
         np.testing.assert_allclose(tr.params, p, rtol=tol, atol=tol * np.abs(p).max())
         runs.append(tr.params.copy())
