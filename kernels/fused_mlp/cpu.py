@@ -8,9 +8,10 @@ from the thread count and batch size). With S > 1 each Numba thread runs forward
 its own rows on its own buffers with serial GEMMs, writing its partial gradient to grads[s]; then a
 second parallel region sums the partials and applies the optimizer, each thread on its slice of P.
 Two fork/joins per step, and no activations cross cores. With S == 1 everything runs on the calling
-thread, except GEMMs of >= 1 MFLOP and the update, split over `nthreads` when nthreads > 1.
+thread, except the update, split over `nthreads` when nthreads > 1. GEMMs are always serial here
+(gemm_serial): threads come from the shards, and no GEMM parallel region is compiled in.
 Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
-GEMMs: kernels/gemm's `gemm` (SIMD register tiles), called from inside this compiled code. The
+GEMMs: kernels/gemm's `gemm_serial` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
 rows streamed (the tile shape that runs fastest); bias + activation then writes H (B,n) for the
 backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
@@ -19,6 +20,9 @@ Elementwise work is fused: bias + activation in one pass over Z, dropout (counte
 hash of the row's index in the whole batch, identical to ref.dropout_uniform, so masks do not depend
 on S) + activation backward + bias-gradient column sums in one pass, softmax-cross-entropy forward +
 backward + argmax in one pass per row.
+Compile time: integer arguments from jitted call sites are passed as np.int64(...), never as literals
+or prange's uint64 index, so each helper compiles once per dtype (a literal 1 would compile a second
+copy of the whole forward/backward chain: the cold start is mostly LLVM time).
 Codes: act 0 none / 1 relu / 2 sigmoid / 3 tanh; loss 0 cross-entropy / 1 mse;
 optimizer 0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) with hp in workspace.HP_FIELDS order.
 """
@@ -30,7 +34,7 @@ import numpy as np
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
 from ..fpenv import ftz_enter, ftz_leave
-from ..gemm.cpu import gemm
+from ..gemm.cpu import gemm_serial
 from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
 from ..simd import lanes_of, vgather, vstore
 
@@ -169,7 +173,7 @@ def _update_par(params, state, grads, hp, opt_code, step, nchunks):
     # _update_chunk over nchunks slices, one per thread
     for c in numba.prange(nchunks):
         old = ftz_enter()
-        _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks)
+        _update_chunk(params, state, grads, hp, opt_code, step, np.int64(c), nchunks)
         ftz_leave(old)
 
 
@@ -181,7 +185,7 @@ def update(params, state, grads, hp, opt_code, step, nthreads):
     if nchunks > 1 and params.size >= PAR_MIN_PARAMS:
         _update_par(params, state, grads, hp, opt_code, step, nchunks)
     else:
-        _update_chunk(params, state, grads, hp, opt_code, step, 0, 1)
+        _update_chunk(params, state, grads, hp, opt_code, step, np.int64(0), np.int64(1))
 
 
 @jit
@@ -239,7 +243,7 @@ def _layer_input(l, x, dims, acts, act_off, drops, drop_off):
 
 @jit
 def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_off, act_codes, drop_p,
-                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
+                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf):
     # grads (P,) = d loss/d params of rows row0..row0+B-1 (x (B, dims[0])) of a batch of Btot rows,
     # loss = the batch's mean loss; returns (summed loss of the B rows, their correct count)
     B, L = x.shape[0], dims.shape[0] - 1
@@ -249,7 +253,7 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
         n, k = dims[l + 1], dims[l]
         aT = _view2(tbuf, (l % 2) * tsize, k, B)
         zT = _view2(tbuf, ((l + 1) % 2) * tsize, n, B)
-        gemm(zT, _view2(params, w_off[l], n, k), aT, False, False, False, nthreads)  # zT = W @ aT
+        gemm_serial(zT, _view2(params, w_off[l], n, k), aT, False, False, False)  # zT = W @ aT
         hidden = l < L - 1
         p = drop_p[l] if hidden else 0.0
         d = _view2(drops, drop_off[l], B, n) if p > 0 else _view2(acts, act_off[l], B, n)
@@ -268,10 +272,10 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
         dz = _view2(deltas, delta_off[l], B, n)
         a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
         dW = _view2(grads, w_off[l], n, k)
-        gemm(dW, dz, a, True, False, False, nthreads)          # dW (n,k) = dz.T (n,B) @ a (B,k)
+        gemm_serial(dW, dz, a, True, False, False)          # dW (n,k) = dz.T (n,B) @ a (B,k)
         if l > 0:
             da = _view2(deltas, delta_off[l - 1], B, k)
-            gemm(da, dz, _view2(params, w_off[l], n, k), False, False, False, nthreads)  # da = dz @ W
+            gemm_serial(da, dz, _view2(params, w_off[l], n, k), False, False, False)  # da = dz @ W
             hidden_backward_(da, grads, b_off[l - 1], _view2(acts, act_off[l - 1], B, k), act_codes[l - 1],
                              drop_p[l - 1], seed, step, l - 1, row0)
     return loss, correct
@@ -295,7 +299,7 @@ def gather_(xb, yb_idx, yb_val, X, Y_idx, Y_val, rows, scale, shift, loss_code):
 @jit
 def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off, b_off, act_codes,
            drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off, deltas, delta_off,
-           tbuf, nthreads):
+           tbuf):
     # shard s of S of the batch X[rows]: gather its rows into xb[s], forward + backward into grads[s]
     # (every entry written); returns (summed loss, correct count) of its rows
     Btot = rows.shape[0]
@@ -307,20 +311,20 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
     gather_(xb[s], yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
     return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
                             b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
-                            drop_off, deltas[s], delta_off, tbuf[s], nthreads)
+                            drop_off, deltas[s], delta_off, tbuf[s])
 
 
 @pjit
 def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off,
                 b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off,
                 deltas, delta_off, tbuf):
-    # every shard of the batch X[rows] on its own thread, GEMMs serial inside
+    # every shard of the batch X[rows] on its own thread
     S = grads.shape[0]
     for s in numba.prange(S):
         old = ftz_enter()
-        loss_s[s], correct_s[s] = _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
+        loss_s[s], correct_s[s] = _shard(np.int64(s), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
                                          w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
-                                         acts, act_off, drops, drop_off, deltas, delta_off, tbuf, 1)
+                                         acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
         ftz_leave(old)
 
 
@@ -341,9 +345,9 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
         rows = perm[s:s + B]
         steps += 1
         if S == 1:
-            loss, correct = _shard(0, 1, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps, dims,
+            loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps, dims,
                                    w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
-                                   act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads)
+                                   act_off, drops, drop_off, deltas, delta_off, tbuf)
         else:
             _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps,
                         dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,

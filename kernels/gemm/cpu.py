@@ -4,8 +4,8 @@ Entry points (outputs first; `accumulate=True` adds into `out` instead of overwr
     matmul(out, a, b)     # out (M,N) = a (M,K) @ b (K,N)          (dX = dY @ W for W (out,in))
     matmul_nt(out, a, b)  # out (M,N) = a (M,K) @ b (N,K).T        (Linear forward y = x @ W.T)
     matmul_tn(out, a, b)  # out (M,N) = a (K,M).T @ b (K,N)        (dW = dY.T @ X)
-and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitted callers
-(the fused MLP step). Operands are C-contiguous; a transpose is a flag, never a copy:
+and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitted callers, and
+`gemm_serial(...)` without nthreads, for jitted callers with threads of their own (the fused MLP). Operands are C-contiguous; a transpose is a flag, never a copy:
   nn, tn: axpy tiles (MR rows x 2 vectors): each k adds A[i,k] * (a contiguous row of B) to MR*2
           accumulators; A[i,k] is read at a[i*K + k] (nn) or a[k*M + i] (tn). K is cut into
           blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
@@ -104,7 +104,20 @@ def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
 @pjit
 def _chunks_parallel(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n):
     for t in numba.prange(parts_m * parts_n):
-        _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t)
+        _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, np.int64(t))
+
+
+@jit
+def gemm_serial(out, a, b, trans_a, trans_b, accumulate):
+    # out (M,N) (+)= op(a) (M,K) @ op(b) (K,N) on the calling thread (op, dtypes, layouts as gemm);
+    # for jitted callers that do their own threading (the fused MLP's row shards): no parallel
+    # region is compiled into them
+    M, N = out.shape
+    K = a.shape[0] if trans_a else a.shape[1]
+    if M == 0 or N == 0:
+        return
+    _chunk(out.reshape(-1), a.reshape(-1), b.reshape(-1), trans_a, trans_b, accumulate, M, N, K,
+           np.int64(1), np.int64(1), np.int64(0))
 
 
 @jit
@@ -113,16 +126,14 @@ def gemm(out, a, b, trans_a, trans_b, accumulate, nthreads):
     # float32/float64, C-contiguous 2-D arrays; nthreads > 1 splits big problems over Numba threads
     M, N = out.shape
     K = a.shape[0] if trans_a else a.shape[1]
-    if M == 0 or N == 0:
-        return
-    of, af, bf = out.reshape(-1), a.reshape(-1), b.reshape(-1)
     if nthreads <= 1 or 2 * M * N * K < PAR_MIN_FLOPS:
-        _chunk(of, af, bf, trans_a, trans_b, accumulate, M, N, K, 1, 1, 0)
+        gemm_serial(out, a, b, trans_a, trans_b, accumulate)
         return
     NR = DOT_NR if _dot_tiles(trans_b, M) else 2 * lanes_of(out)
     parts_n = min(nthreads, (N + NR - 1) // NR)
     parts_m = 1 if parts_n == nthreads else min(nthreads // parts_n, (M + 7) // 8)
-    _chunks_parallel(of, af, bf, trans_a, trans_b, accumulate, M, N, K, parts_m, parts_n)
+    _chunks_parallel(out.reshape(-1), a.reshape(-1), b.reshape(-1), trans_a, trans_b, accumulate, M, N, K,
+                     parts_m, parts_n)
 
 
 @numba.njit(nogil=True)  # not cached: Numba refuses to cache code reading the thread count
