@@ -85,3 +85,23 @@ def test_vector_cases():
     np.testing.assert_allclose((fastnn.tensor(v) @ fastnn.tensor(M)).numpy(), v @ M)
     np.testing.assert_allclose((fastnn.tensor(M.T) @ fastnn.tensor(v)).numpy(), M.T @ v)
     assert (fastnn.tensor(v) @ fastnn.tensor(v)).shape == ()
+
+
+def test_shared_thread_pool_runs_float_gemms_on_our_kernel_and_restores(monkeypatch):
+    """cpu backend: inside shared_thread_pool() float matmuls go through kernels/gemm (Numba's pool)
+    and still match the float64 product; the GEMM choice is restored after, even on an exception."""
+    be = get_backend("cpu")
+    calls = []
+    real = be.k_gemm.matmul_nt
+    monkeypatch.setattr(be.k_gemm, "matmul_nt", lambda *a, **k: (calls.append(a[1].shape), real(*a, **k)))
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((200, 30)).astype(np.float32), rng.standard_normal((20, 30)).astype(np.float32)
+    old = be.gemm_impl
+    with be.shared_thread_pool():
+        _close(be.matmul(x, w, trans_b=True), x, w.T, np.float32)
+    assert calls == [(200, 30)] and be.gemm_impl == old
+    with pytest.raises(RuntimeError), be.shared_thread_pool():
+        raise RuntimeError("boom")
+    assert be.gemm_impl == old
+    from fastnn.backends.base import Backend
+    assert isinstance(Backend().shared_thread_pool(), contextlib.nullcontext)  # the contract's default

@@ -1,4 +1,5 @@
 """Backend: the contract every device implements (a table of primitives over native arrays)."""
+import contextlib
 
 
 class Backend:
@@ -86,3 +87,10 @@ class Backend:
     def optimizer_step(self, name, *args):
         """Run kernels.optim.<name>(*args) in place: one call updates every parameter."""
         raise NotImplementedError
+
+    # ---- threads -------------------------------------------------------------------------------
+    def shared_thread_pool(self):
+        """Context manager: within it, eager kernels run on the thread pool the fused kernels use
+        (for work interleaved with fused training, e.g. evaluation between fused epochs). Default:
+        nothing to do."""
+        return contextlib.nullcontext()

@@ -4,7 +4,7 @@ FusedMLP shares the model's weights and the optimizer's flat state, so nothing i
 checkpoints are the same whichever path wrote them. One compiled call (CPU) or one graph launch per
 step (CUDA) per batch; per epoch one call unless a progress bar or a per-step scheduler needs more.
 """
-from .loop import EagerTrainer
+from .loop import EagerTrainer, evaluate
 
 
 def choose_trainer(cfg, model, optimizer, step_scheduler=None):
@@ -64,6 +64,12 @@ class FusedTrainer:
                 if live:
                     progress.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
         return total / max(seen, 1)
+
+    def evaluate(self, model, x, y, batch_size):
+        """(test loss, test accuracy) with eager kernels on the fused kernels' thread pool, so that no
+        other pool is left spinning when the next fused epoch starts (Backend.shared_thread_pool)."""
+        with self.fm.backend.shared_thread_pool():
+            return evaluate(model, x, y, batch_size)
 
     def sync_model(self):
         """Nothing to do: the model's parameters are the fused kernel's buffer."""

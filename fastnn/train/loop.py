@@ -60,6 +60,10 @@ class EagerTrainer:
         self.scheduler = scheduler if per_step_scheduler else None
         self.be = model_backend(model)
 
+    def evaluate(self, model, x, y, batch_size):
+        """(test loss, test accuracy) of model on x, y."""
+        return evaluate(model, x, y, batch_size)
+
     def train_epoch(self, x, y, perm, batch_size, progress=None):
         """Train on x[perm] in batches (the last one may be short); returns the mean training loss."""
         from ..tensor import Tensor
@@ -216,7 +220,7 @@ def run(cfg, log=print, on_epoch=None):
         bar.close()
         trainer.sync_model()
         step += s["steps"]
-        test_loss, test_acc = evaluate(model, Xte, yte, cfg.eval_batch_size)
+        test_loss, test_acc = trainer.evaluate(model, Xte, yte, cfg.eval_batch_size)
         lr = s["optimizer"].param_groups[0]["lr"]
         if s["sched_every"] == "epoch":
             s["sched"].step()
