@@ -175,16 +175,42 @@ def _check(name, out, a, b, A, B):
         raise ValueError(f"{name}: out must be a writeable C-contiguous array")
 
 
+@jit
+def _gemm_checked(out, a, b, trans_a, trans_b, accumulate, nthreads):
+    # gemm for the Python entry points; False (nothing written) unless the shapes fit and every array
+    # is C-contiguous (wrong ranks, dtypes or a read-only out fail to type instead)
+    (am, ak), (bk, bn) = (a.shape[::-1] if trans_a else a.shape), (b.shape[::-1] if trans_b else b.shape)
+    if out.shape != (am, bn) or ak != bk:
+        return False
+    if not (out.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous):
+        return False
+    gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)
+    return True
+
+
+# A float call runs the kernel first and checks only when it refuses (the kernel checks shapes and
+# layouts; Numba rejects other ranks, mixed dtypes and read-only outputs while typing), so a good call
+# pays no Python-side checks (~1 us, as much as a whole (64,10)@(10,64) product). The clear error is
+# raised outside the except block, so no Numba typing message rides along with it.
+_BAD_ARGS = (AttributeError, IndexError, TypeError, numba.core.errors.NumbaError)
+
+
 def _gemm(name, out, a, b, trans_a, trans_b, accumulate):
     """out (+)= op(a) @ op(b) for C-contiguous a, b; op transposes when the flag is set."""
+    if getattr(out, "dtype", None) in _FLOATS:
+        try:
+            if _gemm_checked(out, a, b, trans_a, trans_b, accumulate, _num_threads()):
+                return
+        except _BAD_ARGS:
+            pass
     A = a.T if trans_a else a
     B = b.T if trans_b else b
     _check(name, out, a, b, A, B)
     if not (a.flags.c_contiguous and b.flags.c_contiguous):  # the contract; keeps types few
         raise ValueError(f"{name}: a and b must be C-contiguous (got strides {a.strides}, {b.strides})")
     if out.dtype in _FLOATS:
-        gemm(out, a, b, trans_a, trans_b, accumulate, _num_threads())
-    elif A.size and B.size:
+        raise RuntimeError(f"{name}: the kernel refused valid arguments")
+    if A.size and B.size:
         _gemm_int(out, np.ascontiguousarray(A), np.ascontiguousarray(B), accumulate)
     elif not accumulate:
         out[...] = 0
