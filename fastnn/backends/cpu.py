@@ -2,13 +2,14 @@
 
 GEMM: our register-tiled Numba kernel (kernels/gemm) or OpenBLAS through NumPy, chosen like the cuda
 backend chooses between our SGEMM and cuBLAS: `FASTNN_CPU_GEMM=auto|blas|fastnn` (or the
-`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 and our kernel for integer types (NumPy has no integer
-BLAS). Our AVX-512 register-tile GEMM (kernels/gemm) is about on par with OpenBLAS at the MNIST batch-64
-shapes but ~0.6-0.8x at batch 1024 (it packs B panels only, not A; see bench/bench_kernels.py), and
-eager training measured no faster with it, so OpenBLAS stays the default for floats. bmm of small
-matrices (every dim <= SMALL_BMM) takes our batched kernel under `auto`: ~3.5x np.matmul at
-(256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The fused MLP step (kernels/fused_mlp)
-always uses our GEMM.
+`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 and our kernel for integer types
+(NumPy has no integer BLAS). Against OpenBLAS's own AVX-512 kernels our GEMM runs 0.9-1.6x at the
+MNIST layer-1 shapes and 0.7-0.8x at the tiny 64x10 ones (bench/bench_kernels.py); eager training
+measured the same with either (within 5%), so OpenBLAS stays the default for floats. Inside
+`shared_thread_pool()` floats take our kernel too, so that work between fused epochs leaves no
+OpenBLAS thread spinning. bmm of small matrices (every dim <= SMALL_BMM) takes our batched kernel
+under `auto`: ~2.8x np.matmul at (256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The
+fused MLP kernels (kernels/fused_mlp) always use our GEMM.
 """
 import contextlib
 import os
