@@ -207,27 +207,32 @@ def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer, row0):
     # h (B,n) = act(zT.T + b) (b = params[b_off:b_off+n] unless b_off < 0); zT (n,B) is overwritten
     # with the next layer's input transposed: h.T, or with dropout (p > 0) d.T where
     # d (B,n) = h * keep / (1-p), keep = dropout_uniform(seed, step, layer, (row0+i)*n+j) >= p.
-    # 8 rows of zT at a time, written along B (8 streams: no L1 set thrashing even when
-    # B*itemsize is a multiple of 4 KiB)
+    # Bias + activation run along zT's contiguous rows (vectorized), then h = zT.T (transpose_);
+    # dropout, when on, is one more pass over h and a transpose of d back into zT
     n, B = zT.shape
     T = zT.dtype.type
     zero, one, scale = T(0.0), T(1.0), T(1.0 / (1.0 - p))
-    for j0 in range(0, n, 8):
-        j1 = min(j0 + 8, n)
+    for j in range(n):
+        bj = params[b_off + j] if b_off >= 0 else zero
+        row = zT[j]
+        if code == 1:
+            for i in range(B):
+                row[i] = max(row[i] + bj, zero)
+        elif code == 2:
+            for i in range(B):
+                row[i] = one / (one + math.exp(-(row[i] + bj)))
+        elif code == 3:
+            for i in range(B):
+                row[i] = math.tanh(row[i] + bj)
+        else:
+            for i in range(B):
+                row[i] = row[i] + bj
+    transpose_(h, zT)
+    if p > 0:
         for i in range(B):
-            for j in range(j0, j1):
-                v = zT[j, i] + (params[b_off + j] if b_off >= 0 else zero)
-                if code == 1:
-                    v = max(v, zero)
-                elif code == 2:
-                    v = one / (one + math.exp(-v))
-                elif code == 3:
-                    v = math.tanh(v)
-                h[i, j] = v
-                if p > 0:
-                    v = v * (scale if dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p else zero)
-                    d[i, j] = v
-                zT[j, i] = v
+            for j in range(n):
+                d[i, j] = h[i, j] * (scale if dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p else zero)
+        transpose_(zT, d)
 
 
 @jit

@@ -9,7 +9,8 @@ and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitt
   nn, tn: axpy tiles (MR rows x 2 vectors): each k adds A[i,k] * (a contiguous row of B) to MR*2
           accumulators; A[i,k] is read at a[i*K + k] (nn) or a[k*M + i] (tn). K is cut into
           blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
-          buffer (no L1 set aliasing or TLB misses whatever N is), reused by every row tile.
+          buffer (no L1 set aliasing or TLB misses whatever N is), reused by every row tile;
+          a B of at most 2W columns is read in place (its rows are already one short panel).
   nt:     from NT_PACK_MIN_M rows on, the same axpy tiles, with each panel of B = b.T gathered
           from b's rows (the pack costs K*N gathers, amortized over M rows). Fewer rows: dot tiles
           (MR x NR dot products, no packing): both a's and b's rows are contiguous in k, so each
@@ -57,12 +58,16 @@ def _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_h
         acc_k = acc or k0 > 0
         for j0 in range(j_lo, j_hi, NR):
             nv = min(NR, j_hi - j0)
-            if trans_b:
-                pack_panel_t(bp, b, j0 * K + k0, K, kc, nv)
+            if N <= NR and not trans_b:  # b is one narrow panel already: its rows are read in place
+                panel, po, ldp = b, k0 * N + j0, N
             else:
-                pack_panel(bp, b, k0 * N + j0, N, kc, nv)
+                if trans_b:
+                    pack_panel_t(bp, b, j0 * K + k0, K, kc, nv)
+                else:
+                    pack_panel(bp, b, k0 * N + j0, N, kc, nv)
+                panel, po, ldp = bp, 0, NR
             for i0 in range(i_lo, i_hi, AXPY_MR):
-                AXPY(out, i0 * N + j0, N, a, i0 * sai + k0 * sap, sai, sap, bp, 0, NR,
+                AXPY(out, i0 * N + j0, N, a, i0 * sai + k0 * sap, sai, sap, panel, po, ldp,
                      kc, min(AXPY_MR, i_hi - i0), nv, acc_k)
 
 
