@@ -5,13 +5,13 @@ tuned for tiny M, N, K (where BLAS call overhead dominates np.matmul). float32, 
     bmm_nt(out, a, b)  # out (B,M,N) = a (B,M,K) @ b (B,N,K).T
     bmm_tn(out, a, b)  # out (B,M,N) = a (B,K,M).T @ b (B,K,N)
 All three run one tile loop (_mm) over element strides: a tile is R <= 6 rows x 8 columns of
-two batch entries, held in 2R 8-lane vectors (kernels/simd.py's v8) while k runs (per k and
-entry: one masked load of b's row k, R broadcast-FMAs of a), so 2R FMA chains are independent and
+four batch entries, held in 4R 8-lane vectors (kernels/simd.py's v8) while k runs (per k and
+entry: one masked load of b's row k, R broadcast-FMAs of a), so 4R FMA chains are independent and
 a lane mask covers any N (no scalar tail, nothing read or written outside the arrays). bmm_nt
 gathers b's strided columns; bmm_tn reads a with its strides swapped. R is a compile-time
 constant (see _ROWS). Plain Numba loops cannot do this: LLVM's loop vectorizer wants long inner
 loops and Numba turns its SLP vectorizer off, so scalar loops ran one latency-bound FMA chain at a
-time (~75 us for (256,5,6)@(256,6,7), now ~3.5 us; np.matmul ~14 us).
+time (~75 us for (256,5,6)@(256,6,7), now ~2 us; np.matmul ~7 us with OpenBLAS's AVX-512 kernels).
 Serial: at these sizes a whole batch of 256 takes a few microseconds, less than a parallel launch.
 """
 import numpy as np
@@ -54,26 +54,29 @@ def _stores(out, q, N, c, nl, R):
 def _mm(out, a, sa, b, sb, K, rows, gather):
     # out (B,M,N) = a (B,M,K) @ b (B,K,N); a[n,i,k] = a.flat[n*sa[0] + i*sa[1] + k*sa[2]] and
     # b[n,k,j] = b.flat[n*sb[0] + k*sb[1] + j*sb[2]]. A tile: R = rows.ndim rows (the last group
-    # ends at row M, redoing rows when R does not divide M) x 8 columns x two batch entries (an odd
-    # last one is done twice), held in 2R vectors: 2R independent FMA chains. gather (a literal):
-    # b's rows k are strided (bmm_nt), else contiguous.
+    # ends at row M, redoing rows when R does not divide M) x 8 columns x four batch entries (a short
+    # last group repeats entry B-1), held in 4R <= 24 vectors: 4R independent FMA chains. gather (a
+    # literal): b's rows k are strided (bmm_nt), else contiguous.
     # (rows.ndim is typed as a literal; R + 0 is a plain int, so the helpers compile once per dtype,
     # not per R: LLVM inlines them into each _mm and folds R there)
     (B, M, N), R = out.shape, rows.ndim + 0
     for g in range(0, M, R):
         i0 = min(g, M - R)
-        for n in range(0, B, 2):
-            m = min(n + 1, B - 1)
+        for n0 in range(0, B, 4):
+            n1, n2, n3 = min(n0 + 1, B - 1), min(n0 + 2, B - 1), min(n0 + 3, B - 1)
             for j0 in range(0, N, _W):
                 z, nl = v8.vzeros(out), N - j0
-                c = d = (z, z, z, z, z, z)
+                c0 = c1 = c2 = c3 = (z, z, z, z, z, z)
                 for k in range(K):
-                    p, q = n * sb[0] + k * sb[1] + j0 * sb[2], m * sb[0] + k * sb[1] + j0 * sb[2]
-                    u, v = _row(b, p, sb[2], nl, gather), _row(b, q, sb[2], nl, gather)
-                    c = _fmas(c, a, n * sa[0] + i0 * sa[1] + k * sa[2], sa[1], u, R)
-                    d = _fmas(d, a, m * sa[0] + i0 * sa[1] + k * sa[2], sa[1], v, R)
-                _stores(out, (n * M + i0) * N + j0, N, c, nl, R)
-                _stores(out, (m * M + i0) * N + j0, N, d, nl, R)
+                    bk, ak = k * sb[1] + j0 * sb[2], i0 * sa[1] + k * sa[2]
+                    c0 = _fmas(c0, a, n0 * sa[0] + ak, sa[1], _row(b, n0 * sb[0] + bk, sb[2], nl, gather), R)
+                    c1 = _fmas(c1, a, n1 * sa[0] + ak, sa[1], _row(b, n1 * sb[0] + bk, sb[2], nl, gather), R)
+                    c2 = _fmas(c2, a, n2 * sa[0] + ak, sa[1], _row(b, n2 * sb[0] + bk, sb[2], nl, gather), R)
+                    c3 = _fmas(c3, a, n3 * sa[0] + ak, sa[1], _row(b, n3 * sb[0] + bk, sb[2], nl, gather), R)
+                _stores(out, (n0 * M + i0) * N + j0, N, c0, nl, R)
+                _stores(out, (n1 * M + i0) * N + j0, N, c1, nl, R)
+                _stores(out, (n2 * M + i0) * N + j0, N, c2, nl, R)
+                _stores(out, (n3 * M + i0) * N + j0, N, c3, nl, R)
 
 
 @jit
