@@ -1,5 +1,7 @@
-"""Fused MLP training (kernels/fused_mlp) vs a hand-written NumPy MLP: 784-128-64-10 ReLU, Adam(1e-3),
-CrossEntropyLoss, synthetic MNIST-shaped data (60,000 x 784 float32 in [-1, 1]); batch 64 and 1024, 1 and 2 threads.
+"""Fused MLP training (kernels/fused_mlp) and the eager path (fastnn.nn + autograd + fastnn.optim) vs a
+hand-written NumPy MLP: 784-128-64-10 ReLU, Adam(1e-3), CrossEntropyLoss, synthetic MNIST-shaped data
+(60,000 x 784 float32 in [-1, 1]); batch 64 and 1024, 1 and 2 threads. One training step (fused, eager,
+NumPy) and one epoch (fused, NumPy), each beside NumPy in the same run.
 
     python -m pytest bench/bench_fused.py -o python_files='bench_*.py' --benchmark-only
     python bench/bench_fused.py        # interleaved medians, s/epoch, plus the GEMM-only / rest split
@@ -127,6 +129,43 @@ def test_fused_step(benchmark, data, batch, nthreads):
     x, y = np.ascontiguousarray(X[:batch]), Y[:batch]
     with threads(nthreads):
         benchmark(tr.step, x, y)
+
+
+def eager_step_fn(batch):
+    """One eager training step of the same MLP (forward, CrossEntropyLoss, backward, Adam.step)."""
+    import fastnn
+    from fastnn import nn, optim
+
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+    X, Y = make_data(batch, seed=1)
+    x, y = fastnn.from_numpy(X), fastnn.from_numpy(Y.astype(np.int64))
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_eager_step(benchmark, batch, nthreads):
+    step = eager_step_fn(batch)
+    step()  # compile (or load the cache) outside the timing
+    with threads(nthreads):
+        benchmark(step)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_numpy_step(benchmark, data, batch, nthreads):
+    X, Y = data
+    model, x, y = NumpyMLP(DIMS), np.ascontiguousarray(X[:batch]), Y[:batch]
+    with threads(nthreads):
+        benchmark(model.train_step, x, y)
 
 
 @pytest.mark.parametrize("nthreads", [1, 2])

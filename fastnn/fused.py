@@ -10,6 +10,9 @@ The optimizer already packs the model's parameters into one flat buffer in `mode
 order (W (out,in) then b per layer), which is exactly the fused kernels' layout; the fused path
 updates that buffer and the optimizer's flat state in place, so eager and fused steps can be mixed
 and checkpoints are the same whichever path wrote them. After a fused step `p.grad` is not updated.
+Eager work between fused epochs (an evaluation, say) is best run inside
+`fm.backend.shared_thread_pool()`: on the CPU it then uses the fused kernels' threads and leaves no
+OpenBLAS thread spinning on a core the next epoch needs (as `fastnn train` does).
 """
 import numpy as np
 
