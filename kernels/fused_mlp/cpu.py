@@ -231,7 +231,8 @@ def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer, row0):
     if p > 0:
         for i in range(B):
             for j in range(n):
-                d[i, j] = h[i, j] * (scale if dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p else zero)
+                keep = dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p
+                d[i, j] = h[i, j] * (scale if keep else zero)
         transpose_(zT, d)
 
 
@@ -327,9 +328,9 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
     S = grads.shape[0]
     for s in numba.prange(S):
         old = ftz_enter()
-        loss_s[s], correct_s[s] = _shard(np.int64(s), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
-                                         w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
-                                         acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
+        loss_s[s], correct_s[s] = _shard(np.int64(s), S, rows, params, grads, X, Y_idx, Y_val, scale, shift,
+                                         step, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb,
+                                         yb_idx, yb_val, acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
         ftz_leave(old)
 
 
@@ -350,9 +351,9 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
         rows = perm[s:s + B]
         steps += 1
         if S == 1:
-            loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps, dims,
-                                   w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
-                                   act_off, drops, drop_off, deltas, delta_off, tbuf)
+            loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift,
+                                   step0 + steps, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb,
+                                   yb_idx, yb_val, acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
         else:
             _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step0 + steps,
                         dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,

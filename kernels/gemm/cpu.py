@@ -5,7 +5,8 @@ Entry points (outputs first; `accumulate=True` adds into `out` instead of overwr
     matmul_nt(out, a, b)  # out (M,N) = a (M,K) @ b (N,K).T        (Linear forward y = x @ W.T)
     matmul_tn(out, a, b)  # out (M,N) = a (K,M).T @ b (K,N)        (dW = dY.T @ X)
 and `gemm(out, a, b, trans_a, trans_b, accumulate, nthreads)`, the same for jitted callers, and
-`gemm_serial(...)` without nthreads, for jitted callers with threads of their own (the fused MLP). Operands are C-contiguous; a transpose is a flag, never a copy:
+`gemm_serial(...)` without nthreads, for jitted callers with threads of their own (the fused MLP).
+Operands are C-contiguous; a transpose is a flag, never a copy:
   nn, tn: axpy tiles (MR rows x 2 vectors): each k adds A[i,k] * (a contiguous row of B) to MR*2
           accumulators; A[i,k] is read at a[i*K + k] (nn) or a[k*M + i] (tn). K is cut into
           blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
