@@ -45,13 +45,3 @@ def pack_panel_t(bp, b, bo, ldb, kc, nv):
         o = p * 2 * W
         vstore(bp, o, vgather(b, bo + p, ldb, n0), W)
         vstore(bp, o + W, vgather(b, bo + W * ldb + p, ldb, n1), W)
-
-
-@jit
-def pack_rows(ap, o, a, ao, lda, mv, kc, MR):
-    # ap[o + p*MR + i] = a[ao + i*lda + p] for i < MR, p < kc: an (MR, kc) row tile of a row-major a,
-    # k-major, so the axpy tile broadcasts from one contiguous stream; rows past mv repeat row mv-1
-    for i in range(MR):
-        r = ao + min(i, mv - 1) * lda
-        for p in range(kc):
-            ap[o + p * MR + i] = a[r + p]

@@ -27,13 +27,10 @@ import numpy as np
 from .._numba import jit, pjit
 from ..simd import VEC_BYTES, lanes_of
 from ._micro import axpy_4, axpy_8, dot_2x4, dot_4x4
-from ._store import pack_panel, pack_panel_t, pack_rows
+from ._store import pack_panel, pack_panel_t
 
 KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
 NT_PACK_MIN_M = 128  # matmul_nt with at least this many rows packs B.T and runs the axpy tiles
-# nn GEMMs with >= this many B panels (N >= 512 float32 on AVX-512) pack A's row tiles: the copy
-# costs ~32/N of the GEMM, and saves the tile 7 of its 8 broadcast streams (at 4 panels it lost 30%)
-PACK_A_MIN_PANELS = 16
 PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
 _WIDE = VEC_BYTES == 64  # AVX-512: 32 vector registers, bigger tiles
 AXPY, AXPY_MR = (axpy_8, 8) if _WIDE else (axpy_4, 4)
@@ -53,19 +50,13 @@ def _span(n, unit, parts, t):
 def _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
     # out[i_lo:i_hi, j_lo:j_hi] (=|+=) A @ B, A = a (M,K) or a (K,M).T, B = b (K,N) or b (N,K).T;
     # all 1-D flat. Each (kc, NR) column panel of B is packed once (rows copied, or b's rows gathered
-    # as columns for trans_b) and reused by every row tile. With PACK_A_MIN_PANELS or more panels,
-    # a (M,K)'s rows are first packed k-major per row tile (the tile then reads one stream, not MR).
+    # as columns for trans_b) and reused by every row tile.
     NR = 2 * lanes_of(out)
-    pack_a = not trans_a and (j_hi - j_lo) >= PACK_A_MIN_PANELS * NR
-    kcap = min(K, KC)
-    bp = np.empty(kcap * NR, out.dtype)  # one packed (kc, NR) panel of B
-    ap = np.empty(((i_hi - i_lo + AXPY_MR - 1) // AXPY_MR) * kcap * AXPY_MR if pack_a else 0, out.dtype)
+    sai, sap = (1, M) if trans_a else (K, 1)
+    bp = np.empty(min(K, KC) * NR, out.dtype)  # one packed (kc, NR) panel of B
     for k0 in range(0, K, KC):
         kc = min(KC, K - k0)
         acc_k = acc or k0 > 0
-        if pack_a:
-            for i0 in range(i_lo, i_hi, AXPY_MR):
-                pack_rows(ap, (i0 - i_lo) * kc, a, i0 * K + k0, K, min(AXPY_MR, i_hi - i0), kc, AXPY_MR)
         for j0 in range(j_lo, j_hi, NR):
             nv = min(NR, j_hi - j0)
             if N <= NR and not trans_b:  # b is one narrow panel already: its rows are read in place
@@ -77,13 +68,8 @@ def _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_h
                     pack_panel(bp, b, k0 * N + j0, N, kc, nv)
                 panel, po, ldp = bp, 0, NR
             for i0 in range(i_lo, i_hi, AXPY_MR):
-                mv = min(AXPY_MR, i_hi - i0)
-                if pack_a:  # A[i,p] = ap[(i0 - i_lo)*kc + p*MR + i]
-                    AXPY(out, i0 * N + j0, N, ap, (i0 - i_lo) * kc, 1, AXPY_MR, panel, po, ldp, kc, mv, nv, acc_k)
-                elif trans_a:  # A[i,p] = a[(k0 + p)*M + i]
-                    AXPY(out, i0 * N + j0, N, a, i0 + k0 * M, 1, M, panel, po, ldp, kc, mv, nv, acc_k)
-                else:  # A[i,p] = a[i*K + k0 + p]
-                    AXPY(out, i0 * N + j0, N, a, i0 * K + k0, K, 1, panel, po, ldp, kc, mv, nv, acc_k)
+                AXPY(out, i0 * N + j0, N, a, i0 * sai + k0 * sap, sai, sap, panel, po, ldp,
+                     kc, min(AXPY_MR, i_hi - i0), nv, acc_k)
 
 
 @jit

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fastnn.kernels import simd
 from fastnn.kernels.gemm import cpu, ref
 
 DTYPES = [np.float32, np.float64, np.int64]
@@ -63,16 +62,6 @@ def test_gemm_matches_reference_blocked_parallel(variant, dtype, M, K, N, accumu
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gemm_mnist_shapes(shape, variant):
     _run_and_check(variant, *shape, np.float32, False, 1)
-
-
-@pytest.mark.parametrize("shape", [(37, 600, 520), (9, 1030, 600), (8, 5, 512), (1, 3, 530), (130, 70, 700)])
-@pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("accumulate", [False, True])
-def test_gemm_wide_b_packs_a(shape, variant, dtype, accumulate):
-    """N >= PACK_A_MIN_PANELS * 2W columns: matmul packs A's row tiles (ragged M and K > KC included)."""
-    assert shape[2] >= cpu.PACK_A_MIN_PANELS * 2 * simd.lanes(np.dtype(dtype))
-    _run_and_check(variant, *shape, dtype, accumulate, 7)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
