@@ -8,7 +8,7 @@ MNIST layer-1 shapes and 0.7-0.8x at the tiny 64x10 ones (bench/bench_kernels.py
 measured the same with either (within 5%), so OpenBLAS stays the default for floats. Inside
 `shared_thread_pool()` floats take our kernel too, so that work between fused epochs leaves no
 OpenBLAS thread spinning. bmm of small matrices (every dim <= SMALL_BMM) takes our batched kernel
-under `auto`: ~2.8x np.matmul at (256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The
+under `auto`: ~3x np.matmul at (256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The
 fused MLP kernels (kernels/fused_mlp) always use our GEMM.
 """
 import contextlib
