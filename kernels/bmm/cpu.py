@@ -15,8 +15,8 @@ time (~75 us for (256,5,6)@(256,6,7), now ~2 us; np.matmul ~7 us with OpenBLAS's
 Serial: at these sizes a whole batch of 256 takes a few microseconds, less than a parallel launch.
 """
 import numpy as np
-from numba.core.errors import NumbaError
 
+from .._checks import KERNEL_REFUSALS
 from .._numba import jit
 from ..simd import v8
 
@@ -155,18 +155,11 @@ def _check(name, out, a, b):
         raise ValueError(f"{name}: out has shape {out.shape}, expected {(Ba, M, N)}")
 
 
-# The entry points call the kernel first and check only when it fails: the kernels check shapes
-# (return False) and Numba rejects other dtypes, layouts and ranks while typing, so a good call
-# pays no Python-side checks (~2 us, as much as the whole batch of 256 products). The clear error
-# is raised outside the except block, so no Numba typing message rides along with it.
-_BAD_ARGS = (AttributeError, IndexError, TypeError, NumbaError)
-
-
 def _run(name, kernel, out, a, b, m_axis):
     try:
         M = a.shape[m_axis]
         ok = kernel(out, a, b, _ROWS_FOR[M] if M < 64 else _ROWS[6])
-    except _BAD_ARGS:
+    except KERNEL_REFUSALS:  # the kernel runs first, the checks only when it refuses (kernels/_checks.py)
         ok = False
     if not ok:
         _check(name, out, a, b)

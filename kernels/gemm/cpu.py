@@ -24,6 +24,7 @@ int64: a plain i-k-j loop (exact; overflow wraps like NumPy).
 import numba
 import numpy as np
 
+from .._checks import KERNEL_REFUSALS
 from .._numba import jit, pjit
 from ..simd import VEC_BYTES, lanes_of
 from ._micro import axpy_4, axpy_8, dot_2x4, dot_4x4
@@ -194,20 +195,13 @@ def _gemm_checked(out, a, b, trans_a, trans_b, accumulate, nthreads):
     return True
 
 
-# A float call runs the kernel first and checks only when it refuses (the kernel checks shapes and
-# layouts; Numba rejects other ranks, mixed dtypes and read-only outputs while typing), so a good call
-# pays no Python-side checks (~1 us, as much as a whole (64,10)@(10,64) product). The clear error is
-# raised outside the except block, so no Numba typing message rides along with it.
-_BAD_ARGS = (AttributeError, IndexError, TypeError, numba.core.errors.NumbaError)
-
-
 def _gemm(name, out, a, b, trans_a, trans_b, accumulate):
     """out (+)= op(a) @ op(b) for C-contiguous a, b; op transposes when the flag is set."""
     if getattr(out, "dtype", None) in _FLOATS:
         try:
             if _gemm_checked(out, a, b, trans_a, trans_b, accumulate, _num_threads()):
                 return
-        except _BAD_ARGS:
+        except KERNEL_REFUSALS:  # the kernel runs first, the checks only when it refuses (kernels/_checks.py)
             pass
     A = a.T if trans_a else a
     B = b.T if trans_b else b
