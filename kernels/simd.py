@@ -18,6 +18,12 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vadd(a, b)                 a + b
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
+Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
+    vzip(x, y)                 x0 y0 x1 y1 ... (twice the lanes)
+    vbroadcast2(arr, i)        arr.flat[i], arr.flat[i+1] repeated over lanes_of(arr) lanes
+    vgather2(arr, i, s, n)     pairs arr.flat[i + j*s:][:2] in lanes 2j, 2j+1 for j < n (float32)
+    vpairsum(v)                v[2j] + v[2j+1] (half the lanes)
+    vfmask(a, b, c, bits)      a * b + c on the lanes whose bit is set in the integer bits, c elsewhere
 Indices are element offsets into the array's data (arr.flat[i] is the element i places after the
 first one in memory), unchecked: callers keep them in bounds.
 
@@ -227,3 +233,101 @@ lanes_of, vzeros, vsplat, vbroadcast, vload, vgather = _makers(lanes)
 v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
 v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vgather = _makers(lambda dtype: 8)
 v8.vstore, v8.vfma, v8.vadd, v8.vsum = vstore, vfma, vadd, vsum
+
+
+# ---- pair vectors (bmm's k-pair tiles): lanes 2j and 2j+1 hold one column at two values of k -------
+# vfmask(vbroadcast2(a, p), vzip(b_k, b_k1), c, -1) adds a[p]*b_k + a[p+1]*b_k1 in each lane pair, and
+# vpairsum of the accumulator gives the sums: one FMA for two k steps where 8-lane vectors take two,
+# on AVX-512 hosts for float32 (16 lanes = 8 columns x 2).
+def _shuffle(builder, x, y, idx):
+    return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(_I32, len(idx)), idx))
+
+
+@intrinsic
+def vzip(typingctx, x, y):
+    # x0 y0 x1 y1 ...: twice the lanes of x and y (one vector type)
+    if not (isinstance(x, Vec) and x == y):
+        return None
+
+    def codegen(context, builder, sig, args):
+        w = x.lanes
+        return _shuffle(builder, args[0], args[1], [j // 2 + (w if j % 2 else 0) for j in range(2 * w)])
+    return Vec(x.dtype, 2 * x.lanes)(x, y), codegen
+
+
+def _broadcast2_cg(context, builder, sig, args):
+    arrty, vty = sig.args[0], context.get_value_type(sig.return_type)
+    ptr = builder.bitcast(_elem_ptr(context, builder, arrty, args[0], args[1]),
+                          ir.PointerType(ir.VectorType(vty.element, 2)))
+    pair = builder.load(ptr, align=arrty.dtype.bitwidth // 8)
+    return _shuffle(builder, pair, pair, [j % 2 for j in range(vty.count)])
+
+
+@intrinsic
+def vbroadcast2(typingctx, arr, idx):
+    # lanes_of(arr) lanes: arr.flat[i], arr.flat[i+1] repeated (one 64-bit broadcast for float32)
+    if not (isinstance(arr, types.Array) and arr.dtype in _DTYPES):
+        return None
+    return Vec(arr.dtype, lanes(arr.dtype))(arr, idx), _broadcast2_cg
+
+
+@intrinsic
+def vpairsum(typingctx, v):
+    # half the lanes: v[2j] + v[2j+1] (vpairsum(vzip(x, y)) == x + y)
+    if not (isinstance(v, Vec) and v.lanes % 2 == 0):
+        return None
+
+    def codegen(context, builder, sig, args):
+        w, x = v.lanes // 2, args[0]
+        if v.dtype.bitwidth == 64:
+            even = _shuffle(builder, x, x, [2 * j for j in range(w)])
+            odd = _shuffle(builder, x, x, [2 * j + 1 for j in range(w)])
+            return _add(builder, v, even, odd)
+        # 32-bit lanes: view each pair as one i64, shift the odd lane down onto the even one, add, and
+        # truncate the i64s back to their low halves (vpsrlq, vaddps, vpmovqd: one shuffle, where
+        # LLVM turns the even/odd shuffles into three)
+        q = ir.VectorType(_I64, w)
+        odd = builder.bitcast(builder.lshr(builder.bitcast(x, q), ir.Constant(q, [32] * w)), x.type)
+        low = builder.trunc(builder.bitcast(_add(builder, v, x, odd), q), ir.VectorType(_I32, w))
+        return builder.bitcast(low, ir.VectorType(x.type.element, w))
+    return Vec(v.dtype, v.lanes // 2)(v), codegen
+
+
+@intrinsic
+def vfmask(typingctx, a, b, c, bits):
+    # a * b + c on the lanes j whose bit j of the integer `bits` is set; c elsewhere (a masked vfma)
+    if not (isinstance(a, Vec) and a == b == c and isinstance(bits, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        m = context.cast(builder, args[3], bits, types.int64)
+        m = builder.bitcast(builder.trunc(m, ir.IntType(a.lanes)), ir.VectorType(ir.IntType(1), a.lanes))
+        if isinstance(a.dtype, types.Integer):
+            fma = builder.add(builder.mul(args[0], args[1]), args[2])
+        else:
+            fma = _llvm_call(builder, "llvm.fma.{}", a, context.get_value_type(a), *args[:3])
+        return builder.select(m, fma, args[2])
+    return a(a, b, c, bits), codegen
+
+
+def _gather2_cg(context, builder, sig, args):
+    vt, (arrty, _, sty, nty) = sig.return_type, sig.args
+    pairs = Vec(types.int64, vt.lanes // 2)  # one 64-bit lane per pair of float32
+    base = builder.ptrtoint(_elem_ptr(context, builder, arrty, args[0], args[1]), _I64)
+    step = builder.mul(context.cast(builder, args[2], sty, types.int64), ir.Constant(_I64, 4))
+    iota = ir.Constant(ir.VectorType(_I64, pairs.lanes), list(range(pairs.lanes)))
+    addr = builder.add(_splat(builder, iota.type, base), builder.mul(iota, _splat(builder, iota.type, step)))
+    ptrs = builder.inttoptr(addr, ir.VectorType(ir.PointerType(), pairs.lanes))
+    pty = context.get_value_type(pairs)
+    got = _llvm_call(builder, f"llvm.masked.gather.{{}}.v{pairs.lanes}p0", pairs, pty, ptrs, _align(vt),
+                     _mask(context, builder, pairs, args[3], nty), ir.Constant(pty, None))
+    return builder.bitcast(got, context.get_value_type(vt))
+
+
+@intrinsic
+def vgather2(typingctx, arr, idx, stride, n):
+    # lanes_of(arr) lanes: lanes 2j, 2j+1 = arr.flat[i + j*s], arr.flat[i + j*s + 1] for j < n, others 0:
+    # vzip of two vgathers one element apart, as one gather of 64-bit pairs (float32 only)
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float32):
+        return None
+    return Vec(arr.dtype, lanes(arr.dtype))(arr, idx, stride, n), _gather2_cg

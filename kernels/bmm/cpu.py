@@ -4,27 +4,38 @@ tuned for tiny M, N, K (where BLAS call overhead dominates np.matmul). float32, 
     bmm(out, a, b)     # out (B,M,N) = a (B,M,K) @ b (B,K,N)
     bmm_nt(out, a, b)  # out (B,M,N) = a (B,M,K) @ b (B,N,K).T
     bmm_tn(out, a, b)  # out (B,M,N) = a (B,K,M).T @ b (B,K,N)
-All three run one tile loop (_mm) over element strides: a tile is R <= 6 rows x 8 columns of
-four batch entries, held in 4R 8-lane vectors (kernels/simd.py's v8) while k runs (per k and
-entry: one masked load of b's row k, R broadcast-FMAs of a), so 4R FMA chains are independent and
-a lane mask covers any N (no scalar tail, nothing read or written outside the arrays). bmm_nt
-gathers b's strided columns; bmm_tn reads a with its strides swapped. R is a compile-time
-constant (see _ROWS). Plain Numba loops cannot do this: LLVM's loop vectorizer wants long inner
-loops and Numba turns its SLP vectorizer off, so scalar loops ran one latency-bound FMA chain at a
-time (~75 us for (256,5,6)@(256,6,7), now ~2 us; np.matmul ~7 us with OpenBLAS's AVX-512 kernels).
-Serial: at these sizes a whole batch of 256 takes a few microseconds, less than a parallel launch.
+Two tile loops, both over element strides taken from the shapes (the arrays are C-contiguous):
+_mm: a tile is R <= 6 rows x 8 columns of four batch entries, held in 4R 8-lane vectors
+(kernels/simd.py's v8) while k runs (per k and entry: one masked load of b's row k, R broadcast-FMAs
+of a), so 4R FMA chains are independent and a lane mask covers any N (no scalar tail, nothing read
+or written outside the arrays). bmm_nt gathers b's strided columns; bmm_tn reads a with its
+strides swapped. It runs every dtype and variant, except:
+_mm_kpairs: float32 bmm and bmm_nt on AVX-512 hosts, where 8 float32 columns fill half a register.
+Its 16-lane vectors hold 8 columns at two consecutive k, so one FMA does two k steps (half of _mm's
+FMAs): a 64-bit broadcast of a[n,i,k:k+2] times b's rows k and k+1 zipped (bmm_nt: one gather of
+b's (k, k+1) pairs), the pairs summed before the store. Tiles of R rows x 8 columns of two batch
+entries. K < 2 has no pair: it declines, and the entry point runs the call as bmm_tn on _mm.
+R is a compile-time constant (see _ROWS). Plain Numba loops cannot do this: LLVM's loop vectorizer
+wants long inner loops and Numba turns its SLP vectorizer off, so scalar loops ran one latency-bound
+FMA chain at a time (~75 us for (256,5,6)@(256,6,7); _mm ~2.4 us, _mm_kpairs ~1.9 us; np.matmul
+~7.5 us with OpenBLAS's AVX-512 kernels). Serial: at these sizes a whole batch of 256 takes a few
+microseconds, less than a parallel launch.
 """
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .._checks import KERNEL_REFUSALS
 from .._numba import jit
-from ..simd import v8
+from ..simd import lanes, v8, vbroadcast2, vfmask, vgather2, vpairsum, vzeros, vzip
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 _W = 8  # lanes of a v8 vector, every dtype: ymm for float32, zmm (or two ymm) for 64-bit
+_KPAIRS = lanes(np.dtype(np.float32)) == 2 * _W  # AVX-512 host: float32 bmm and bmm_nt run _mm_kpairs
+_ALL, _EVEN = np.int64(-1), np.int64(0x5555)  # vfmask lane masks: all; the first k of every pair
 
 
-# ---- kernels ------------------------------------------------------------------------------------
+# ---- 8-lane tiles (_mm) ----------------------------------------------------------------------------
 @jit
 def _fmas(c, a, p, si, v, R):
     # c[t] + a.flat[p + t*si] * v for t < R; the six vectors c[R:] pass through
@@ -77,49 +88,116 @@ def _mm(out, a, sa, b, sb, K, rows, gather):
                 _stores(out, (n1 * M + i0) * N + j0, N, c1, nl, R)
                 _stores(out, (n2 * M + i0) * N + j0, N, c2, nl, R)
                 _stores(out, (n3 * M + i0) * N + j0, N, c3, nl, R)
+    return True
+
+
+# ---- k-pair tiles (_mm_kpairs): float32 on AVX-512 hosts, a's k stride 1 (bmm, bmm_nt) ---------------
+@jit
+def _pfmas(c, a, p, si, v, bits, R):
+    # c[t] + (a.flat[q], a.flat[q+1]) * v on the lanes set in bits, q = p + t*si, for t < R
+    return (vfmask(vbroadcast2(a, p), v, c[0], bits),
+            vfmask(vbroadcast2(a, p + si), v, c[1], bits) if R > 1 else c[1],
+            vfmask(vbroadcast2(a, p + 2 * si), v, c[2], bits) if R > 2 else c[2],
+            vfmask(vbroadcast2(a, p + 3 * si), v, c[3], bits) if R > 3 else c[3],
+            vfmask(vbroadcast2(a, p + 4 * si), v, c[4], bits) if R > 4 else c[4],
+            vfmask(vbroadcast2(a, p + 5 * si), v, c[5], bits) if R > 5 else c[5])
+
+
+@jit
+def _prows(b, p, sk, s, n, gather):
+    # b's rows k (at p) and k+1 (at p + sk), lanes j < n, zipped into one pair vector; with gather
+    # (bmm_nt, sk == 1) one gather of the pairs b.flat[p + j*s:][:2]. gather is a literal
+    return vgather2(b, p, s, n) if gather else vzip(v8.vload(b, p, n), v8.vload(b, p + sk, n))
+
+
+@jit
+def _pstores(out, q, N, c, nl, R):
+    # out.flat[q + t*N:][:nl] = the sums of c[t]'s lane pairs (its two k), t < R
+    for t in range(R):
+        v8.vstore(out, q + t * N, vpairsum(c[t]), nl)
+
+
+def _mm_kpairs(out, a, sa, b, sb, K, rows, gather):
+    # _mm (same arguments, same row groups) on pair vectors, 16 lanes = 8 columns at k and k+1; K >= 2
+    # (False, nothing written, for K < 2). A tile: R rows x 8 columns x two batch entries (2R
+    # accumulators; three or four entries spill and run slower); an odd K's first step (k = 0, 1)
+    # keeps only its k = 0 lanes, the later ones are whole pairs. Column tiles are the outer loop:
+    # ~10% faster for N <= 8 (fewer values live across the batch loop), ~20% slower for N > 8 than
+    # tiles inside it (a is streamed once per column tile)
+    (B, M, N), R = out.shape, rows.ndim + 0
+    if K < 2:
+        return False
+    first = _ALL if K % 2 == 0 else _EVEN
+    for j0 in range(0, N, _W):
+        nl = N - j0
+        for g in range(0, M, R):
+            i0 = min(g, M - R)
+            for n0 in range(0, B, 2):
+                n1 = min(n0 + 1, B - 1)
+                pa0, pa1 = n0 * sa[0] + i0 * sa[1], n1 * sa[0] + i0 * sa[1]
+                pb0, pb1 = n0 * sb[0] + j0 * sb[2], n1 * sb[0] + j0 * sb[2]
+                z = vzeros(out)
+                c0 = c1 = (z, z, z, z, z, z)
+                c0 = _pfmas(c0, a, pa0, sa[1], _prows(b, pb0, sb[1], sb[2], nl, gather), first, R)
+                c1 = _pfmas(c1, a, pa1, sa[1], _prows(b, pb1, sb[1], sb[2], nl, gather), first, R)
+                for k in range(2 - K % 2, K - 1, 2):
+                    bk = k * sb[1]
+                    c0 = _pfmas(c0, a, pa0 + k, sa[1], _prows(b, pb0 + bk, sb[1], sb[2], nl, gather), _ALL, R)
+                    c1 = _pfmas(c1, a, pa1 + k, sa[1], _prows(b, pb1 + bk, sb[1], sb[2], nl, gather), _ALL, R)
+                _pstores(out, (n0 * M + i0) * N + j0, N, c0, nl, R)
+                _pstores(out, (n1 * M + i0) * N + j0, N, c1, nl, R)
+    return True
+
+
+def _tiles(out, a, sa, b, sb, K, rows, gather):
+    """_mm, or _mm_kpairs for float32 on AVX-512 hosts; True, or False if the loop declines."""
+
+
+@overload(_tiles, prefer_literal=True)
+def _tiles_for(out, a, sa, b, sb, K, rows, gather):
+    # picked while Numba types the call, per dtype; the loop's Python function is the implementation
+    # (no extra call layer to compile). prefer_literal keeps gather a literal
+    return _mm_kpairs if _KPAIRS and a.dtype == types.float32 else _mm.py_func
 
 
 @jit
 def _c_contiguous(out, a, b):
-    # the API takes C-contiguous arrays only (_mm reads a and b through their strides, but writes
-    # out by flat offsets); a constant True for arrays typed C-contiguous
+    # the API takes C-contiguous arrays only (the tile loops take flat offsets from the shapes); a
+    # constant True for arrays typed C-contiguous
     return out.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous
 
 
 @jit
 def _bmm_nn(out, a, b, rows):
     # out (B,M,N) = a (B,M,K) @ b (B,K,N); False (nothing written) if the shapes do not fit or an
-    # array is not C-contiguous
-    (B, M, K), s = a.shape, a.itemsize
-    if (b.shape[:2] != (B, K) or out.shape != (B, M, b.shape[2]) or 0 < M < rows.ndim
+    # array is not C-contiguous. Element strides from the shapes (a C-contiguous array's strides may
+    # be anything along length-1 axes, which no index moves along); the unit ones are literals
+    (B, M, K), N = a.shape, b.shape[2]
+    if (b.shape[:2] != (B, K) or out.shape != (B, M, N) or 0 < M < rows.ndim
             or not _c_contiguous(out, a, b)):
         return False
-    _mm(out, a, (a.strides[0] // s, a.strides[1] // s, a.strides[2] // s),
-        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows, False)
-    return True
+    return _tiles(out, a, (M * K, K, 1), b, (K * N, N, 1), K, rows, False)
 
 
 @jit
 def _bmm_nt(out, a, b, rows):
     # out (B,M,N) = a (B,M,K) @ b (B,N,K).T; b's k and j strides swapped, its columns gathered
-    (B, M, K), s = a.shape, a.itemsize
-    if (b.shape[0] != B or b.shape[2] != K or out.shape != (B, M, b.shape[1]) or 0 < M < rows.ndim
+    (B, M, K), N = a.shape, b.shape[1]
+    if (b.shape[0] != B or b.shape[2] != K or out.shape != (B, M, N) or 0 < M < rows.ndim
             or not _c_contiguous(out, a, b)):
         return False
-    _mm(out, a, (a.strides[0] // s, a.strides[1] // s, a.strides[2] // s),
-        b, (b.strides[0] // s, b.strides[2] // s, b.strides[1] // s), K, rows, True)
-    return True
+    return _tiles(out, a, (M * K, K, 1), b, (N * K, 1, K), K, rows, True)
 
 
 @jit
 def _bmm_tn(out, a, b, rows):
-    # out (B,M,N) = a (B,K,M).T @ b (B,K,N); a's k and i strides swapped
-    (B, K, M), s = a.shape, a.itemsize
-    if (b.shape[:2] != (B, K) or out.shape != (B, M, b.shape[2]) or 0 < M < rows.ndim
+    # out (B,M,N) = a (B,K,M).T @ b (B,K,N); a's k and i strides swapped (always _mm: k pairs need
+    # a's k stride 1)
+    (B, K, M), N = a.shape, b.shape[2]
+    if (b.shape[:2] != (B, K) or out.shape != (B, M, N) or 0 < M < rows.ndim
             or not _c_contiguous(out, a, b)):
         return False
-    _mm(out, a, (a.strides[0] // s, a.strides[2] // s, a.strides[1] // s),
-        b, (b.strides[0] // s, b.strides[1] // s, b.strides[2] // s), K, rows, False)
+    _mm(out, a, (K * M, 1, M), b, (K * N, N, 1), K, rows, False)
     return True
 
 
@@ -163,7 +241,19 @@ def _run(name, kernel, out, a, b, m_axis):
         ok = False
     if not ok:
         _check(name, out, a, b)
-        raise RuntimeError(f"{name}: the kernel refused valid arguments")
+        if not _short_k(name, out, a, b):
+            raise RuntimeError(f"{name}: the kernel refused valid arguments")
+
+
+def _short_k(name, out, a, b):
+    # K < 2, which _mm_kpairs declines (no k pair): with at most one k, a (B,M,K) and (B,K,M) are the
+    # same memory, as are b (B,N,K) and (B,K,N), so it runs as bmm_tn (always _mm); False for K >= 2
+    B, M, K = a.shape
+    if name == "bmm_tn" or K >= 2:
+        return False
+    N = out.shape[2]
+    _run("bmm_tn", _bmm_tn, out, a.reshape(B, K, M), b.reshape(B, K, N), 2)
+    return True
 
 
 def bmm(out, a, b):
