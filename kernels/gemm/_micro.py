@@ -79,6 +79,68 @@ def axpy_4(out, oo, ldo, a, ao, sai, sap, b, bo, ldb, kc, mv, nv, acc):
 
 
 @jit
+def axpy_8p(out, oo, ldo, ap, ao, b, bo, ldb, kc, mv, nv, acc):
+    # out[oo + i*ldo + j] (=|+=) sum_p ap[ao + p*8 + i] * b[bo + p*ldb + j] for i < mv <= 8, j < nv <= 2W
+    # (ap: a packed micro-panel of A, k-major)
+    W = lanes_of(out)
+    n0, n1 = min(nv, W), nv - W
+    z = vzeros(out)
+    c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71 = z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z
+    for p in range(kc):
+        q, s = bo + p * ldb, ao + p * 8
+        b0, b1 = vload(b, q, n0), vload(b, q + W, n1)
+        x = vbroadcast(ap, s + 0); c00 = vfma(x, b0, c00); c01 = vfma(x, b1, c01)
+        x = vbroadcast(ap, s + 1); c10 = vfma(x, b0, c10); c11 = vfma(x, b1, c11)
+        x = vbroadcast(ap, s + 2); c20 = vfma(x, b0, c20); c21 = vfma(x, b1, c21)
+        x = vbroadcast(ap, s + 3); c30 = vfma(x, b0, c30); c31 = vfma(x, b1, c31)
+        x = vbroadcast(ap, s + 4); c40 = vfma(x, b0, c40); c41 = vfma(x, b1, c41)
+        x = vbroadcast(ap, s + 5); c50 = vfma(x, b0, c50); c51 = vfma(x, b1, c51)
+        x = vbroadcast(ap, s + 6); c60 = vfma(x, b0, c60); c61 = vfma(x, b1, c61)
+        x = vbroadcast(ap, s + 7); c70 = vfma(x, b0, c70); c71 = vfma(x, b1, c71)
+    if mv > 0:
+        put2(out, oo + 0 * ldo, c00, c01, n0, n1, acc)
+    if mv > 1:
+        put2(out, oo + 1 * ldo, c10, c11, n0, n1, acc)
+    if mv > 2:
+        put2(out, oo + 2 * ldo, c20, c21, n0, n1, acc)
+    if mv > 3:
+        put2(out, oo + 3 * ldo, c30, c31, n0, n1, acc)
+    if mv > 4:
+        put2(out, oo + 4 * ldo, c40, c41, n0, n1, acc)
+    if mv > 5:
+        put2(out, oo + 5 * ldo, c50, c51, n0, n1, acc)
+    if mv > 6:
+        put2(out, oo + 6 * ldo, c60, c61, n0, n1, acc)
+    if mv > 7:
+        put2(out, oo + 7 * ldo, c70, c71, n0, n1, acc)
+
+
+@jit
+def axpy_4p(out, oo, ldo, ap, ao, b, bo, ldb, kc, mv, nv, acc):
+    # out[oo + i*ldo + j] (=|+=) sum_p ap[ao + p*4 + i] * b[bo + p*ldb + j] for i < mv <= 4, j < nv <= 2W
+    # (ap: a packed micro-panel of A, k-major)
+    W = lanes_of(out)
+    n0, n1 = min(nv, W), nv - W
+    z = vzeros(out)
+    c00, c01, c10, c11, c20, c21, c30, c31 = z, z, z, z, z, z, z, z
+    for p in range(kc):
+        q, s = bo + p * ldb, ao + p * 4
+        b0, b1 = vload(b, q, n0), vload(b, q + W, n1)
+        x = vbroadcast(ap, s + 0); c00 = vfma(x, b0, c00); c01 = vfma(x, b1, c01)
+        x = vbroadcast(ap, s + 1); c10 = vfma(x, b0, c10); c11 = vfma(x, b1, c11)
+        x = vbroadcast(ap, s + 2); c20 = vfma(x, b0, c20); c21 = vfma(x, b1, c21)
+        x = vbroadcast(ap, s + 3); c30 = vfma(x, b0, c30); c31 = vfma(x, b1, c31)
+    if mv > 0:
+        put2(out, oo + 0 * ldo, c00, c01, n0, n1, acc)
+    if mv > 1:
+        put2(out, oo + 1 * ldo, c10, c11, n0, n1, acc)
+    if mv > 2:
+        put2(out, oo + 2 * ldo, c20, c21, n0, n1, acc)
+    if mv > 3:
+        put2(out, oo + 3 * ldo, c30, c31, n0, n1, acc)
+
+
+@jit
 def dot_4x4(out, oo, ldo, a, ao, lda, b, bo, ldb, kc, mv, nv, acc):
     # out[oo + i*ldo + j] (=|+=) sum_k a[ao + i*lda + k] * b[bo + j*ldb + k], i < mv <= 4, j < nv <= 4;
     # rows (columns) past mv (nv) repeat the last one and are not stored

@@ -1,6 +1,6 @@
-"""Tile I/O for the GEMM register tiles (_micro.py): B-panel packing and write-back, masked at edges."""
+"""Tile I/O for the GEMM register tiles (_micro.py): B-panel and A micro-panel packing, write-back, masked at edges."""
 from .._numba import jit
-from ..simd import lanes_of, vadd, vgather, vload, vstore
+from ..simd import lanes_of, v8, vadd, vgather, vload, vstore
 
 
 @jit
@@ -45,3 +45,22 @@ def pack_panel_t(bp, b, bo, ldb, kc, nv):
         o = p * 2 * W
         vstore(bp, o, vgather(b, bo + p, ldb, n0), W)
         vstore(bp, o + W, vgather(b, bo + W * ldb + p, ldb, n1), W)
+
+
+@jit
+def pack_a(ap, po, a, ao, sai, sap, kc, mv, MR):
+    # ap[po + p*MR + i] = a.flat[ao + i*sai + p*sap] for i < mv (rows mv..MR-1 zero), p < kc: one MR-row
+    # micro-panel of A, k-major, for the packed axpy tiles. Reads run along a's contiguous axis: i for
+    # tn (sai == 1: one masked 8-lane load per k when MR == 8), k for nn (sap == 1)
+    if sai == 1 and MR == 8:
+        for p in range(kc):
+            vstore(ap, po + p * 8, v8.vload(a, ao + p * sap, mv), 8)
+    elif sai == 1:
+        for p in range(kc):
+            for i in range(MR):
+                ap[po + p * MR + i] = a[ao + p * sap + i] if i < mv else 0
+    else:
+        for i in range(MR):
+            r = ao + min(i, mv - 1) * sai
+            for p in range(kc):
+                ap[po + p * MR + i] = a[r + p * sap] if i < mv else 0

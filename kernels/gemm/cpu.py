@@ -12,6 +12,12 @@ Operands are C-contiguous; a transpose is a flag, never a copy:
           blocks of KC; each (KC, 2W) column panel of B is first copied into one contiguous
           buffer (no L1 set aliasing or TLB misses whatever N is), reused by every row tile;
           a B of at most 2W columns is read in place (its rows are already one short panel).
+  wide:   through gemm/matmul*, a chunk at least PACK_A_MIN_N columns wide also packs A: blocks of
+          rows of A go into MR-row micro-panels, k-major (pack_a), and the axpy_MRp tiles read them
+          with one pointer and constant offsets. The strided tiles keep MR row pointers live and
+          spill them; the packed ones ran 1.2-1.7x faster at the MLP's dX/dW shapes when the host
+          was loaded, about equal when it was quiet. gemm_serial (inside the fused MLP kernel)
+          never packs A, so that path is not compiled into it (see _wide_block).
   nt:     from NT_PACK_MIN_M rows on, the same axpy tiles, with each panel of B = b.T gathered
           from b's rows (the pack costs K*N gathers, amortized over M rows). Fewer rows: dot tiles
           (MR x NR dot products, no packing): both a's and b's rows are contiguous in k, so each
@@ -23,18 +29,22 @@ int64: a plain i-k-j loop (exact; overflow wraps like NumPy).
 """
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .._checks import KERNEL_REFUSALS
 from .._numba import jit, pjit
 from ..simd import VEC_BYTES, lanes_of
-from ._micro import axpy_4, axpy_8, dot_2x4, dot_4x4
-from ._store import pack_panel, pack_panel_t
+from ._micro import axpy_4, axpy_4p, axpy_8, axpy_8p, dot_2x4, dot_4x4
+from ._store import pack_a, pack_panel, pack_panel_t
 
 KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
 NT_PACK_MIN_M = 128  # matmul_nt with at least this many rows packs B.T and runs the axpy tiles
+PACK_A_MIN_N = 256  # a chunk at least this wide packs A too: the pack (M*K copies) is spread over N/2W panels
+MC_BYTES = 512 * 1024  # A is packed in blocks of rows of at most this size (kept in L2 across the panels)
 PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
 _WIDE = VEC_BYTES == 64  # AVX-512: 32 vector registers, bigger tiles
-AXPY, AXPY_MR = (axpy_8, 8) if _WIDE else (axpy_4, 4)
+AXPY, AXPYP, AXPY_MR = (axpy_8, axpy_8p, 8) if _WIDE else (axpy_4, axpy_4p, 4)
 DOT, DOT_MR, DOT_NR = (dot_4x4, 4, 4) if _WIDE else (dot_2x4, 2, 4)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _DTYPES = "float32, float64 and int64"
@@ -74,6 +84,48 @@ def _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_h
 
 
 @jit
+def _block_axpy_packed(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
+    # _block_axpy with A packed as well: per k-block, blocks of mc rows of A are copied into MR-row
+    # micro-panels (k-major, pack_a), then every B panel of the chunk runs over the block's tiles
+    NR = 2 * lanes_of(out)
+    sai, sap = (1, M) if trans_a else (K, 1)
+    kcm = min(K, KC)
+    mc = min(max(AXPY_MR, MC_BYTES // (kcm * out.itemsize) // AXPY_MR * AXPY_MR),
+             (i_hi - i_lo + AXPY_MR - 1) // AXPY_MR * AXPY_MR)
+    bp = np.empty(kcm * NR, out.dtype)  # one packed (kc, NR) panel of B
+    ap = np.empty(mc * kcm, out.dtype)  # one packed (mc, kc) block of A
+    for k0 in range(0, K, KC):
+        kc = min(KC, K - k0)
+        acc_k = acc or k0 > 0
+        for ib in range(i_lo, i_hi, mc):
+            ie = min(i_hi, ib + mc)
+            for i0 in range(ib, ie, AXPY_MR):
+                pack_a(ap, (i0 - ib) * kc, a, i0 * sai + k0 * sap, sai, sap, kc, min(AXPY_MR, ie - i0), AXPY_MR)
+            for j0 in range(j_lo, j_hi, NR):
+                nv = min(NR, j_hi - j0)
+                if trans_b:
+                    pack_panel_t(bp, b, j0 * K + k0, K, kc, nv)
+                else:
+                    pack_panel(bp, b, k0 * N + j0, N, kc, nv)
+                for i0 in range(ib, ie, AXPY_MR):
+                    AXPYP(out, i0 * N + j0, N, ap, (i0 - ib) * kc, bp, np.int64(0), NR, kc,
+                          min(AXPY_MR, ie - i0), nv, acc_k)
+
+
+def _wide_block(pack, out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
+    """_block_axpy_packed if pack (a literal True), else _block_axpy; chosen while Numba types the call,
+    so a caller passing False (gemm_serial, inside the fused MLP kernel) never compiles the packed path."""
+
+
+@overload(_wide_block, prefer_literal=True)
+def _wide_block_for(pack, out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi):
+    packed = isinstance(pack, types.BooleanLiteral) and pack.literal_value
+    return (lambda pack, out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi:
+            (_block_axpy_packed if packed else _block_axpy)(out, a, b, trans_a, trans_b, acc, M, N, K,
+                                                            i_lo, i_hi, j_lo, j_hi))
+
+
+@jit
 def _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi):
     # out[i_lo:i_hi, j_lo:j_hi] (=|+=) a (M,K) @ b (N,K).T; all 1-D flat
     for i0 in range(i_lo, i_hi, DOT_MR):
@@ -90,8 +142,9 @@ def _dot_tiles(trans_b, M):
 
 
 @jit
-def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
-    # chunk t of a parts_m x parts_n grid over out (M,N), in whole tiles
+def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t, pack):
+    # chunk t of a parts_m x parts_n grid over out (M,N), in whole tiles; with pack (a literal bool),
+    # axpy chunks at least PACK_A_MIN_N wide pack A too (see _wide_block)
     dot = _dot_tiles(trans_b, M)
     MR, NR = (DOT_MR, DOT_NR) if dot else (AXPY_MR, 2 * lanes_of(out))
     i_lo, i_hi = _span(M, MR, parts_m, t // parts_n)
@@ -104,6 +157,8 @@ def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
                 out[i * N + j_lo:i * N + j_hi] = 0
     elif dot:
         _block_dot(out, a, b, acc, N, K, i_lo, i_hi, j_lo, j_hi)
+    elif j_hi - j_lo >= PACK_A_MIN_N:
+        _wide_block(pack, out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi)
     else:
         _block_axpy(out, a, b, trans_a, trans_b, acc, M, N, K, i_lo, i_hi, j_lo, j_hi)
 
@@ -111,20 +166,27 @@ def _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, t):
 @pjit
 def _chunks_parallel(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n):
     for t in numba.prange(parts_m * parts_n):
-        _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, np.int64(t))
+        _chunk(out, a, b, trans_a, trans_b, acc, M, N, K, parts_m, parts_n, np.int64(t), True)
 
 
 @jit
 def gemm_serial(out, a, b, trans_a, trans_b, accumulate):
     # out (M,N) (+)= op(a) (M,K) @ op(b) (K,N) on the calling thread (op, dtypes, layouts as gemm);
     # for jitted callers that do their own threading (the fused MLP's row shards): no parallel
-    # region is compiled into them
+    # region and no A packing are compiled into them (the packed path costs the fused kernel ~25%
+    # more cold compile time, for a training step measured 0-15% faster)
+    _serial(out, a, b, trans_a, trans_b, accumulate, False)
+
+
+@jit
+def _serial(out, a, b, trans_a, trans_b, accumulate, pack):
+    # gemm_serial; pack (a literal bool): wide axpy chunks pack A (see _chunk)
     M, N = out.shape
     K = a.shape[0] if trans_a else a.shape[1]
     if M == 0 or N == 0:
         return
     _chunk(out.reshape(-1), a.reshape(-1), b.reshape(-1), trans_a, trans_b, accumulate, M, N, K,
-           np.int64(1), np.int64(1), np.int64(0))
+           np.int64(1), np.int64(1), np.int64(0), pack)
 
 
 @jit
@@ -134,7 +196,7 @@ def gemm(out, a, b, trans_a, trans_b, accumulate, nthreads):
     M, N = out.shape
     K = a.shape[0] if trans_a else a.shape[1]
     if nthreads <= 1 or 2 * M * N * K < PAR_MIN_FLOPS:
-        gemm_serial(out, a, b, trans_a, trans_b, accumulate)
+        _serial(out, a, b, trans_a, trans_b, accumulate, True)
         return
     NR = DOT_NR if _dot_tiles(trans_b, M) else 2 * lanes_of(out)
     parts_n = min(nthreads, (N + NR - 1) // NR)

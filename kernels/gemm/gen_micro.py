@@ -3,6 +3,9 @@
 Two shapes of tile, each a plain loop over k with every accumulator a named SIMD register:
   axpy_MR  out[i, j:j+2W] (=|+=) sum_p A[i,p] * B[p, j:j+2W]    (nn and tn: B rows are contiguous)
            MR rows x 2 vectors of W lanes; A[i,p] = a.flat[ao + i*sai + p*sap] is broadcast.
+  axpy_MRp  the same tile on a packed A: A[i,p] = ap[ao + p*MR + i] (one MR-row micro-panel, k-major),
+           so every broadcast is one pointer plus a constant offset (the strided tile keeps MR row
+           pointers live and spills them to the stack).
   dot_MRxNR out[i, j] (=|+=) sum_k A[i,k] * Bt[j,k]              (nt: both operands' rows contiguous)
            MR*NR vector accumulators of partial sums along k, summed across lanes at the end.
 Run `python kernels/gemm/gen_micro.py` after changing a tile list; the output is committed.
@@ -13,25 +16,28 @@ AXPY_ROWS = [8, 4]   # MR of the axpy tiles: 8 on AVX-512 (16 zmm accumulators),
 DOT_TILES = [(4, 4), (2, 4)]  # (MR, NR) of the dot tiles: 16 zmm accumulators / 8 ymm
 
 
-def _axpy(MR):
-    L = [
-        "@jit",
-        f"def axpy_{MR}(out, oo, ldo, a, ao, sai, sap, b, bo, ldb, kc, mv, nv, acc):",
-        f"    # out[oo + i*ldo + j] (=|+=) sum_p A[i,p] * b[bo + p*ldb + j] for i < mv <= {MR}, j < nv <= 2W;",
-        "    # A[i,p] = a.flat[ao + i*sai + p*sap]; rows past mv repeat row mv-1 and are not stored",
-        "    W = lanes_of(out)",
-        "    n0, n1 = min(nv, W), nv - W",
-        "    z = vzeros(out)",
-    ]
-    L += [f"    r{i} = ao + min({i}, mv - 1) * sai" for i in range(MR)]
+def _axpy(MR, packed=False):
+    # axpy_MR (A read through strides sai, sap) or axpy_MRp (A from a packed k-major micro-panel)
+    if packed:
+        head = [f"def axpy_{MR}p(out, oo, ldo, ap, ao, b, bo, ldb, kc, mv, nv, acc):",
+                f"    # out[oo + i*ldo + j] (=|+=) sum_p ap[ao + p*{MR} + i] * b[bo + p*ldb + j] for i < mv <= {MR}, j < nv <= 2W",
+                "    # (ap: a packed micro-panel of A, k-major)"]
+        rows, step, src = [], f"ao + p * {MR}", [f"ap, s + {i}" for i in range(MR)]
+    else:
+        head = [f"def axpy_{MR}(out, oo, ldo, a, ao, sai, sap, b, bo, ldb, kc, mv, nv, acc):",
+                f"    # out[oo + i*ldo + j] (=|+=) sum_p A[i,p] * b[bo + p*ldb + j] for i < mv <= {MR}, j < nv <= 2W;",
+                "    # A[i,p] = a.flat[ao + i*sai + p*sap]; rows past mv repeat row mv-1 and are not stored"]
+        rows = [f"    r{i} = ao + min({i}, mv - 1) * sai" for i in range(MR)]
+        step, src = "p * sap", [f"a, r{i} + s" for i in range(MR)]
+    L = ["@jit"] + head + ["    W = lanes_of(out)", "    n0, n1 = min(nv, W), nv - W", "    z = vzeros(out)"] + rows
     L += ["    " + ", ".join(f"c{i}0, c{i}1" for i in range(MR)) + " = " + ", ".join(["z"] * (2 * MR))]
     L += [
         "    for p in range(kc):",
-        "        q, s = bo + p * ldb, p * sap",
+        f"        q, s = bo + p * ldb, {step}",
         "        b0, b1 = vload(b, q, n0), vload(b, q + W, n1)",
     ]
     for i in range(MR):
-        L += [f"        x = vbroadcast(a, r{i} + s); c{i}0 = vfma(x, b0, c{i}0); c{i}1 = vfma(x, b1, c{i}1)"]
+        L += [f"        x = vbroadcast({src[i]}); c{i}0 = vfma(x, b0, c{i}0); c{i}1 = vfma(x, b1, c{i}1)"]
     for i in range(MR):
         L += [f"    if mv > {i}:" if i else "    if mv > 0:",
               f"        put2(out, oo + {i} * ldo, c{i}0, c{i}1, n0, n1, acc)"]
@@ -72,7 +78,8 @@ def main():
         "from ..simd import lanes_of, vbroadcast, vfma, vload, vsum, vzeros\n"
         "from ._store import put1, put2\n"
     )
-    body = [_axpy(mr) for mr in AXPY_ROWS] + [_dot(mr, nr) for mr, nr in DOT_TILES]
+    body = ([_axpy(mr) for mr in AXPY_ROWS] + [_axpy(mr, packed=True) for mr in AXPY_ROWS]
+            + [_dot(mr, nr) for mr, nr in DOT_TILES])
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro.py")
     with open(path, "w") as f:
         f.write(head + "\n\n" + "\n\n".join(body))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastnn.kernels import simd
-from fastnn.kernels.gemm import _micro
+from fastnn.kernels.gemm import _micro, _store
 from fastnn.kernels.simd import v8, vadd, vbroadcast, vfma, vgather, vload, vsplat, vstore, vsum, vzeros
 
 FLOATS = [np.float32, np.float64]
@@ -102,29 +102,62 @@ def test_int64_fma_add_splat_sum_are_exact_and_v8_has_8_lanes():
     assert _int_ops(x, y, 2) == tuple(int((2**40 * y[:w] + y[:w] + 3).sum()) for w in (8, W))
 
 
-def _tiles(prefix):
-    return [getattr(_micro, n) for n in dir(_micro) if n.startswith(prefix)]
+def _tiles(prefix, packed=False):
+    # the generated tiles named prefix*; the packed-A axpy tiles end in "p"
+    return [getattr(_micro, n) for n in dir(_micro) if n.startswith(prefix) and n.endswith("p") == packed]
 
 
-@settings(max_examples=30, deadline=None)
-@given(tile=st.sampled_from(_tiles("axpy_")), dtype=st.sampled_from(FLOATS), trans=st.booleans(),
-       acc=st.booleans(), kc=st.integers(0, 40), frac_m=st.floats(0, 1), frac_n=st.floats(0, 1),
-       seed=st.integers(0, 2**31))
-def test_axpy_tiles(tile, dtype, trans, acc, kc, frac_m, frac_n, seed):
-    MR, NR = int(tile.__name__.split("_")[1]), 2 * simd.lanes(np.dtype(dtype))
+def _check_axpy(MR, dtype, kc, frac_m, frac_n, seed, run):
+    # run(out, A, B, mv, nv, NR) writes out[:mv, :nv] (=|+=) A[:mv] @ B[:, :nv] through a tile; checked
+    # against float64 with the bound (kc + 2) eps |A||B|, and every other element of out untouched
+    NR = 2 * simd.lanes(np.dtype(dtype))
     mv, nv = 1 + int(frac_m * (MR - 1)), 1 + int(frac_n * (NR - 1))
     rng = np.random.default_rng(seed)
     A, B = rng.standard_normal((MR, kc)).astype(dtype), rng.standard_normal((kc, NR + 3)).astype(dtype)
     prev = rng.standard_normal((MR, NR + 5)).astype(dtype)
     out = prev.copy()
-    a = np.ascontiguousarray(A.T) if trans else A
-    sai, sap = (1, MR) if trans else (kc, 1)
-    tile(out.reshape(-1), 0, NR + 5, a.reshape(-1), 0, sai, sap, B.reshape(-1), 0, NR + 3, kc, mv, nv, acc)
+    acc = run(out, A, B, mv, nv, NR)
     want = prev.astype(np.float64)
     want[:mv, :nv] = (prev[:mv, :nv] if acc else 0) + A[:mv].astype(np.float64) @ B[:, :nv]
     mag = np.abs(A).astype(np.float64) @ np.abs(B) + np.abs(prev)[:, :NR + 3]
     bound = (kc + 2) * np.finfo(dtype).eps * np.pad(mag, ((0, 0), (0, 2))) + np.finfo(dtype).tiny
     assert np.all(np.abs(out - want) <= bound)
+
+
+_AXPY_ARGS = dict(dtype=st.sampled_from(FLOATS), trans=st.booleans(), acc=st.booleans(), kc=st.integers(0, 40),
+                  frac_m=st.floats(0, 1), frac_n=st.floats(0, 1), seed=st.integers(0, 2**31))
+
+
+@settings(max_examples=30, deadline=None)
+@given(tile=st.sampled_from(_tiles("axpy_")), **_AXPY_ARGS)
+def test_axpy_tiles(tile, dtype, trans, acc, kc, frac_m, frac_n, seed):
+    MR = int(tile.__name__.split("_")[1])
+
+    def run(out, A, B, mv, nv, NR):  # A read in place: a (MR,kc), or a (kc,MR) for trans
+        a = np.ascontiguousarray(A.T) if trans else A
+        sai, sap = (1, MR) if trans else (kc, 1)
+        tile(out.reshape(-1), 0, NR + 5, a.reshape(-1), 0, sai, sap, B.reshape(-1), 0, NR + 3, kc, mv, nv, acc)
+        return acc
+    _check_axpy(MR, dtype, kc, frac_m, frac_n, seed, run)
+
+
+@settings(max_examples=30, deadline=None)
+@given(tile=st.sampled_from(_tiles("axpy_", packed=True)), **_AXPY_ARGS)
+def test_packed_axpy_tiles(tile, dtype, trans, acc, kc, frac_m, frac_n, seed):
+    MR = int(tile.__name__.split("_")[1][:-1])
+
+    def run(out, A, B, mv, nv, NR):  # A packed by pack_a from a (MR,kc) or a (kc,MR), 3 elements in
+        a = np.ascontiguousarray(A.T) if trans else A
+        sai, sap = (1, MR) if trans else (kc, 1)
+        flat = np.concatenate([np.full(3, np.nan, dtype), a.reshape(-1)])
+        ap = np.full(MR * kc + 2, np.nan, dtype)
+        _store.pack_a(ap, 1, flat, 3, sai, sap, kc, mv, MR)
+        want_ap = np.zeros((kc, MR), dtype)
+        want_ap[:, :mv] = A[:mv].T
+        assert np.array_equal(ap[1:1 + MR * kc], want_ap.reshape(-1)) and np.isnan(ap[[0, -1]]).all()
+        tile(out.reshape(-1), 0, NR + 5, ap, 1, B.reshape(-1), 0, NR + 3, kc, mv, nv, acc)
+        return acc
+    _check_axpy(MR, dtype, kc, frac_m, frac_n, seed, run)
 
 
 @settings(max_examples=30, deadline=None)
