@@ -23,8 +23,9 @@ Operands are C-contiguous; a transpose is a flag, never a copy:
           (MR x NR dot products, no packing): both a's and b's rows are contiguous in k, so each
           accumulator holds W partial sums along k, summed across lanes when the tile is done.
 Edges (ragged M, N, K) are masked loads and stores, never reads past the data.
-Threads: the output is cut into `nthreads` chunks along N (along M when N has too few tiles), one
-prange iteration each; problems under PAR_MIN_FLOPS stay on the calling thread.
+Threads: the output is cut into `nthreads` chunks along N (along M when N has too few tiles, or
+when a wide GEMM has SPLIT_M_MIN_ROWS rows per thread: then each thread packs only its rows of A),
+one prange iteration each; problems under PAR_MIN_FLOPS stay on the calling thread.
 int64: a plain i-k-j loop (exact; overflow wraps like NumPy).
 """
 import numba
@@ -41,6 +42,7 @@ from ._store import pack_a, pack_panel, pack_panel_t
 KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
 NT_PACK_MIN_M = 128  # matmul_nt with at least this many rows packs B.T and runs the axpy tiles
 PACK_A_MIN_N = 256  # a chunk at least this wide packs A too: the pack (M*K copies) is spread over N/2W panels
+SPLIT_M_MIN_ROWS = 256  # wide packed GEMMs with this many rows per thread split M (B panels are packed twice)
 MC_BYTES = 512 * 1024  # A is packed in blocks of rows of at most this size (kept in L2 across the panels)
 PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
 _WIDE = VEC_BYTES == 64  # AVX-512: 32 vector registers, bigger tiles
@@ -198,9 +200,13 @@ def gemm(out, a, b, trans_a, trans_b, accumulate, nthreads):
     if nthreads <= 1 or 2 * M * N * K < PAR_MIN_FLOPS:
         _serial(out, a, b, trans_a, trans_b, accumulate, True)
         return
-    NR = DOT_NR if _dot_tiles(trans_b, M) else 2 * lanes_of(out)
-    parts_n = min(nthreads, (N + NR - 1) // NR)
-    parts_m = 1 if parts_n == nthreads else min(nthreads // parts_n, (M + 7) // 8)
+    dot = _dot_tiles(trans_b, M)
+    NR = DOT_NR if dot else 2 * lanes_of(out)
+    if not dot and N >= PACK_A_MIN_N and M >= SPLIT_M_MIN_ROWS * nthreads:
+        parts_m, parts_n = nthreads, 1  # each thread packs only its own rows of A
+    else:
+        parts_n = min(nthreads, (N + NR - 1) // NR)
+        parts_m = 1 if parts_n == nthreads else min(nthreads // parts_n, (M + 7) // 8)
     _chunks_parallel(out.reshape(-1), a.reshape(-1), b.reshape(-1), trans_a, trans_b, accumulate, M, N, K,
                      parts_m, parts_n)
 

@@ -58,7 +58,18 @@ def test_gemm_matches_reference_blocked_parallel(variant, dtype, M, K, N, accumu
     _run_and_check(variant, M, K, N, dtype, accumulate, seed)
 
 
-@pytest.mark.parametrize("shape", [(64, 784, 128), (128, 64, 784), (1024, 64, 10), (7, 3, 200)])
+@settings(max_examples=15, deadline=None)
+@given(variant=st.sampled_from(VARIANTS), dtype=st.sampled_from([np.float32, np.float64]),
+       M=st.integers(1, 700), K=st.integers(1, 600), N=st.integers(250, 420),
+       accumulate=st.booleans(), seed=st.integers(0, 2**31))
+def test_gemm_matches_reference_wide_packed_a(variant, dtype, M, K, N, accumulate, seed):
+    """Chunks of >= PACK_A_MIN_N columns pack A (ragged micro-panels and row blocks); from 512 rows
+    the 2-thread split is along M."""
+    _run_and_check(variant, M, K, N, dtype, accumulate, seed)
+
+
+@pytest.mark.parametrize("shape", [(64, 784, 128), (128, 64, 784), (1024, 64, 10), (7, 3, 200),
+                                   (1024, 128, 784), (1024, 784, 128), (128, 1024, 784)])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gemm_mnist_shapes(shape, variant):
     _run_and_check(variant, *shape, np.float32, False, 1)
