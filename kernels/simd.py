@@ -24,6 +24,7 @@ Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the e
     vgather2(arr, i, s, n)     pairs arr.flat[i + j*s:][:2] in lanes 2j, 2j+1 for j < n (float32)
     vpairsum(v)                v[2j] + v[2j+1] (half the lanes)
     vfmask(a, b, c, bits)      a * b + c on the lanes whose bit is set in the integer bits, c elsewhere
+vtranspose8(rows)              a tuple of 8 eight-lane vectors (rows of an 8x8 block) -> its 8 columns
 Indices are element offsets into the array's data (arr.flat[i] is the element i places after the
 first one in memory), unchecked: callers keep them in bounds.
 
@@ -331,3 +332,29 @@ def vgather2(typingctx, arr, idx, stride, n):
     if not (isinstance(arr, types.Array) and arr.dtype == types.float32):
         return None
     return Vec(arr.dtype, lanes(arr.dtype))(arr, idx, stride, n), _gather2_cg
+
+
+# ---- 8x8 transpose (GEMM's A packing for nn: 8 rows of A in, 8 k-columns out) ---------------------
+_T8 = (([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]),      # 32-bit pairs within 128 bits
+       ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]),      # 64-bit pairs within 128 bits
+       ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]))      # 128-bit halves
+
+
+@intrinsic
+def vtranspose8(typingctx, rows):
+    # rows: a tuple of 8 vectors of 8 lanes (an 8x8 block, row i = rows[i]) -> its 8 columns, as a
+    # tuple (column j = lane j of every row): 24 shuffles, the unpack/shuffle/permute transpose
+    if not (isinstance(rows, types.UniTuple) and rows.count == 8 and isinstance(rows.dtype, Vec)
+            and rows.dtype.lanes == 8):
+        return None
+
+    def codegen(context, builder, sig, args):
+        r = [builder.extract_value(args[0], i) for i in range(8)]
+        (a_lo, a_hi), (b_lo, b_hi), (c_lo, c_hi) = _T8
+        t = [_shuffle(builder, r[2 * k], r[2 * k + 1], idx) for k in range(4) for idx in (a_lo, a_hi)]
+        u = [_shuffle(builder, t[x], t[y], idx) for x, y in ((0, 2), (1, 3), (4, 6), (5, 7))
+             for idx in (b_lo, b_hi)]
+        cols = [_shuffle(builder, u[j], u[j + 4], c_lo) for j in range(4)] + \
+               [_shuffle(builder, u[j], u[j + 4], c_hi) for j in range(4)]
+        return context.make_tuple(builder, sig.return_type, cols)
+    return rows(rows), codegen

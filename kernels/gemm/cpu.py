@@ -41,7 +41,8 @@ from ._store import pack_a, pack_panel, pack_panel_t
 
 KC = 512  # k-block of the axpy tiles: a packed (KC, 2W) B panel stays in L2 (measured 256-1024: 512 best)
 NT_PACK_MIN_M = 128  # matmul_nt with at least this many rows packs B.T and runs the axpy tiles
-PACK_A_MIN_N = 256  # a chunk at least this wide packs A too: the pack (M*K copies) is spread over N/2W panels
+PACK_A_MIN_N = 128  # a chunk at least this wide packs A too: the pack (M*K copies) is spread over N/2W panels
+# (4 panels pay for it since nn packs transpose 8x8 blocks in registers: x @ W.T at batch 1024 +13-22%)
 SPLIT_M_MIN_ROWS = 256  # wide packed GEMMs with this many rows per thread split M (B panels are packed twice)
 MC_BYTES = 512 * 1024  # A is packed in blocks of rows of at most this size (kept in L2 across the panels)
 PAR_MIN_FLOPS = 1 << 20  # below ~1 MFLOP a parallel region costs more than it saves
