@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from fastnn.kernels import simd
 from fastnn.kernels.gemm import _micro, _store
-from fastnn.kernels.simd import v8, vadd, vbroadcast, vfma, vgather, vload, vsplat, vstore, vsum, vzeros
+from fastnn.kernels.simd import v8, vadd, vbroadcast, vfma, vgather, vload, vsplat, vstore, vsum, vtranspose8, vzeros
 
 FLOATS = [np.float32, np.float64]
 DTYPES = FLOATS + [np.int64]
@@ -92,6 +92,24 @@ def test_fma_and_lane_sum(dtype):
     want = float(x[2]) * y.astype(np.float64).sum()
     eps = np.finfo(dtype).eps
     assert abs(_fma_sum(x, y, 2) - want) <= W * eps * abs(x[2]) * np.abs(y).sum() + np.finfo(dtype).tiny
+
+
+@numba.njit
+def _transpose8(a, out):
+    # out (8,8) = a (8,8).T through vtranspose8 (both flat)
+    rows = (v8.vload(a, 0, 8), v8.vload(a, 8, 8), v8.vload(a, 16, 8), v8.vload(a, 24, 8),
+            v8.vload(a, 32, 8), v8.vload(a, 40, 8), v8.vload(a, 48, 8), v8.vload(a, 56, 8))
+    cols = vtranspose8(rows)
+    for j in range(8):
+        vstore(out, j * 8, cols[j], 8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_transpose8_is_the_transpose(dtype):
+    a = np.random.default_rng(0).permutation(64).astype(dtype)
+    out = np.empty(64, dtype)
+    _transpose8(a, out)
+    np.testing.assert_array_equal(out.reshape(8, 8), a.reshape(8, 8).T)
 
 
 def test_int64_fma_add_splat_sum_are_exact_and_v8_has_8_lanes():
