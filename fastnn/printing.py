@@ -25,7 +25,7 @@ def _shown(a):
 
 
 def _float_formatter(shown):
-    """value -> string, all of one width, by torch's rules for a float tensor showing `shown`."""
+    """(value -> string, width) by torch's rules for a float tensor showing `shown`."""
     vals = shown[np.isfinite(shown) & (shown != 0)].astype(np.float64)
     if vals.size == 0:
         mode, width = "int", 1
@@ -42,7 +42,7 @@ def _float_formatter(shown):
     def fmt(v):
         s = _float_str(float(v), mode)
         return " " * (width - len(s)) + s
-    return fmt
+    return fmt, width
 
 
 def _float_str(v, mode):
@@ -54,16 +54,17 @@ def _float_str(v, mode):
 
 
 def _formatter(shown):
-    """value -> string of one common width, for a tensor whose printed elements are `shown`."""
+    """(value -> string padded to the width, the width) for a tensor whose printed elements are `shown`;
+    the width is torch's: from the nonzero finite values for floats (a -0.0000 may be wider)."""
     if shown.dtype.kind == "f":
         return _float_formatter(shown)
     width = max((len(str(v)) for v in shown.tolist()), default=1)
-    return lambda v: f"{v!s:>{width}}"
+    return (lambda v: f"{v!s:>{width}}"), width
 
 
-def _vector_str(a, indent, summarize, fmt):
-    # torch's _vector_str: as many elements per line as fit in 80 columns after the indent
-    per_line = max(1, (_LINEWIDTH - indent) // (len(fmt(a[0])) + 2)) if a.size else 1
+def _vector_str(a, indent, summarize, fmt, width):
+    # torch's _vector_str: as many elements of `width` per line as fit in 80 columns after the indent
+    per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
     if summarize and a.shape[0] > 2 * _EDGE:
         data = [fmt(v) for v in a[:_EDGE].tolist()] + [" ..."] + [fmt(v) for v in a[-_EDGE:].tolist()]
     else:
@@ -72,22 +73,23 @@ def _vector_str(a, indent, summarize, fmt):
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _tensor_str(a, indent, summarize, fmt):
+def _tensor_str(a, indent, summarize, fmt, width):
     # torch's _tensor_str: nested brackets, one blank line per extra dimension between slices
     if a.ndim == 0:
         return fmt(a.item())
     if a.ndim == 1:
-        return _vector_str(a, indent, summarize, fmt)
+        return _vector_str(a, indent, summarize, fmt, width)
     rows = range(a.shape[0])
     if summarize and a.shape[0] > 2 * _EDGE:
         rows = list(range(_EDGE)) + [None] + list(range(a.shape[0] - _EDGE, a.shape[0]))
-    slices = ["..." if i is None else _tensor_str(a[i], indent + 1, summarize, fmt) for i in rows]
+    slices = ["..." if i is None else _tensor_str(a[i], indent + 1, summarize, fmt, width) for i in rows]
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
 def _format_array(a, prefix):
     summarize = a.size > _THRESHOLD
-    return _tensor_str(a, len(prefix), summarize, _formatter(_shown(a) if summarize else a.reshape(-1)))
+    fmt, width = _formatter(_shown(a) if summarize else a.reshape(-1))
+    return _tensor_str(a, len(prefix), summarize, fmt, width)
 
 
 def tensor_repr(t):

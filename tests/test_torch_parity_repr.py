@@ -46,6 +46,14 @@ def test_summarized_repr_matches_torch(shape):
     assert repr(fastnn.tensor(x, dtype=fastnn.float64)) == _torch_repr(x, torch.float64)
 
 
+def test_negative_zero_is_wider_than_the_format_width_like_torch():
+    # torch sizes elements by the nonzero values ("0.0010"); a "-0.0000" overflows that width, and the
+    # line wrapping still counts the width, not the longer string
+    x = np.full((2, 8), -0.0, np.float32)
+    x[0, 0] = 0.001
+    assert repr(fastnn.tensor(x)) == _torch_repr(x)
+
+
 def test_extras_match_torch():
     x = np.array([[0.5, -2.0], [3.25, 4.0]], np.float32)
     t, f = torch.tensor(x, requires_grad=True), fastnn.tensor(x, requires_grad=True)
