@@ -146,11 +146,13 @@ class FusedMLP:
             Tensor._wrap(self.backend.xp.asarray(correct), self.backend)
 
     def epoch(self, X, Y, batch_size=64, shuffle=True, seed=None, drop_last=False, scale=1.0, shift=0.0,
-              perm=None):
+              perm=None, on_step=None):
         """One pass over resident X (N, in) float or uint8 (used as X*scale + shift) and Y (N,).
         Rows are visited in `perm` order when given (any 1-D index array, e.g. a slice of an epoch's
         permutation), else in a fresh permutation from `seed` (or fastnn's generator) when shuffle.
-        Returns (mean loss, accuracy) as Python floats."""
+        `on_step()` runs after every step (a per-step LR scheduler's `step`): inside the backend's
+        epoch where it supports that (cuda: between graph replays, no host sync), else one backend
+        call per batch. Returns (mean loss, accuracy) as Python floats."""
         X, Y = _array(X, self.backend), _array(Y, self.backend)
         X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
         N = int(X.shape[0])
@@ -169,10 +171,39 @@ class FusedMLP:
             perm = rng.permutation(N).astype(np.int64)
         else:
             perm = np.arange(N, dtype=np.int64)
+        args = (int(batch_size), bool(drop_last), float(scale), float(shift))
+        if on_step is not None and "on_step" not in getattr(self.backend, "fused_mlp_features", ()):
+            return self._epoch_per_step(X, Y, perm, args, on_step)
         self._before()
-        loss, acc = self.impl.epoch(X, Y, int(batch_size), perm, bool(drop_last), float(scale), float(shift))
+        if on_step is None:
+            loss, acc = self.impl.epoch(X, Y, args[0], perm, *args[1:])
+        else:
+            loss, acc = self.impl.epoch(X, Y, args[0], perm, *args[1:], on_step=self._counted(on_step))
         self._after()
         return float(loss), float(acc)
+
+    def _counted(self, on_step):
+        """on_step with the optimizer's step count brought up to date first (schedulers may read it)."""
+        def run():
+            self._after()
+            on_step()
+        return run
+
+    def _epoch_per_step(self, X, Y, perm, args, on_step):
+        """One backend epoch call per batch, on_step after each; (mean loss, accuracy) over the rows."""
+        B, drop_last = args[0], args[1]
+        stop = perm.shape[0] - (perm.shape[0] % B if drop_last else 0)
+        loss_sum = correct = seen = 0.0
+        for s in range(0, stop, B):
+            rows = perm[s:s + B]
+            self._before()
+            loss, acc = self.impl.epoch(X, Y, B, rows, *args[1:])
+            self._after()
+            on_step()
+            loss_sum, correct, seen = loss_sum + loss * rows.shape[0], correct + acc * rows.shape[0], seen + rows.shape[0]
+        if seen == 0:
+            return float("nan"), float("nan")
+        return float(loss_sum / seen), float(correct / seen)
 
 
 def _array(v, backend):

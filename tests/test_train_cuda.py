@@ -14,15 +14,12 @@ def cuda():
     tests that run later in this process see the machine as it is."""
     from fastnn import backends
 
-    saved = (backends._REGISTRY.get("cuda"), backends._INSTANCES.get("cuda"))
-    try:
-        from conftest_cuda import install_cuda_standin
+    from conftest_cuda import install_cuda_standin, real_gpu_available
 
-        install_cuda_standin()
-        backends.get_backend("cuda")
-    except Exception as e:  # noqa: BLE001
-        _restore(backends, saved)
-        pytest.skip(f"no cuda backend (real or emulated): {e}")
+    saved = (backends._REGISTRY.get("cuda"), backends._INSTANCES.get("cuda"))
+    if not (install_cuda_standin() or real_gpu_available()):
+        pytest.skip("no cuda backend: no GPU and no C++20 g++ for the emulator")
+    backends.get_backend("cuda")             # registered: a failure to build it is a failure, not a skip
     yield "cuda"
     _restore(backends, saved)
 
@@ -73,10 +70,7 @@ def test_cuda_fused_path_matches_eager(tmp_path, cuda):
     kw = dict(SMALL, device=cuda, optimizer="sgd", lr=0.05, momentum=0.9, epochs=2)
     kw.pop("path")
     e = _silent(path="eager", out=str(tmp_path / "eager"), **kw)
-    try:
-        f = _silent(path="fused", out=str(tmp_path / "fused"), **kw)
-    except ValueError as err:
-        pytest.skip(f"no fused CUDA path here: {err}")
+    f = _silent(path="fused", out=str(tmp_path / "fused"), **kw)
     assert f["path"] == "fused" and "FusedMLP" in f["reason"]
     a, _ = load_checkpoint(tmp_path / "eager" / "checkpoint.safetensors")
     b, sb = load_checkpoint(tmp_path / "fused" / "checkpoint.safetensors")

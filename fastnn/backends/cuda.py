@@ -6,7 +6,6 @@ GEMM: `backend.gemm_impl` ('auto' | 'cublas' | 'fastnn', default from FASTNN_CUD
 host syncs (cheap integer increments in the launch wrapper / copies).
 """
 import inspect
-import math
 import os
 import re
 from pathlib import Path
@@ -25,15 +24,15 @@ _CTYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned
 
 
 class CUDAStats:
-    """Counters the backend maintains: kernel launches, CUDA-graph launches, host syncs."""
+    """Counters the backend maintains: kernel launches, CUDA-graph captures and launches, host syncs."""
 
-    __slots__ = ("kernel_launches", "graph_launches", "host_syncs")
+    __slots__ = ("kernel_launches", "graph_captures", "graph_launches", "host_syncs")
 
     def __init__(self):
         self.reset()
 
     def reset(self):
-        self.kernel_launches = self.graph_launches = self.host_syncs = 0
+        self.kernel_launches = self.graph_captures = self.graph_launches = self.host_syncs = 0
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.__slots__}
@@ -396,15 +395,14 @@ class CUDABackend(Backend):
         self.launch(name, *_grid1d(kw["param"].size), *self._optim_cu_args(name, kw))
 
     def _optim_cu_args(self, name, kw):
-        """optim.cu's argument list from the reference's named arguments (hp buffer built on the host)."""
-        step, lr = float(kw["step"]), float(kw["lr"])
-        hp = [step, lr, 0.0, 0.0]
-        if name == "adam_step":
-            hp[2] = lr / (1.0 - float(kw["beta1"]) ** step)
-            hp[3] = math.sqrt(1.0 - float(kw["beta2"]) ** step)
-        elif name == "adagrad_step":
-            hp[2] = lr / (1.0 + (step - 1.0) * float(kw["lr_decay"]))
-        kw = dict(kw, hp=self.cp.asarray(np.array(hp, dtype=np.float64)), n=kw["param"].size)
+        """optim.cu's argument list from the reference's named arguments: every scalar goes into the
+        device buffer hp (kernels/optim/fields.py), built on the host for this one launch."""
+        from fastnn.kernels.optim.fields import HP_FIELDS, device_hp, pack_hparams
+
+        base = name[:-len("_step")]
+        _, packed = pack_hparams(base, **{f: kw[f] for f, _ in HP_FIELDS[base]})
+        hp = device_hp(base, kw["step"], packed, ticked=False)
+        kw = dict(kw, hp=self.cp.asarray(hp), n=kw["param"].size)
         kw["momentum_buf"] = kw.get("momentum_buffer")
         out = []
         for pname, _, ptr in self.kernels.sigs[name]:
@@ -412,7 +410,7 @@ class CUDABackend(Backend):
             out.append(None if ptr and v is not None and v.size == 0 else v)
         return out
 
-    fused_mlp_features = frozenset()  # cross-entropy, no dropout (see cuda_fused.py)
+    fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
 
     def fused_mlp(self, spec):
         """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py)."""

@@ -20,13 +20,18 @@ spec (attributes or dict keys; see DESIGN.md "Engine-level fused API"):
                sum, square_avg, grad_avg); missing ones are allocated (zeros / initial accumulator)
     step       the optimizer's step count so far (int, default 0; alias: step_count); `.steps` after
 """
+from collections import OrderedDict
+
 import numpy as np
+
+from fastnn.kernels.optim.fields import HP_N, device_hp, pack_hparams
 
 from .cuda import _ACT_CODE, _grid1d, _row_block
 
 _F32 = np.dtype(np.float32)
 _TICK = {"sgd": "optim_tick", "rmsprop": "optim_tick", "adam": "adam_tick", "adamw": "adam_tick",
          "adagrad": "adagrad_tick"}
+MAX_GRAPHS = 8  # captured step graphs kept (least recently used dropped): batch shapes x data sets
 
 
 def _get(spec, name, default=KeyError):
@@ -86,13 +91,13 @@ class CUDAFusedMLP:
         self.steps = int(_get(spec, "step", None) or _get(spec, "step_count", 0))
         self.W, self.b = self._layer_views(self.params)
         self.dW, self.db = self._layer_views(self.grads)
-        self.hp = xp.zeros(4, dtype=np.float64)
-        self._hp_host = None                                 # (steps, lr) the device hp holds
+        self.hp = xp.zeros(HP_N, dtype=np.float64)
+        self._hp_host = None                                 # (steps, packed hyper-parameters) on the device
         self.acc = xp.zeros(2, dtype=np.int32)              # [loss_sum (float32 bits), correct]
         self.loss_sum, self.correct = self.acc[0:1].view(np.float32), self.acc[1:2]
         self.pos = xp.zeros(1, dtype=np.int32)              # the device batch cursor
         self.stream = self.cp.cuda.Stream(non_blocking=True)
-        self._cap, self._bufs, self._graphs, self._data = 0, None, {}, None
+        self._cap, self._bufs, self._graphs, self._data = 0, None, OrderedDict(), None
 
     # ---- setup ---------------------------------------------------------------------------------
     def _layer_views(self, flat):
@@ -132,13 +137,20 @@ class CUDAFusedMLP:
             self._graphs.clear()
         return self._bufs
 
+    def _hp_kw(self):
+        from fastnn.fused import HP_KEYS
+
+        return {k: self.hparams[k] for k in HP_KEYS[self.opt] if k in self.hparams}
+
     def _sync_hp(self):
-        """Upload hp = [steps, lr, 0, 0] when the host's step count or lr differs from what the device
-        holds (the engine may set `.steps` after eager steps, a scheduler may change the lr).
-        A host->device copy, not a sync; the tick kernel recomputes hp[2:] every step."""
-        want = (self.steps, float(self.hparams["lr"]))
+        """Upload hp = [steps, lr, 0, 0, hyper-parameters...] when the host's step count or any
+        hyper-parameter differs from what the device holds (the engine may set `.steps` after eager
+        steps; a scheduler may change lr, betas or momentum). A host->device copy, not a sync; the
+        tick kernel recomputes hp[2:4] every step."""
+        _, packed = pack_hparams(self.opt, **self._hp_kw())
+        want = (self.steps, tuple(packed))
         if want != self._hp_host:
-            self.hp[...] = self.cp.asarray(np.array([want[0], want[1], 0.0, 0.0], dtype=np.float64))
+            self.hp[...] = self.cp.asarray(device_hp(self.opt, self.steps, packed))
             self._hp_host = want
 
     # ---- the captured step -----------------------------------------------------------------------
@@ -179,51 +191,43 @@ class CUDAFusedMLP:
             be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
 
     def _enqueue_optimizer(self):
-        be, h, s, n = self.be, self.hparams, self.state, self.params.size
-        tick = _TICK[self.opt]
-        if tick == "adam_tick":
-            b1, b2 = h.get("betas", (0.9, 0.999))
-            be.launch(tick, (1,), (1,), self.hp, float(b1), float(b2))
-        elif tick == "adagrad_tick":
-            be.launch(tick, (1,), (1,), self.hp, float(h.get("lr_decay", 0.0)))
-        else:
-            be.launch(tick, (1,), (1,), self.hp)
+        """The tick and ONE update launch; every scalar is read from the device buffer hp."""
+        be, s, n = self.be, self.state, self.params.size
+        be.launch(_TICK[self.opt], (1,), (1,), self.hp)
         grid = _grid1d(n)
-        wd, mx = float(h.get("weight_decay", 0.0)), int(bool(h.get("maximize", False)))
         if self.opt == "sgd":
-            be.launch("sgd_step", *grid, self.params, s.get("momentum_buffer"), self.grads, self.hp, n,
-                      float(h.get("momentum", 0.0)), float(h.get("dampening", 0.0)), wd,
-                      int(bool(h.get("nesterov", False))), mx)
+            be.launch("sgd_step", *grid, self.params, s.get("momentum_buffer"), self.grads, self.hp, n)
         elif self.opt in ("adam", "adamw"):
-            b1, b2 = h.get("betas", (0.9, 0.999))
             be.launch("adam_step", *grid, self.params, s["exp_avg"], s["exp_avg_sq"], s.get("max_exp_avg_sq"),
-                      self.grads, self.hp, n, float(b1), float(b2), float(h.get("eps", 1e-8)), wd,
-                      int(bool(h.get("amsgrad", False))), int(self.opt == "adamw"), mx)
+                      self.grads, self.hp, n)
         elif self.opt == "adagrad":
-            be.launch("adagrad_step", *grid, self.params, s["sum"], self.grads, self.hp, n,
-                      float(h.get("eps", 1e-10)), wd, mx)
+            be.launch("adagrad_step", *grid, self.params, s["sum"], self.grads, self.hp, n)
         else:
             be.launch("rmsprop_step", *grid, self.params, s["square_avg"], s.get("grad_avg"),
-                      s.get("momentum_buffer"), self.grads, self.hp, n, float(h.get("alpha", 0.99)),
-                      float(h.get("eps", 1e-8)), wd, float(h.get("momentum", 0.0)),
-                      int(bool(h.get("centered", False))), mx)
+                      s.get("momentum_buffer"), self.grads, self.hp, n)
 
     def _graph(self, key, M, gather):
-        """The graph of one step shape, captured on first use. Hyper-parameters other than lr are
-        baked into the graph as kernel arguments, so they are part of the key (a change recaptures)."""
-        key += (repr(sorted((k, v) for k, v in self.hparams.items() if k != "lr")),)
+        """The graph of one step shape, captured on first use. Only what is baked into the graph is in
+        the key: the step kind and batch rows, the resident data, and which optional state buffers
+        the update reads (their pointers); every scalar lives in hp. At most MAX_GRAPHS are kept."""
+        key += tuple(self._state_names())
         g = self._graphs.get(key)
-        if g is None:
-            be = self.be
-            self._init_state(self.params.size)   # e.g. momentum turned on later: allocate before capture
-            self.stream.begin_capture()
-            be._capturing = True
-            try:
-                self._enqueue_step(M, gather)
-            finally:
-                be._capturing = False
-                g = self.stream.end_capture()
-            self._graphs[key] = g
+        if g is not None:
+            self._graphs.move_to_end(key)
+            return g
+        be = self.be
+        self._init_state(self.params.size)   # e.g. momentum turned on later: allocate before capture
+        self.stream.begin_capture()
+        be._capturing = True
+        try:
+            self._enqueue_step(M, gather)
+        finally:
+            be._capturing = False
+            g = self.stream.end_capture()
+        be.stats.graph_captures += 1
+        self._graphs[key] = g
+        while len(self._graphs) > MAX_GRAPHS:
+            self._graphs.popitem(last=False)
         return g
 
     def _replay(self, g):
@@ -251,10 +255,12 @@ class CUDAFusedMLP:
         cur.wait_event(self.stream.record())
         return loss, correct
 
-    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
+    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0, on_step=None):
         """One pass over device-resident X (N,d0) uint8/float32 and Y (N,) int64 in the order `perm`
         (N,) (host or device, int64/int32); batch b = rows perm[b*B:(b+1)*B] normalized as
-        X * scale + shift. Returns (mean loss, accuracy) as Python floats: one host sync."""
+        X * scale + shift. `on_step()` (a per-step LR scheduler, say) runs on the host after each
+        replay; changed hyper-parameters are copied into hp, no re-capture. Returns (mean loss,
+        accuracy) as Python floats: one host sync."""
         xp, be = self.cp, self.be
         N, B = int(perm.shape[0]), int(batch_size)   # N: rows this call visits (perm may be a slice)
         self._check_data(X, Y, perm, B)
@@ -275,14 +281,21 @@ class CUDAFusedMLP:
                 g = self._graph(("epoch", B) + key, B, gather)
                 for _ in range(nfull):
                     self._replay(g)
+                    self._after_step(on_step)
             if rem:
                 self._replay(self._graph(("epoch", rem) + key, rem, gather))
+                self._after_step(on_step)
             be.stats.host_syncs += 1
             acc = xp.asnumpy(self.acc)        # the epoch's one host synchronisation
         seen = nfull * B + rem
         loss_sum = float(acc[0:1].view(np.float32)[0])
         loss = loss_sum / seen if self.reduction == "mean" else loss_sum / (nfull + (rem > 0))
         return loss, float(acc[1]) / seen
+
+    def _after_step(self, on_step):
+        if on_step is not None:
+            on_step()
+            self._sync_hp()
 
     # ---- checks and resident data ----------------------------------------------------------------
     def _resident(self, X, Y, perm):
@@ -294,7 +307,7 @@ class CUDAFusedMLP:
             perm = perm.astype(np.int64)
         if self._data is None or self._data[0] is not X or self._data[1] is not Y \
                 or self._data[2].shape != (N,) or self._data[2].dtype != perm.dtype:
-            self._graphs = {k: g for k, g in self._graphs.items() if k[0] == "step"}
+            self._graphs = OrderedDict((k, g) for k, g in self._graphs.items() if k[0] == "step")
             self._data = (X, Y, xp.empty(N, dtype=perm.dtype))
         self._data[2][:n] = perm
         return self._data[2]

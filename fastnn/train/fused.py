@@ -24,7 +24,7 @@ def choose_trainer(cfg, model, optimizer, step_scheduler=None):
         how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
                                        else "epoch (per 1/50 epoch while a progress bar is shown)")
     else:
-        how = "one CUDA graph launch per step, one host sync per " + ("step" if per_step else "epoch")
+        how = "one CUDA graph launch per step, one host sync per epoch"
     why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
     prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
     return FusedTrainer(model, optimizer, step_scheduler), "fused", prefix + why
@@ -43,22 +43,22 @@ class FusedTrainer:
         self.optimizer, self.scheduler = optimizer, step_scheduler
 
     def train_epoch(self, x, y, perm, batch_size, progress=None):
-        """Train on the resident x, y in the order perm; returns the mean training loss. Chunks of
-        steps run per call: 1 step with a per-step scheduler, ~1/50 epoch with a live bar, else all."""
+        """Train on the resident x, y in the order perm; returns the mean training loss. One call per
+        epoch, or ~1/50 epoch per call with a live bar; a per-step scheduler steps through on_step
+        (cuda: between graph replays, no host sync; cpu: one compiled call per step)."""
         from ..tensor import Tensor
 
         be = self.fm.backend
         X, Y = Tensor._wrap(x, be), Tensor._wrap(y, be)
         nsteps = -(-perm.shape[0] // batch_size)
         live = progress is not None and not getattr(progress, "disable", True)
-        chunk = 1 if self.scheduler is not None else (max(1, nsteps // 50) if live else nsteps)
+        chunk = max(1, nsteps // 50) if live else nsteps
+        on_step = self.scheduler.step if self.scheduler is not None else None
         total, seen = 0.0, 0
         for s in range(0, nsteps, chunk):
             rows = perm[s * batch_size:(s + chunk) * batch_size]
-            loss, _ = self.fm.epoch(X, Y, batch_size, perm=rows)
+            loss, _ = self.fm.epoch(X, Y, batch_size, perm=rows, on_step=on_step)
             total, seen = total + loss * rows.shape[0], seen + rows.shape[0]
-            if self.scheduler is not None:
-                self.scheduler.step()
             if progress is not None:
                 progress.update(-(-rows.shape[0] // batch_size))
                 if live:

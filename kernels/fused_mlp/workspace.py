@@ -6,40 +6,10 @@ b_l (dims[l+1],) when has_bias[l]. Gradient and optimizer-state buffers use the 
 """
 import numpy as np
 
+from ..optim.fields import HP_FIELDS, OPT, pack_hparams  # noqa: F401  (the optimizers' one table)
+
 ACT = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 LOSS = {"cross_entropy": 0, "mse": 1}
-OPT = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3, "adamw": 3}
-
-# Hyper-parameter vector per optimizer: the kernel's positional tail after `step` (see optim/ref.py),
-# with torch.optim's defaults. Booleans are stored as 0.0 / 1.0.
-HP_FIELDS = {
-    "sgd": (("lr", 1e-3), ("momentum", 0.0), ("dampening", 0.0), ("weight_decay", 0.0),
-            ("nesterov", False), ("maximize", False)),
-    "adagrad": (("lr", 1e-2), ("lr_decay", 0.0), ("weight_decay", 0.0), ("eps", 1e-10), ("maximize", False)),
-    "rmsprop": (("lr", 1e-2), ("alpha", 0.99), ("eps", 1e-8), ("weight_decay", 0.0), ("momentum", 0.0),
-                ("centered", False), ("maximize", False)),
-    "adam": (("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.0),
-             ("amsgrad", False), ("decoupled", False), ("maximize", False)),
-}
-
-
-def pack_hparams(name, **kw):
-    """(opt_code, hp float64 vector) for optimizer `name` ('sgd','adagrad','rmsprop','adam','adamw').
-    Unknown keywords raise; 'betas' is accepted for adam/adamw; adamw defaults weight_decay=1e-2."""
-    base = "adam" if name == "adamw" else name
-    if base not in HP_FIELDS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPT)}")
-    kw = dict(kw)
-    if "betas" in kw:
-        kw["beta1"], kw["beta2"] = kw.pop("betas")
-    if name == "adamw":
-        kw.setdefault("weight_decay", 1e-2)
-        kw["decoupled"] = True
-    names = [f for f, _ in HP_FIELDS[base]]
-    unknown = set(kw) - set(names)
-    if unknown:
-        raise TypeError(f"{name}: unexpected hyper-parameters {sorted(unknown)}; expected {names}")
-    return OPT[name], np.array([float(kw.get(f, d)) for f, d in HP_FIELDS[base]], np.float64)
 
 
 def n_state(opt_code):

@@ -450,10 +450,16 @@ _PROBE = r'''extern "C" __global__ void probe(int* out, int n) {
 
 @functools.lru_cache(maxsize=None)
 def available() -> bool:
-    """True when g++ (C++20) builds and runs an emulated kernel with fibers on this machine."""
+    """True when g++ (C++20) builds and runs an emulated kernel with fibers on this machine; False only
+    for the documented "no compiler" cases (g++ missing, or it cannot build the C++20 probe). Anything
+    else — a probe that runs but computes wrong results, a crash, a bug in this package — raises, so a
+    broken emulator is a failure and never a silent skip."""
     try:
-        out = np.zeros(64, np.int32)
-        load(_PROBE).launch("probe", 1, 64, (out, np.int32(64)), timeout=30)
-        return bool((out == 64 - np.arange(64)).all())
-    except Exception:
+        mod = load(_PROBE)
+    except (FileNotFoundError, CompileError):
         return False
+    out = np.zeros(64, np.int32)
+    mod.launch("probe", 1, 64, (out, np.int32(64)), timeout=30)
+    if not (out == 64 - np.arange(64)).all():
+        raise EmulatorError(f"the CUDA emulator's probe kernel computed wrong results: {out.tolist()}")
+    return True

@@ -38,12 +38,24 @@ def _full(kind, cfg):
     return c
 
 
+# optim.cu's device buffer hp, slot by slot as documented at the top of optim.cu:
+# [t, lr, derived, derived, the optimizer's hyper-parameters after lr...]
+HP_SLOTS = {"sgd": ("momentum", "dampening", "weight_decay", "nesterov", "maximize"),
+            "adagrad": ("lr_decay", "weight_decay", "eps", "maximize"),
+            "rmsprop": ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+            "adam": ("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled", "maximize")}
+
+
 class CudaOptimizer:
     """Drives optim.cu like the CUDA backend would: flat state buffers + the device scalar buffer hp."""
 
     def __init__(self, kind, cfg, n):
         self.kind, self.c, self.n = kind, _full(kind, cfg), n
-        self.hp = np.array([0.0, self.c["lr"], 0.0, 0.0], f64)
+        c = dict(self.c, beta1=self.c["betas"][0], beta2=self.c["betas"][1], decoupled=kind == "adamw")
+        slots = HP_SLOTS["adam" if kind == "adamw" else kind]
+        self.hp = np.zeros(12, f64)
+        self.hp[1] = c["lr"]
+        self.hp[4:4 + len(slots)] = [float(c[k]) for k in slots]
         z = lambda: np.zeros(n, f32)  # noqa: E731
         self.s = dict(buf=z(), m=z(), v=z(), vmax=z(), ga=z(),
                       sum=np.full(n, self.c["initial_accumulator_value"], f32))
@@ -56,23 +68,17 @@ class CudaOptimizer:
         c, s, n, hp = self.c, self.s, i32(self.n), self.hp
         if self.kind == "sgd":
             self._go("optim_tick", (hp,), 1, 1)
-            self._go("sgd_step", (p, s["buf"], g, hp, n, f64(c["momentum"]), f64(c["dampening"]),
-                                  f64(c["weight_decay"]), i32(c["nesterov"]), i32(c["maximize"])))
+            self._go("sgd_step", (p, s["buf"], g, hp, n))
         elif self.kind in ("adam", "adamw"):
-            b1, b2 = c["betas"]
-            self._go("adam_tick", (hp, f64(b1), f64(b2)), 1, 1)
-            self._go("adam_step", (p, s["m"], s["v"], s["vmax"] if c["amsgrad"] else None, g, hp, n, f64(b1), f64(b2),
-                                   f64(c["eps"]), f64(c["weight_decay"]), i32(c["amsgrad"]),
-                                   i32(self.kind == "adamw"), i32(c["maximize"])))
+            self._go("adam_tick", (hp,), 1, 1)
+            self._go("adam_step", (p, s["m"], s["v"], s["vmax"] if c["amsgrad"] else None, g, hp, n))
         elif self.kind == "adagrad":
-            self._go("adagrad_tick", (hp, f64(c["lr_decay"])), 1, 1)
-            self._go("adagrad_step", (p, s["sum"], g, hp, n, f64(c["eps"]), f64(c["weight_decay"]), i32(c["maximize"])))
+            self._go("adagrad_tick", (hp,), 1, 1)
+            self._go("adagrad_step", (p, s["sum"], g, hp, n))
         else:
             self._go("optim_tick", (hp,), 1, 1)
             self._go("rmsprop_step", (p, s["v"], s["ga"] if c["centered"] else None,
-                                      s["buf"] if c["momentum"] > 0 else None, g, hp, n, f64(c["alpha"]),
-                                      f64(c["eps"]), f64(c["weight_decay"]), f64(c["momentum"]),
-                                      i32(c["centered"]), i32(c["maximize"])))
+                                      s["buf"] if c["momentum"] > 0 else None, g, hp, n))
 
     def set_lr(self, lr):
         self.hp[1] = lr  # on a GPU: a 8-byte copy into the device buffer, no graph re-capture
