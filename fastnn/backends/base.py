@@ -94,3 +94,16 @@ class Backend:
         (for work interleaved with fused training, e.g. evaluation between fused epochs). Default:
         nothing to do."""
         return contextlib.nullcontext()
+
+    # ---- convolution (kernels/conv2d; NCHW, zero padding (ph, pw) on both sides, no bias) ---------
+    def conv2d(self, x, w, stride, padding, dilation, groups):
+        """out (N,O,OH,OW) = conv2d(x (N,C,H,W), w (O,C/groups,KH,KW)); stride/padding/dilation pairs."""
+        raise NotImplementedError
+
+    def conv2d_backward_input(self, dout, w, x_shape, stride, padding, dilation, groups):
+        """dx (N,C,H,W) of conv2d for dout (N,O,OH,OW)."""
+        raise NotImplementedError
+
+    def conv2d_backward_weight(self, dout, x, w_shape, stride, padding, dilation, groups):
+        """dw (O,C/groups,KH,KW) of conv2d for dout (N,O,OH,OW)."""
+        raise NotImplementedError

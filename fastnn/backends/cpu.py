@@ -213,3 +213,47 @@ class CPUBackend(Backend):
         from .cpu_fused import CPUFusedMLP
 
         return CPUFusedMLP(spec)
+
+    # ---- convolution ---------------------------------------------------------------------------
+    def _conv_args(self, w_shape, stride, padding, dilation, groups):
+        i64 = np.int64
+        return (i64(w_shape[2]), i64(w_shape[3]), i64(stride[0]), i64(stride[1]), i64(padding[0]),
+                i64(padding[1]), i64(dilation[0]), i64(dilation[1]), i64(groups))
+
+    def conv2d(self, x, w, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import cpu as conv
+        from fastnn.kernels.conv2d.ref import out_size
+
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        (N, _, H, W), (O, _, KH, KW) = x.shape, w.shape
+        out = np.empty((N, O, out_size(H, KH, stride[0], padding[0], dilation[0]),
+                        out_size(W, KW, stride[1], padding[1], dilation[1])), x.dtype)
+        if out.size:
+            conv.conv2d_forward(out, x, w.reshape(O, -1), *self._conv_args(w.shape, stride, padding, dilation,
+                                                                           groups))
+        elif N:
+            out[...] = 0
+        return out
+
+    def conv2d_backward_input(self, dout, w, x_shape, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import cpu as conv
+
+        dout, w = np.ascontiguousarray(dout), np.ascontiguousarray(w)
+        dx = np.zeros(x_shape, dout.dtype)
+        if dout.size and dx.size:
+            conv.conv2d_backward_input(dx, dout, w.reshape(w.shape[0], -1),
+                                       *self._conv_args(w.shape, stride, padding, dilation, groups))
+        return dx
+
+    def conv2d_backward_weight(self, dout, x, w_shape, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import cpu as conv
+        from numba import get_num_threads
+
+        dout, x = np.ascontiguousarray(dout), np.ascontiguousarray(x)
+        dw = np.zeros((w_shape[0], int(np.prod(w_shape[1:]))), dout.dtype)
+        if dout.size and x.size and dw.size:
+            T = max(1, min(get_num_threads(), x.shape[0]))
+            partial = np.zeros((T, dw.size), dout.dtype)
+            conv.conv2d_backward_weight(dw, partial, dout, x, *self._conv_args(w_shape, stride, padding, dilation,
+                                                                                groups))
+        return dw.reshape(w_shape)

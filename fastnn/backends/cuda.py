@@ -410,6 +410,42 @@ class CUDABackend(Backend):
             out.append(None if ptr and v is not None and v.size == 0 else v)
         return out
 
+    # ---- convolution (kernels/conv2d/conv2d.cu; other dtypes run ref.py on CuPy) -----------------
+    def _conv_launch(self, name, out, a, b, x_shape, w_shape, dout_shape, stride, padding, dilation, groups):
+        (N, C, H, W), (O, _, KH, KW), (OH, OW) = x_shape, w_shape, dout_shape[2:]
+        if out.size:
+            self.launch(name, *_grid1d(out.size), out, self.xp.ascontiguousarray(a), self.xp.ascontiguousarray(b),
+                        N, C, H, W, O, KH, KW, OH, OW, stride[0], stride[1], padding[0], padding[1],
+                        dilation[0], dilation[1], groups)
+        return out
+
+    def conv2d(self, x, w, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import ref
+
+        if x.dtype != _F32:
+            return ref.conv2d_forward(x, w, stride, padding, dilation, groups, xp=self.xp)
+        (N, _, H, W), (O, _, KH, KW) = x.shape, w.shape
+        shape = (N, O, ref.out_size(H, KH, stride[0], padding[0], dilation[0]),
+                 ref.out_size(W, KW, stride[1], padding[1], dilation[1]))
+        return self._conv_launch("conv2d_forward", self.xp.empty(shape, _F32), x, w, x.shape, w.shape, shape,
+                                 stride, padding, dilation, groups)
+
+    def conv2d_backward_input(self, dout, w, x_shape, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import ref
+
+        if dout.dtype != _F32:
+            return ref.conv2d_backward_input(dout, w, x_shape, stride, padding, dilation, groups, xp=self.xp)
+        return self._conv_launch("conv2d_backward_input", self.xp.zeros(x_shape, _F32), dout, w, x_shape, w.shape,
+                                 dout.shape, stride, padding, dilation, groups)
+
+    def conv2d_backward_weight(self, dout, x, w_shape, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import ref
+
+        if dout.dtype != _F32:
+            return ref.conv2d_backward_weight(dout, x, w_shape, stride, padding, dilation, groups, xp=self.xp)
+        return self._conv_launch("conv2d_backward_weight", self.xp.zeros(w_shape, _F32), dout, x, x.shape, w_shape,
+                                 dout.shape, stride, padding, dilation, groups)
+
     fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
 
     def fused_mlp(self, spec):

@@ -3,6 +3,7 @@ import warnings
 
 from ..ops import activation as act_ops, linalg, loss as L, nn as nn_ops
 from ..tensor import Tensor
+from .conv_functional import conv2d, pad  # noqa: F401  (convolution and padding)
 
 
 def _legacy_reduction(size_average, reduce, reduction):

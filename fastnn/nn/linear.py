@@ -1,6 +1,4 @@
 """Linear (y = x @ W.T + b, torch's (out, in) weight layout and default init) and Identity."""
-import math
-
 from ..creation import empty
 from ..ops import linalg
 from . import init
@@ -30,11 +28,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._layer_default_(self.weight, self.bias)
 
     def forward(self, input):
         if self.bias is None:
