@@ -90,3 +90,59 @@ def test_conv2d_errors_match_torch(args):
     want = _torch_message(lambda: TF.conv2d(torch.zeros(xs), torch.zeros(ws), **kw))
     got = _torch_message(lambda: F.conv2d(fastnn.zeros(*xs), fastnn.zeros(*ws), **kw))
     assert got == want
+
+
+POOLS = [
+    ("max_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool2d", dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), dilation=(2, 1))),
+    ("max_pool2d", dict(kernel_size=2)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("avg_pool2d", dict(kernel_size=(2, 4), stride=1, divisor_override=5)),
+    ("adaptive_avg_pool2d", dict(output_size=(3, 4))),
+    ("adaptive_avg_pool2d", dict(output_size=(None, 1))),
+    ("adaptive_max_pool2d", dict(output_size=(4, 3))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,kw", POOLS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(POOLS)])
+def test_pools_match_torch(backend, name, kw, dtype):
+    x = np.round(np.random.default_rng(6).standard_normal((2, 3, 9, 7)) * 2).astype(dtype)  # ties on purpose
+    tx, fx = torch.tensor(x, requires_grad=True), fastnn.tensor(x, device=backend, requires_grad=True)
+    t, f = getattr(TF, name)(tx, **kw), getattr(F, name)(fx, **kw)
+    g = np.random.default_rng(7).standard_normal(tuple(t.shape)).astype(dtype)
+    (t * torch.tensor(g)).sum().backward()
+    (f * fastnn.tensor(g, device=backend)).sum().backward()
+    tol = 0 if "max" in name else 8 * np.finfo(dtype).eps
+    np.testing.assert_allclose(f.detach().cpu().numpy(), t.detach().numpy(), rtol=tol, atol=tol * 8)
+    np.testing.assert_allclose(fx.grad.cpu().numpy(), tx.grad.numpy(), rtol=8 * np.finfo(dtype).eps,
+                               atol=8 * np.finfo(dtype).eps * 8)
+    if "max" in name:
+        _, ti = getattr(TF, name)(tx, **kw, return_indices=True)
+        _, fi = getattr(F, name)(fx, **kw, return_indices=True)
+        np.testing.assert_array_equal(fi.cpu().numpy(), ti.numpy())
+
+
+def test_cnn_layers_state_dict_and_repr_match_torch():
+    def net(lib):
+        return lib.nn.Sequential(
+            lib.nn.Conv2d(3, 8, 3, padding=1), lib.nn.BatchNorm2d(8), lib.nn.ReLU(), lib.nn.MaxPool2d(2),
+            lib.nn.Dropout2d(0.1), lib.nn.AvgPool2d(2, ceil_mode=True), lib.nn.AdaptiveAvgPool2d((1, 1)),
+            lib.nn.AdaptiveMaxPool2d(1), lib.nn.Flatten(), lib.nn.Linear(8, 10))
+    t, f = net(torch).double(), net(fastnn).double()
+    assert repr(f) == repr(t)
+    assert [(k, tuple(v.shape)) for k, v in f.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
+    f.load_state_dict({k: fastnn.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    t.eval(), f.eval()
+    x = np.random.default_rng(8).standard_normal((2, 3, 12, 12))
+    np.testing.assert_allclose(f(fastnn.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    t.train(), f.train()
+    tb, fb = t[1], f[1]
+    for _ in range(3):
+        y = np.random.default_rng(9).standard_normal((4, 8, 5, 5))
+        tb(torch.tensor(y)), fb(fastnn.tensor(y))
+    for k in ("running_mean", "running_var", "num_batches_tracked"):
+        np.testing.assert_allclose(getattr(fb, k).numpy(), getattr(tb, k).numpy(), rtol=1e-12)

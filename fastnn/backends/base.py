@@ -107,3 +107,20 @@ class Backend:
     def conv2d_backward_weight(self, dout, x, w_shape, stride, padding, dilation, groups):
         """dw (O,C/groups,KH,KW) of conv2d for dout (N,O,OH,OW)."""
         raise NotImplementedError
+
+    # ---- pooling (kernels/pool2d; windows: per-axis int64 tables from kernels/pool2d/windows.py) --
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
+        """(out, idx) (N,C,OH,OW): window maxima of x (N,C,H,W) and their flat per-plane positions."""
+        raise NotImplementedError
+
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
+        """dx (N,C,H,W): dout added at idx."""
+        raise NotImplementedError
+
+    def avg_pool2d(self, x, hs, hn, ws, wn, div):
+        """out (N,C,OH,OW): window sums / div (OH,OW) float64."""
+        raise NotImplementedError
+
+    def avg_pool2d_backward(self, dout, x_shape, hs, hn, ws, wn, div):
+        """dx (N,C,H,W): each window's dout / div spread over its inputs."""
+        raise NotImplementedError

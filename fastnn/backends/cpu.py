@@ -257,3 +257,39 @@ class CPUBackend(Backend):
             conv.conv2d_backward_weight(dw, partial, dout, x, *self._conv_args(w_shape, stride, padding, dilation,
                                                                                 groups))
         return dw.reshape(w_shape)
+
+    # ---- pooling -------------------------------------------------------------------------------
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
+        from fastnn.kernels.pool2d import cpu as pool
+
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[:2] + (hs.size, ws.size), x.dtype)
+        idx = np.empty(out.shape, np.int64)
+        if out.size:
+            pool.max_forward(out, idx, x, hs, hn, ws, wn, np.int64(dh), np.int64(dw))
+        return out, idx
+
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
+        from fastnn.kernels.pool2d import cpu as pool
+
+        dx = np.zeros(x_shape, dout.dtype)
+        if dout.size:
+            pool.max_backward(dx, np.ascontiguousarray(dout), idx, hn, wn)
+        return dx
+
+    def avg_pool2d(self, x, hs, hn, ws, wn, div):
+        from fastnn.kernels.pool2d import cpu as pool
+
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[:2] + (hs.size, ws.size), x.dtype)
+        if out.size:
+            pool.avg_forward(out, x, hs, hn, ws, wn, div)
+        return out
+
+    def avg_pool2d_backward(self, dout, x_shape, hs, hn, ws, wn, div):
+        from fastnn.kernels.pool2d import cpu as pool
+
+        dx = np.zeros(x_shape, dout.dtype)
+        if dout.size:
+            pool.avg_backward(dx, np.ascontiguousarray(dout), hs, hn, ws, wn, div)
+        return dx

@@ -446,6 +446,57 @@ class CUDABackend(Backend):
         return self._conv_launch("conv2d_backward_weight", self.xp.zeros(w_shape, _F32), dout, x, x.shape, w_shape,
                                  dout.shape, stride, padding, dilation, groups)
 
+    # ---- pooling (kernels/pool2d/pool2d.cu; other dtypes run ref.py on CuPy) --------------------
+    def _tables(self, *tables):
+        return [self.xp.asarray(np.ascontiguousarray(t)) for t in tables]
+
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
+        from fastnn.kernels.pool2d import ref
+
+        if x.dtype != _F32:
+            return ref.max_forward(x, hs, hn, ws, wn, dh, dw, xp=self.xp)
+        xp, (N, C, H, W) = self.xp, x.shape
+        out = xp.empty((N, C, hs.size, ws.size), _F32)
+        idx = xp.empty(out.shape, np.int64)
+        if out.size:
+            self.launch("max_pool_forward", *_grid1d(out.size), out, idx, xp.ascontiguousarray(x),
+                        *self._tables(hs, hn, ws, wn), N * C, H, W, hs.size, ws.size, dh, dw)
+        return out, idx
+
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
+        from fastnn.kernels.pool2d import ref
+
+        if dout.dtype != _F32:
+            return ref.max_backward(dout, idx, x_shape, hn, wn, xp=self.xp)
+        (N, C, H, W), dx = x_shape, self.xp.zeros(x_shape, _F32)
+        if dx.size and dout.size:
+            self.launch("max_pool_backward", *_grid1d(dx.size), dx, self.xp.ascontiguousarray(dout), idx,
+                        *self._tables(hs, hn, ws, wn), N * C, H, W, hs.size, ws.size, dh, dw)
+        return dx
+
+    def avg_pool2d(self, x, hs, hn, ws, wn, div):
+        from fastnn.kernels.pool2d import ref
+
+        if x.dtype != _F32:
+            return ref.avg_forward(x, hs, hn, ws, wn, div, xp=self.xp)
+        xp, (N, C, H, W) = self.xp, x.shape
+        out = xp.empty((N, C, hs.size, ws.size), _F32)
+        if out.size:
+            self.launch("avg_pool_forward", *_grid1d(out.size), out, xp.ascontiguousarray(x),
+                        *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
+        return out
+
+    def avg_pool2d_backward(self, dout, x_shape, hs, hn, ws, wn, div):
+        from fastnn.kernels.pool2d import ref
+
+        if dout.dtype != _F32:
+            return ref.avg_backward(dout, x_shape, hs, hn, ws, wn, div, xp=self.xp)
+        (N, C, H, W), dx = x_shape, self.xp.zeros(x_shape, _F32)
+        if dx.size and dout.size:
+            self.launch("avg_pool_backward", *_grid1d(dx.size), dx, self.xp.ascontiguousarray(dout),
+                        *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
+        return dx
+
     fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
 
     def fused_mlp(self, spec):

@@ -1,4 +1,5 @@
-"""BatchNorm1d: per-channel normalisation of (N, C) or (N, C, L) with running statistics like torch."""
+"""BatchNorm1d and BatchNorm2d: per-channel normalisation of (N, C), (N, C, L) or (N, C, H, W) with
+running statistics like torch (one implementation, _BatchNorm; the subclasses check the input's rank)."""
 from ..autograd import no_grad
 from ..creation import ones, tensor, zeros
 from . import functional as F, init
@@ -6,8 +7,8 @@ from .module import Module
 from .parameter import Parameter
 
 
-class BatchNorm1d(Module):
-    """torch 2.13's BatchNorm1d (incl. the keyword-only `bias`). Training: batch stats; running_mean/var
+class _BatchNorm(Module):
+    """torch 2.13's _BatchNorm (incl. the keyword-only `bias`). Training: batch stats; running_mean/var
     updated with `momentum` (None: cumulative average) and the unbiased variance. Eval: running stats
     (batch stats when track_running_stats=False)."""
 
@@ -48,11 +49,13 @@ class BatchNorm1d(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def _check_input_dim(self, input):
+        raise NotImplementedError
+
     def forward(self, input):
-        if input.ndim not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected input with {self.num_features} channels (dim 1), "
+            raise ValueError(f"{type(self).__name__}: expected input with {self.num_features} channels (dim 1), "
                              f"got input of shape [{', '.join(str(s) for s in input.shape)}]")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -67,3 +70,15 @@ class BatchNorm1d(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    def _check_input_dim(self, input):
+        if input.ndim not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    def _check_input_dim(self, input):
+        if input.ndim != 4:
+            raise ValueError(f"expected 4D input (got {input.ndim}D input)")

@@ -1,4 +1,5 @@
-"""Dropout(p): inverted dropout in training (kept values scaled by 1/(1-p)), identity in eval."""
+"""Dropout(p) and Dropout2d(p): inverted dropout of elements / of whole channels in training (kept values
+scaled by 1/(1-p)), identity in eval."""
 from . import functional as F
 from .module import Module
 
@@ -15,3 +16,8 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training)

@@ -4,6 +4,7 @@ import warnings
 from ..ops import activation as act_ops, linalg, loss as L, nn as nn_ops
 from ..tensor import Tensor
 from .conv_functional import conv2d, pad  # noqa: F401  (convolution and padding)
+from .pool_functional import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 
 
 def _legacy_reduction(size_average, reduce, reduction):
@@ -73,9 +74,15 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Batch normalisation over dim 1 of (N, C) or (N, C, L); running buffers updated in place when training."""
-    if input.ndim not in (2, 3):
+    """Batch normalisation over dim 1 of (N, C, *); running buffers updated in place when training.
+    (N, C, H, W, ...) runs as (N, C, H*W*...), a view."""
+    if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+    if input.ndim > 3:
+        shape = input.shape
+        out = batch_norm(input.reshape(shape[0], shape[1], -1), running_mean, running_var, weight, bias, training,
+                         momentum, eps)
+        return out.reshape(shape)
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (C,):
@@ -156,3 +163,16 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     pw = None if pos_weight is None else pos_weight._data
     return L.BCEWithLogitsLoss.apply(input, _tensor_or_none(target, input), weight=w, pos_weight=pw,
                                      reduction=reduction)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout: zero whole (H, W) planes of (N, C, H, W) (or (C, H, W)) with probability p,
+    scale the rest by 1/(1-p); identity if not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release.", stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    return nn_ops.ChannelDropout.apply(input, p=p)

@@ -22,6 +22,23 @@ class Dropout(Function):
         return dout * m
 
 
+class ChannelDropout(Function):
+    """Dropout2d: one Bernoulli(1 - p) draw per (n, c) plane of x (N, C, ...) (per c for (C, H, W)),
+    kept planes scaled by 1/(1-p); backward: dx = dout * mask / (1 - p)."""
+
+    def forward(self, x, p=0.5):
+        _check_float(x, "dropout2d")
+        planes = x.shape[:2] if x.ndim == 4 else x.shape[:1]
+        keep = self.backend.rand(planes, x.dtype) >= p
+        scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+        m = (keep.astype(x.dtype) * x.dtype.type(scale)).reshape(planes + (1,) * (x.ndim - len(planes)))
+        self.save(m)
+        return x * m
+
+    def backward(self, dout, m):
+        return dout * m
+
+
 class BatchNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over axis 1 of x (N,C) or (N,C,L).
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(_NVRTC_ERR is not None, reason=_NVRTC_ERR or "")
 
 from fastnn.kernels import cuda_build  # noqa: E402
 
-FAMILIES = ["gemm", "activation", "softmax", "xent", "reduce", "optim", "fused_mlp", "conv2d"]
+FAMILIES = ["gemm", "activation", "softmax", "xent", "reduce", "optim", "fused_mlp", "conv2d", "pool2d"]
 
 
 def test_every_family_has_its_cu_file():
