@@ -191,3 +191,22 @@ def test_unbatched_input_and_empty_batch(backend):
         + m.bias.detach().cpu().numpy().reshape(-1, 1, 1)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert m(fastnn.zeros(0, 3, 5, 5, dtype=fastnn.float64, device=backend)).shape == (0, 2, 3, 3)
+
+
+@pytest.mark.parametrize("stride,padding", [((1, 1), (2, 2)), ((2, 1), (1, 0))])
+def test_primitives_chunk_rows_when_im2col_is_large(stride, padding):
+    """C*KH*KW*OW*OH above cpu.COL_MAX: the CPU kernels cut the output rows into chunks (and copy tiles)."""
+    from fastnn.kernels.conv2d import cpu
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 16, 41, 40)), rng.standard_normal((3, 16, 5, 5))
+    cfg = (stride, padding, (1, 1), 1)
+    want = ref.conv2d_forward(x, w, *cfg)
+    assert 16 * 25 * want.shape[2] * want.shape[3] > cpu.COL_MAX                # more than one chunk
+    np.testing.assert_allclose(be.conv2d(x, w, *cfg), want, rtol=1e-12, atol=1e-11)
+    dout = rng.standard_normal(want.shape)
+    np.testing.assert_allclose(be.conv2d_backward_input(dout, w, x.shape, *cfg),
+                               ref.conv2d_backward_input(dout, w, x.shape, *cfg), rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(be.conv2d_backward_weight(dout, x, w.shape, *cfg),
+                               ref.conv2d_backward_weight(dout, x, w.shape, *cfg), rtol=1e-12, atol=1e-10)

@@ -3,8 +3,9 @@
 Weight gradients accumulate in per-thread partials (T, O, Cg*KH*KW) summed at the end: a prange `+=`
 on shared elements would race.
 
-Working set per thread: one im2col chunk of at most COL_MAX elements (P = COL_MAX // (Cg*KH*KW)
-output pixels, at least 1) plus one (O/groups, P) tile of the output or its gradient.
+Working set per thread: one im2col chunk of whole output rows, at most COL_MAX elements (at least one
+row: Cg*KH*KW*OW elements), plus one (O/groups, rows*OW) tile of the output or its gradient (none when
+a chunk holds every row: the GEMM then reads and writes the image's own (O/groups, OH*OW) block).
 Layouts: x (N,C,H,W), out/dout (N,O,OH,OW) C-contiguous; w2 = w.reshape(O, Cg*KH*KW); float32/float64.
 Integers are int64 (np.int64 at the call site: one specialization per dtype).
 """
@@ -18,41 +19,53 @@ COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 wit
 
 
 @jit
-def chunk_pixels(CKK, OHW):
-    # output pixels per im2col chunk
-    return max(1, min(OHW, COL_MAX // max(CKK, 1)))
+def chunk_rows(CKK, OH, OW):
+    # whole output rows per im2col chunk (at least one)
+    return max(1, min(OH, COL_MAX // max(CKK * OW, 1)))
 
 
 @jit
-def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, p0, P, sh, sw, ph, pw, dh, dw):
-    # col (Cg*KH*KW, P) = patches of xn[c0:c0+Cg] (C,H,W) at output pixels p0..p0+P-1; 0 outside xn
+def _valid_cols(OW, W, sw, pw, off):
+    # [lo, hi): the output columns ow whose input column ow*sw - pw + off lies in [0, W)
+    lo = max(0, -((off - pw) // sw))                      # ceil((pw - off) / sw)
+    hi = min(OW, (W - 1 + pw - off) // sw + 1) if W - 1 + pw - off >= 0 else 0
+    return lo, max(lo, hi)
+
+
+@jit
+def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
+    # col (Cg*KH*KW, R*OW) = patches of xn[c0:c0+Cg] (C,H,W) at output rows r0..r0+R-1; 0 outside xn
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
                 r = (c * KH + i) * KW + j
-                for q in range(P):
-                    oh = (p0 + q) // OW
-                    ih = oh * sh - ph + i * dh
-                    iw = (p0 + q - oh * OW) * sw - pw + j * dw
-                    if 0 <= ih < H and 0 <= iw < W:
-                        col[r, q] = xn[c0 + c, ih, iw]
-                    else:
-                        col[r, q] = 0
+                lo, hi = _valid_cols(OW, W, sw, pw, j * dw)
+                for y in range(R):
+                    ih = (r0 + y) * sh - ph + i * dh
+                    base = y * OW
+                    if ih < 0 or ih >= H:
+                        col[r, base:base + OW] = 0
+                        continue
+                    col[r, base:base + lo] = 0
+                    for ow in range(lo, hi):
+                        col[r, base + ow] = xn[c0 + c, ih, ow * sw - pw + j * dw]
+                    col[r, base + hi:base + OW] = 0
 
 
 @jit
-def _col2im_add(dxn, col, c0, Cg, H, W, KH, KW, OW, p0, P, sh, sw, ph, pw, dh, dw):
-    # dxn[c0:c0+Cg] (C,H,W) += the scatter of col (Cg*KH*KW, P) back to the input pixels
+def _col2im_add(dxn, col, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
+    # dxn[c0:c0+Cg] (C,H,W) += the scatter of col (Cg*KH*KW, R*OW) back to the input pixels
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
                 r = (c * KH + i) * KW + j
-                for q in range(P):
-                    oh = (p0 + q) // OW
-                    ih = oh * sh - ph + i * dh
-                    iw = (p0 + q - oh * OW) * sw - pw + j * dw
-                    if 0 <= ih < H and 0 <= iw < W:
-                        dxn[c0 + c, ih, iw] += col[r, q]
+                lo, hi = _valid_cols(OW, W, sw, pw, j * dw)
+                for y in range(R):
+                    ih = (r0 + y) * sh - ph + i * dh
+                    if 0 <= ih < H:
+                        base = y * OW
+                        for ow in range(lo, hi):
+                            dxn[c0 + c, ih, ow * sw - pw + j * dw] += col[r, base + ow]
 
 
 @jit
@@ -73,75 +86,83 @@ def _put_tile(yn, tile, o0, Og, OHW, p0, P):
 
 @jit
 def _geometry(x_shape, w2_shape, y_shape, groups):
-    # sizes every pass needs: x (N,C,H,W), w2 (O,CKK), y = out/dout (N,O,OH,OW)
+    # sizes every pass needs: x (N,C,H,W), w2 (O,CKK), y = out/dout (N,O,OH,OW); R rows per chunk
     N, C, H, W = x_shape
     O, CKK = w2_shape
     OW, OHW = y_shape[3], y_shape[2] * y_shape[3]
-    return N, C, H, W, O, CKK, OW, OHW, C // groups, O // groups, chunk_pixels(CKK, OHW)
+    return N, C, H, W, O, CKK, OW, OHW, C // groups, O // groups, chunk_rows(CKK, y_shape[2], OW)
+
+
+@jit
+def _tile(yn, tilebuf, g, Og, OHW, Pc):
+    # the (Og, Pc) block of yn (O, OH*OW) for group g: yn itself when a chunk holds every row, else scratch
+    if Pc == OHW:
+        return yn[g * Og * OHW:(g + 1) * Og * OHW].reshape(Og, OHW)
+    return tilebuf[:Og * Pc].reshape(Og, Pc)
 
 
 @pjit
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
     # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, P = _geometry(x.shape, w2.shape, out.shape, groups)
-    wf = w2.reshape(-1)
+    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(x.shape, w2.shape, out.shape, groups)
+    OH, wf = out.shape[2], w2.reshape(-1)
     for n in prange(N):
-        colbuf = np.empty(CKK * P, x.dtype)
-        tilebuf = np.empty(Og * P, x.dtype)
+        colbuf, tilebuf = np.empty(CKK * R * OW, x.dtype), np.empty(Og * R * OW, x.dtype)
         yn = out[n].reshape(-1)
         for g in range(groups):
             wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-            for p0 in range(0, OHW, P):
-                Pc = min(P, OHW - p0)
+            for r0 in range(0, OH, R):
+                Pc = min(R, OH - r0) * OW
                 col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                tile = tilebuf[:Og * Pc].reshape(Og, Pc)
-                _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, p0, Pc, sh, sw, ph, pw, dh, dw)
+                _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+                tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
                 gemm_serial(tile, wg, col, False, False, False)
-                _put_tile(yn, tile, g * Og, Og, OHW, p0, Pc)
+                if Pc != OHW:
+                    _put_tile(yn, tile, g * Og, Og, OHW, r0 * OW, Pc)
 
 
 @pjit
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, P = _geometry(dx.shape, w2.shape, dout.shape, groups)
-    wf = w2.reshape(-1)
+    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(dx.shape, w2.shape, dout.shape, groups)
+    OH, wf = dout.shape[2], w2.reshape(-1)
     for n in prange(N):
-        colbuf = np.empty(CKK * P, dx.dtype)
-        tilebuf = np.empty(Og * P, dx.dtype)
+        colbuf, tilebuf = np.empty(CKK * R * OW, dx.dtype), np.empty(Og * R * OW, dx.dtype)
         dxn = dx[n]
         dxn[...] = 0
         yn = dout[n].reshape(-1)
         for g in range(groups):
             wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-            for p0 in range(0, OHW, P):
-                Pc = min(P, OHW - p0)
+            for r0 in range(0, OH, R):
+                Pc = min(R, OH - r0) * OW
                 col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                tile = tilebuf[:Og * Pc].reshape(Og, Pc)
-                _get_tile(tile, yn, g * Og, Og, OHW, p0, Pc)
+                tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
+                if Pc != OHW:
+                    _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
                 gemm_serial(col, wg, tile, True, False, False)          # col = wg.T @ tile
-                _col2im_add(dxn, col, g * Cg, Cg, H, W, KH, KW, OW, p0, Pc, sh, sw, ph, pw, dh, dw)
+                _col2im_add(dxn, col, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
 
 
 @pjit
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled scratch, one row per thread (T = partial.shape[0])
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, P = _geometry(x.shape, dw2.shape, dout.shape, groups)
-    T = partial.shape[0]
+    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(x.shape, dw2.shape, dout.shape, groups)
+    OH, T = dout.shape[2], partial.shape[0]
     for t in prange(T):
-        colbuf = np.empty(CKK * P, x.dtype)
-        tilebuf = np.empty(Og * P, x.dtype)
+        colbuf, tilebuf = np.empty(CKK * R * OW, x.dtype), np.empty(Og * R * OW, x.dtype)
         pt = partial[t]
         for n in range(t, N, T):
             yn = dout[n].reshape(-1)
             for g in range(groups):
                 pg = pt[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-                for p0 in range(0, OHW, P):
-                    Pc = min(P, OHW - p0)
+                for r0 in range(0, OH, R):
+                    Pc = min(R, OH - r0) * OW
                     col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                    tile = tilebuf[:Og * Pc].reshape(Og, Pc)
-                    _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, p0, Pc, sh, sw, ph, pw, dh, dw)
-                    _get_tile(tile, yn, g * Og, Og, OHW, p0, Pc)
+                    _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+                    tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
+                    if Pc != OHW:
+                        _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
                     gemm_serial(pg, tile, col, False, True, True)      # pg += tile @ col.T
     df = dw2.reshape(-1)
     for k in prange(df.size):
