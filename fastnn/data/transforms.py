@@ -134,3 +134,72 @@ class Lambda(Transform):
 
     def __repr__(self):
         return f"Lambda(batched={self.batched})"
+
+
+def _spatial_axes(x):
+    """(row axis, column axis): an image before ToTensor (uint8 (H, W) or (H, W, C)) is cropped on its
+    first two axes, an image tensor after it ((..., H, W), float) on its last two (torchvision's rule)."""
+    return (0, 1) if x.dtype == np.uint8 else (x.ndim - 2, x.ndim - 1)
+
+
+def _generator():
+    from ..backends import get_backend
+
+    return get_backend("cpu").rng           # fastnn's generator: fastnn.manual_seed makes it reproducible
+
+
+class RandomCrop(Transform):
+    """torchvision.transforms.RandomCrop(size, padding=None, pad_if_needed=False, fill=0,
+    padding_mode='constant'): pad (int, (left/right, top/bottom) or (left, top, right, bottom)), then
+    crop a size window at a uniformly drawn offset."""
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        self.size = (int(size), int(size)) if np.ndim(size) == 0 else tuple(int(s) for s in size)
+        self.padding, self.pad_if_needed, self.fill, self.padding_mode = padding, pad_if_needed, fill, padding_mode
+        if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+            raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+
+    def _pad(self, x, ax, left, top, right, bottom):
+        widths = [(0, 0)] * x.ndim
+        widths[ax[0]], widths[ax[1]] = (top, bottom), (left, right)
+        kw = dict(constant_values=self.fill) if self.padding_mode == "constant" else {}
+        return np.pad(x, widths, mode=self.padding_mode, **kw)
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        ax = _spatial_axes(x)
+        if self.padding is not None:
+            p = (self.padding,) * 4 if np.ndim(self.padding) == 0 else tuple(self.padding)
+            p = p * 2 if len(p) == 2 else p
+            x = self._pad(x, ax, *p)
+        th, tw = self.size
+        if self.pad_if_needed:
+            x = self._pad(x, ax, max(0, tw - x.shape[ax[1]]), max(0, th - x.shape[ax[0]]),
+                          max(0, tw - x.shape[ax[1]]), max(0, th - x.shape[ax[0]]))
+        H, W = x.shape[ax[0]], x.shape[ax[1]]
+        if H < th or W < tw:
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(H, W)}")
+        rng = _generator()
+        i, j = int(rng.integers(0, H - th + 1)), int(rng.integers(0, W - tw + 1))
+        index = [slice(None)] * x.ndim
+        index[ax[0]], index[ax[1]] = slice(i, i + th), slice(j, j + tw)
+        return np.ascontiguousarray(x[tuple(index)])
+
+    def __repr__(self):
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip(Transform):
+    """torchvision.transforms.RandomHorizontalFlip(p=0.5): mirror the columns with probability p."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if _generator().random() < self.p:
+            return np.ascontiguousarray(np.flip(x, axis=_spatial_axes(x)[1]))
+        return x
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"

@@ -1,4 +1,4 @@
 """fastnn.vision stands for torchvision: `from fastnn.vision import datasets, models, transforms`."""
-from . import models
+from . import datasets, models
 
-__all__ = ["models"]
+__all__ = ["datasets", "models"]
