@@ -30,13 +30,14 @@ def train_parser(prog="fastnn train"):
 
     d = TrainConfig()
     S = argparse.SUPPRESS   # options default to "not given", so --resume can fill them from the checkpoint
-    p = argparse.ArgumentParser(prog=prog, description="Train a zoo MLP on (Fashion-)MNIST.",
+    p = argparse.ArgumentParser(prog=prog, description="Train a zoo MLP or CNN on (Fashion-)MNIST or CIFAR-10.",
                                 epilog=TRAIN_EPILOG, argument_default=S,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
-    a("--dataset", metavar="mnist|fashion-mnist", help=f"dataset (default {d.dataset})")
-    a("--model", metavar="mlp|sigmoid-mlp",
-      help="mlp = 784-128-64-10 ReLU, sigmoid-mlp = 784-256-10 sigmoid (default mlp)")
+    a("--dataset", metavar="mnist|fashion-mnist|cifar10", help=f"dataset (default {d.dataset})")
+    a("--model", metavar="mlp|sigmoid-mlp|lenet5|mnist-net|resnet18",
+      help="mlp = 784-128-64-10 ReLU, sigmoid-mlp = 784-256-10 sigmoid, lenet5, mnist-net (pytorch/examples), "
+           "resnet18 (for cifar10) (default mlp)")
     a("--optimizer", metavar="sgd|adam|adamw|rmsprop|adagrad", help=f"(default {d.optimizer})")
     a("--lr", type=float, help="learning rate (default: sgd 0.01, adam/adamw/rmsprop 1e-3, adagrad 0.01)")
     a("--momentum", type=float, help="sgd/rmsprop momentum (default 0)")

@@ -152,3 +152,18 @@ def test_torch_loads_the_checkpoint_into_the_same_model(tmp_path):
     model.load_state_dict(load_file(str(tmp_path / "c.safetensors")))      # strict: same keys and shapes
     for k, v in model.state_dict().items():
         assert np.array_equal(v.numpy(), sd[k])
+
+
+def test_trainer_state_too_big_for_the_header_spills_into_tensors(tmp_path, monkeypatch):
+    """Optimizer moments that would overflow safetensors' header are stored as tensors and come back."""
+    from fastnn.train import checkpoint as ck
+
+    monkeypatch.setattr(ck, "MAX_JSON", 100)
+    big = np.arange(1000, dtype=np.float32)
+    state = {"optimizer": {"state": {0: {"exp_avg": big, "step": 3}}}, "epoch": 2}
+    path = tmp_path / "c.safetensors"
+    ck.save_checkpoint(path, {"w": np.ones(3, np.float32)}, state)
+    tensors, got = ck.load_checkpoint(path)
+    assert list(tensors) == ["w"]
+    np.testing.assert_array_equal(got["optimizer"]["state"][0]["exp_avg"], big)
+    assert got["optimizer"]["state"][0]["step"] == 3 and got["epoch"] == 2

@@ -9,6 +9,9 @@ One file holds everything, so one `os.replace` makes a checkpoint appear whole o
                                                        state_dicts, RNG states, metric history
 
 Arrays inside the JSON (optimizer moments) are base64 of their little-endian bytes with dtype and shape.
+When that would not fit safetensors' 100 MB header (Adam's moments of an 11M-parameter ResNet-18), the
+arrays are stored as tensors named "fastnn_state.<i>" instead and the JSON refers to them; load_checkpoint
+strips those names, and a torch user loading such a file drops them (`k.startswith("fastnn_state.")`).
 """
 import base64
 import json
@@ -19,6 +22,8 @@ import numpy as np
 
 FORMAT = "fastnn-checkpoint"
 VERSION = 1
+STATE_PREFIX = "fastnn_state."
+MAX_JSON = 90_000_000          # safetensors refuses headers over 100 MB
 
 
 # ---- atomic file writes ---------------------------------------------------------------------------
@@ -71,50 +76,59 @@ def _to_numpy(x):
     return np.asarray(x), "ndarray"
 
 
-def encode(obj):
-    """A JSON-safe form of a state_dict: arrays/Tensors, tuples and non-string keys survive decode."""
+def encode(obj, spill=None):
+    """A JSON-safe form of a state_dict: arrays/Tensors, tuples and non-string keys survive decode.
+    With a `spill` dict, arrays go there (name -> array) and the JSON holds their names."""
     from ..tensor import Tensor
 
     if isinstance(obj, (Tensor, np.ndarray)):
         a, kind = _to_numpy(obj)
         a = np.array(a, order="C", copy=True)
+        if spill is not None:
+            name = f"{STATE_PREFIX}{len(spill)}"
+            spill[name] = a
+            return {"__tensor__": name, "kind": kind}
         return {"__array__": base64.b64encode(a.astype(a.dtype.newbyteorder("<")).tobytes()).decode("ascii"),
                 "dtype": a.dtype.str.lstrip("<>|="), "shape": list(a.shape), "kind": kind}
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, tuple):
-        return {"__tuple__": [encode(v) for v in obj]}
+        return {"__tuple__": [encode(v, spill) for v in obj]}
     if isinstance(obj, list):
-        return [encode(v) for v in obj]
+        return [encode(v, spill) for v in obj]
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
-            return {k: encode(v) for k, v in obj.items()}
-        return {"__items__": [[encode(k), encode(v)] for k, v in obj.items()]}
+            return {k: encode(v, spill) for k, v in obj.items()}
+        return {"__items__": [[encode(k, spill), encode(v, spill)] for k, v in obj.items()]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} in the trainer state")
 
 
-def decode(obj, device="cpu"):
-    """Inverse of encode; arrays that were Tensors come back as fastnn Tensors on `device`."""
+def decode(obj, device="cpu", spilled=None):
+    """Inverse of encode; arrays that were Tensors come back as fastnn Tensors on `device`; `spilled`
+    holds the arrays encode put in its spill dict."""
     if isinstance(obj, list):
-        return [decode(v, device) for v in obj]
+        return [decode(v, device, spilled) for v in obj]
     if not isinstance(obj, dict):
         return obj
-    if "__array__" in obj:
-        a = np.frombuffer(base64.b64decode(obj["__array__"]), dtype=np.dtype("<" + obj["dtype"])
-                          if obj["dtype"][0] in "fiuc" else np.dtype(obj["dtype"]))
-        a = a.astype(a.dtype.newbyteorder("="), copy=True).reshape(obj["shape"])
+    if "__array__" in obj or "__tensor__" in obj:
+        if "__tensor__" in obj:
+            a = np.array(spilled[obj["__tensor__"]], copy=True)
+        else:
+            a = np.frombuffer(base64.b64decode(obj["__array__"]), dtype=np.dtype("<" + obj["dtype"])
+                              if obj["dtype"][0] in "fiuc" else np.dtype(obj["dtype"]))
+            a = a.astype(a.dtype.newbyteorder("="), copy=True).reshape(obj["shape"])
         if obj.get("kind") == "tensor":
             from ..creation import tensor
 
             return tensor(a, dtype=a.dtype, device=device)
         return a
     if "__tuple__" in obj:
-        return tuple(decode(v, device) for v in obj["__tuple__"])
+        return tuple(decode(v, device, spilled) for v in obj["__tuple__"])
     if "__items__" in obj:
-        return {decode(k, device): decode(v, device) for k, v in obj["__items__"]}
-    return {k: decode(v, device) for k, v in obj.items()}
+        return {decode(k, device, spilled): decode(v, device, spilled) for k, v in obj["__items__"]}
+    return {k: decode(v, device, spilled) for k, v in obj.items()}
 
 
 # ---- save / load ----------------------------------------------------------------------------------
@@ -129,8 +143,12 @@ def save_checkpoint(path, model_state, trainer_state=None):
     from safetensors.numpy import save
 
     tensors = model_arrays(model_state)
-    meta = {"format": FORMAT, "version": str(VERSION),
-            "fastnn": json.dumps(encode(trainer_state or {}), separators=(",", ":"))}
+    text = json.dumps(encode(trainer_state or {}), separators=(",", ":"))
+    if len(text) > MAX_JSON:                       # too big for the header: arrays become tensors
+        spill = {}
+        text = json.dumps(encode(trainer_state or {}, spill), separators=(",", ":"))
+        tensors.update(spill)
+    meta = {"format": FORMAT, "version": str(VERSION), "fastnn": text}
     atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
@@ -148,7 +166,8 @@ def load_checkpoint(path, device="cpu"):
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors' own errors are terse; say which file and what it should be
         raise ValueError(f"{path}: not a readable safetensors checkpoint ({e})") from None
-    state = decode(json.loads(meta["fastnn"]), device) if "fastnn" in meta else {}
+    spilled = {k: tensors.pop(k) for k in [k for k in tensors if k.startswith(STATE_PREFIX)]}
+    state = decode(json.loads(meta["fastnn"]), device, spilled) if "fastnn" in meta else {}
     return tensors, state
 
 

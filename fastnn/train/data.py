@@ -1,16 +1,27 @@
-"""Resident training data for `fastnn train`: whole splits as float32 (N,784) + int64 labels, plus a synthetic set.
+"""Resident training data for `fastnn train`: whole splits as float32 (N,784) (MLPs) or (N,C,H,W) (CNNs) +
+int64 labels, plus a synthetic set. CIFAR-10 comes from fastnn.vision.datasets.CIFAR10 (its images are
+(N,32,32,3) and become (N,3,32,32)).
 
 Input recipe: x = image / 255 in [0, 1]; with --normalize, x = (image/255 - 0.5) / 0.5 in [-1, 1]
 (torchvision's Normalize((0.5,), (0.5,)), as the PyTorch/JAX peers in bench/compare.py do).
 """
+import os
+
 import numpy as np
 
-DATASETS = ("mnist", "fashion-mnist", "synthetic")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic")
 
 
-def to_features(images, normalize):
-    """uint8 (N,28,28) -> float32 (N,784) by the recipe above."""
-    x = images.reshape(images.shape[0], -1).astype(np.float32) * np.float32(1.0 / 255.0)
+def to_features(images, normalize, flat=True):
+    """uint8 (N,28,28) -> float32 (N,784) by the recipe above; flat=False: (N,C,H,W) ((N,H,W) get C=1,
+    (N,H,W,3) colour images are moved channels-first)."""
+    if flat:
+        shaped = images.reshape(images.shape[0], -1)
+    elif images.ndim == 3:
+        shaped = images[:, None]
+    else:
+        shaped = images.transpose(0, 3, 1, 2)
+    x = shaped.astype(np.float32) * np.float32(1.0 / 255.0)
     if normalize:
         x = (x - np.float32(0.5)) / np.float32(0.5)
     return np.ascontiguousarray(x)
@@ -34,22 +45,27 @@ def load_split(name, train, data_dir=None, synthetic_size=(512, 256)):
         return synthetic_images(n, seed=1 if train else 2)
     from .. import data
 
+    if name == "cifar10":
+        from ..vision.datasets import CIFAR10
+
+        ds = CIFAR10(root=data_dir or os.path.join(data.fetch.cache_dir(), "cifar10"), train=train, download=True)
+        return ds.data, np.asarray(ds.targets, dtype=np.int64)
     cls = {"mnist": data.MNIST, "fashion-mnist": data.FashionMNIST}.get(name)
     if cls is None:
-        raise ValueError(f"unknown dataset '{name}' (choose from: mnist, fashion-mnist)")
+        raise ValueError(f"unknown dataset '{name}' (choose from: mnist, fashion-mnist, cifar10)")
     ds = cls(root=data_dir, train=train, download=True)
     return ds.data, ds.targets.astype(np.int64)
 
 
 def load_data(name, data_dir=None, normalize=False, train_subset=None, test_subset=None,
-              synthetic_size=(512, 256)):
-    """(x_train, y_train, x_test, y_test) as float32 features and int64 labels; the *_subset
-    options keep the first N samples (quick runs)."""
+              synthetic_size=(512, 256), flat=True):
+    """(x_train, y_train, x_test, y_test) as float32 features ((N,C,H,W) images when not flat) and int64
+    labels; the *_subset options keep the first N samples (quick runs)."""
     xtr, ytr = load_split(name, True, data_dir, synthetic_size)
     xte, yte = load_split(name, False, data_dir, synthetic_size)
     if train_subset:
         xtr, ytr = xtr[:train_subset], ytr[:train_subset]
     if test_subset:
         xte, yte = xte[:test_subset], yte[:test_subset]
-    return (to_features(xtr, normalize), np.ascontiguousarray(ytr, dtype=np.int64),
-            to_features(xte, normalize), np.ascontiguousarray(yte, dtype=np.int64))
+    return (to_features(xtr, normalize, flat), np.ascontiguousarray(ytr, dtype=np.int64),
+            to_features(xte, normalize, flat), np.ascontiguousarray(yte, dtype=np.int64))

@@ -9,7 +9,7 @@ import numpy as np
 from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
 from .data import load_data
-from .models import build_model, expected_shapes
+from .models import build_model, expected_shapes, is_cnn
 from . import runs
 
 
@@ -127,7 +127,7 @@ def _restore(cfg, model, optimizer, sched, rng, state, tensors):
     """Load a checkpoint's model/optimizer/scheduler/RNG state; returns (epoch done, step, history)."""
     from ..creation import tensor
 
-    check_compatible(expected_shapes(cfg.model), tensors, where=f"checkpoint {cfg.resume}")
+    check_compatible(expected_shapes(cfg.model, _channels(cfg)), tensors, where=f"checkpoint {cfg.resume}")
     prev = state.get("config", {})
     if cfg.schedule == "onecycle" and prev.get("epochs") not in (None, cfg.epochs):
         raise ValueError(f"checkpoint {cfg.resume} has a OneCycleLR schedule over {prev['epochs']} epochs; "
@@ -166,6 +166,10 @@ def _trainer_state(cfg, epoch, step, path, trainer, sched, rng, history):
             "history": history}
 
 
+def _channels(cfg):
+    return 3 if cfg.dataset == "cifar10" else 1
+
+
 def _setup(cfg, log):
     """Data, model, optimizer, scheduler (restored from cfg.resume when given), and the trainer."""
     import fastnn
@@ -179,10 +183,10 @@ def _setup(cfg, log):
         tensors, state = load_checkpoint(cfg.resume, device=cfg.device)
     be = _device_backend(cfg.device)
     data = load_data(cfg.dataset, cfg.data_dir, cfg.normalize, cfg.train_subset, cfg.test_subset,
-                     cfg.synthetic_size)
+                     cfg.synthetic_size, flat=not is_cnn(cfg.model))
     fastnn.manual_seed(cfg.seed)
     s = {"be": be, "data": data, "rng": np.random.default_rng(cfg.seed), "start": 0, "step": 0, "history": []}
-    s["model"] = model = build_model(cfg.model, cfg.device)
+    s["model"] = model = build_model(cfg.model, cfg.device, _channels(cfg))
     s["optimizer"] = optimizer = make_optimizer(cfg, model.parameters())
     s["steps"] = -(-data[0].shape[0] // cfg.batch_size)
     s["sched"], s["sched_every"] = make_scheduler(cfg, optimizer, s["steps"])
