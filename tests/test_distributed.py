@@ -109,3 +109,29 @@ def test_sampler_shuffled_partitions_like_torch(n, world, drop_last):
 def test_sampler_bad_rank():
     with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
         DistributedSampler(range(5), num_replicas=3, rank=3)
+
+
+# ---- fastnn train --nproc ------------------------------------------------------------------------
+def _train(tmp_path, name, *extra):
+    out = tmp_path / name
+    cmd = [sys.executable, "-m", "fastnn", "train", "--dataset", "synthetic", "--optimizer", "sgd",
+           "--momentum", "0.9", "--batch-size", "64", "--quiet", "--path", "eager", "--out", str(out), *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p, json.loads((out / "metrics.json").read_text())
+
+
+def test_train_nproc_matches_one_process_and_resumes(tmp_path):
+    if shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]) is None:
+        pytest.skip("mpi4py is importable but no mpiexec is on PATH")
+    _, one = _train(tmp_path, "one", "--epochs", "2")
+    p, two = _train(tmp_path, "two", "--epochs", "2", "--nproc", "2")
+    assert p.stdout.count("epoch   1 |") == 1  # rank 0 alone prints
+    assert "data-parallel over 2 ranks" in two["path_reason"]
+    for a, b in zip(one["epochs"], two["epochs"]):  # float32: equal global batches, averaged shard means
+        assert abs(a["train_loss"] - b["train_loss"]) < 1e-4
+        assert abs(a["test_loss"] - b["test_loss"]) < 1e-4
+    _train(tmp_path, "res", "--epochs", "1", "--nproc", "2")
+    _, res = _train(tmp_path, "res2", "--resume", str(tmp_path / "res" / "checkpoint.safetensors"),
+                    "--epochs", "2", "--nproc", "2")
+    assert abs(res["epochs"][-1]["test_loss"] - two["epochs"][-1]["test_loss"]) < 1e-5
