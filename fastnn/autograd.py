@@ -133,6 +133,7 @@ def backward(root, grad=None, retain_graph=False):
             grads[id(parent)] = pg if prev is None else prev + pg
         if not retain_graph:
             fn.saved = None
+    _run_callbacks()
 
 
 def _accumulate_leaf(t, g):
@@ -144,3 +145,17 @@ def _accumulate_leaf(t, g):
         t.grad = Tensor._wrap(t.backend.xp.array(g, copy=True), t.backend)
     else:
         t.grad._data += g
+
+
+# ---- post-backward callbacks (DistributedDataParallel's gradient allreduce) ------------------------
+def queue_callback(fn):
+    """Run fn() once, at the end of the next backward() in this thread (after every leaf grad is in)."""
+    if not hasattr(_state, "callbacks"):
+        _state.callbacks = []
+    _state.callbacks.append(fn)
+
+
+def _run_callbacks():
+    callbacks = getattr(_state, "callbacks", None)
+    while callbacks:
+        callbacks.pop(0)()

@@ -65,6 +65,8 @@ def train_parser(prog="fastnn train"):
     a("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.safetensors")
     a("--normalize", action="store_true", help="inputs in [-1,1] instead of [0,1] (see below)")
     a("--quiet", action="store_true", help="no progress bar")
+    a("--nproc", type=int, help="data-parallel over N ranks: relaunches through mpiexec with "
+      "`python -m mpi4py -m fastnn train`, the cores divided between ranks (needs fastnn[dist])")
     a("--eval-batch-size", type=int, help=argparse.SUPPRESS)
     a("--train-subset", type=int, help=argparse.SUPPRESS)
     a("--test-subset", type=int, help=argparse.SUPPRESS)
@@ -94,6 +96,14 @@ def train_main(argv):
 
     p = train_parser()
     ns = p.parse_args(argv)
+    nproc = vars(ns).pop("nproc", None)
+    if nproc is not None and nproc < 1:
+        p.error(f"--nproc must be >= 1, got {nproc}")
+    if nproc and nproc > 1:
+        from .train.distributed import in_mpi_job, launch
+
+        if not in_mpi_job():
+            return launch(_without_nproc(argv), nproc)
     try:
         cfg = config_from_args(ns)
         run(cfg)
@@ -104,6 +114,19 @@ def train_main(argv):
         print("fastnn train: interrupted (the last completed epoch's checkpoint is intact)", file=sys.stderr)
         return 130
     return 0
+
+
+def _without_nproc(argv):
+    """argv minus --nproc N / --nproc=N (the ranks must not relaunch)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def main(argv=None):

@@ -178,6 +178,9 @@ def _setup(cfg, log):
 
     if cfg.threads:
         fastnn.set_num_threads(cfg.threads)
+    from .distributed import setup as dist_setup
+
+    rank, world = dist_setup(cfg)
     tensors = state = None
     if cfg.resume:
         tensors, state = load_checkpoint(cfg.resume, device=cfg.device)
@@ -186,6 +189,7 @@ def _setup(cfg, log):
                      cfg.synthetic_size, flat=not is_cnn(cfg.model))
     fastnn.manual_seed(cfg.seed)
     s = {"be": be, "data": data, "rng": np.random.default_rng(cfg.seed), "start": 0, "step": 0, "history": []}
+    s["rank"], s["world"] = rank, world
     s["model"] = model = build_model(cfg.model, cfg.device, _channels(cfg))
     s["optimizer"] = optimizer = make_optimizer(cfg, model.parameters())
     s["steps"] = -(-data[0].shape[0] // cfg.batch_size)
@@ -195,6 +199,12 @@ def _setup(cfg, log):
         log(f"resumed from {cfg.resume} after epoch {s['start']}")
     step_sched = s["sched"] if s["sched_every"] == "step" else None
     s["trainer"], s["path"], s["reason"] = choose_trainer(cfg, model, optimizer, step_sched)
+    if s.get("world", 1) > 1:  # fastnn train --nproc N / mpiexec: data-parallel (train/distributed.py)
+        from .distributed import DistributedEagerTrainer
+
+        s["trainer"] = DistributedEagerTrainer(s["trainer"])
+        s["reason"] = (f"data-parallel over {s['world']} ranks (DistributedDataParallel over MPI; "
+                       "the fused path is not data-parallel yet)")
     log(f"path: {s['path']} ({s['reason']})")
     return s
 
@@ -205,9 +215,15 @@ def run(cfg, log=print, on_epoch=None):
     import fastnn
 
     cfg = (cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)).validate()
+    from .distributed import setup as dist_setup
+
+    if dist_setup(cfg)[0] > 0:
+        log = _silent  # data-parallel: rank 0 alone prints and writes
     s = _setup(cfg, log)
+    rank0 = s["rank"] == 0
     run_dir = cfg.out or (os.path.dirname(os.path.abspath(cfg.resume)) if cfg.resume else runs.default_run_dir())
-    os.makedirs(run_dir, exist_ok=True)
+    if rank0:
+        os.makedirs(run_dir, exist_ok=True)
     be, model, trainer, history, step = s["be"], s["model"], s["trainer"], s["history"], s["step"]
     xtr, ytr, xte, yte = s["data"]
     X, Y, Xte = be.asarray(xtr), be.asarray(ytr), be.asarray(xte)
@@ -232,14 +248,21 @@ def run(cfg, log=print, on_epoch=None):
                "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": s["path"]}
         history.append(rec)
         log(_line(rec))
-        save_checkpoint(ckpt, model.state_dict(),
-                        _trainer_state(cfg, epoch, step, s["path"], trainer, s["sched"], s["rng"], history))
-        runs.write_metrics(run_dir, dict(meta, epochs=history))
+        if rank0:
+            save_checkpoint(ckpt, model.state_dict(),
+                            _trainer_state(cfg, epoch, step, s["path"], trainer, s["sched"], s["rng"], history))
+            runs.write_metrics(run_dir, dict(meta, epochs=history))
         if on_epoch is not None:
             on_epoch(rec, model)
-    runs.write_metrics(run_dir, dict(meta, epochs=history))
-    if history:
-        runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {s['path']}")
+    if rank0:
+        runs.write_metrics(run_dir, dict(meta, epochs=history))
+        if history:
+            runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {s['path']}")
     log(f"run folder: {run_dir}")
     return {"run_dir": run_dir, "history": history, "path": s["path"], "reason": s["reason"],
             "checkpoint": ckpt, "model": model}
+
+
+def _silent(*args, **kwargs):
+    pass
+

@@ -1,0 +1,1 @@
+"""fastnn.utils: torch.utils-shaped helpers."""

@@ -1,0 +1,1 @@
+"""fastnn.utils.data: torch.utils.data-shaped data helpers (distributed: DistributedSampler)."""
