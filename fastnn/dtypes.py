@@ -1,4 +1,6 @@
 """fastnn dtypes (fastnn.float32, ...) and devices (fastnn.device): PyTorch's names over NumPy's types."""
+import builtins
+
 import numpy as np
 
 
@@ -70,7 +72,7 @@ class device:
             raise TypeError(f"device must be a string or fastnn.device, not {type!r}")
         if ":" in type:
             type, idx = type.split(":", 1)
-            index = int(idx)
+            index = builtins.int(idx)  # `int` is fastnn.int32 in this module
         self.type = type
         self.index = index
 

@@ -7,6 +7,12 @@ def _axis(x, dim):
     return norm_dim(dim, x.ndim) if x.ndim else 0
 
 
+def _gather(backend, x, index, d):
+    """backend.gather over the leading part of x that index covers (torch allows index smaller than x)."""
+    part = x[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))]
+    return backend.gather(part, index, d)
+
+
 class Gather(Function):
     """out[i][j] = x[i][index[i][j]] along dim (index is a constant, first input)."""
 
@@ -15,7 +21,7 @@ class Gather(Function):
         self.save(index, x.shape, d)
         if x.ndim == 0:
             return x.reshape(index.shape)
-        return self.backend.gather(x, index, d)
+        return _gather(self.backend, x, index, d)
 
     def backward(self, dout, index, shape, d):
         xp = self.xp
@@ -39,7 +45,7 @@ class ScatterAdd(Function):
     def backward(self, dout, index, d):
         dsrc = None
         if self.needs_input_grad[2]:
-            dsrc_part = self.backend.gather(dout, index, d)
+            dsrc_part = _gather(self.backend, dout, index, d)
             src_shape = self.inputs[2].shape
             dsrc = self.xp.zeros(src_shape, dtype=dout.dtype)
             dsrc[tuple(slice(0, n) for n in index.shape)] = dsrc_part
@@ -68,7 +74,7 @@ class Scatter(Function):
         dsrc = None
         if self.needs_input_grad[2]:
             dsrc = xp.zeros(self.inputs[2].shape, dtype=dout.dtype)
-            dsrc[tuple(slice(0, n) for n in index.shape)] = xp.take_along_axis(dout, index, axis=d)
+            dsrc[tuple(slice(0, n) for n in index.shape)] = _gather(self.backend, dout, index, d)
         return None, dx, dsrc
 
 
