@@ -13,4 +13,12 @@ from .serialization import load, save
 from .tensor import Size, Tensor
 from .threads import get_num_threads, set_num_threads
 
+from .functions import (add, addmm, addmv, all, any, argsort, baddbmm, bernoulli, ceil, chunk, clip, clone, cos,
+                        cumprod, cumsum, diag, div, divide, einsum, exp2, expm1, fix, flip, floor, gather,
+                        index_select, isclose, isfinite, isinf, isnan, log1p, logspace, logsumexp, masked_fill,
+                        masked_select, maximum, minimum, mul, multinomial, multiply, multinomial, mv, nan_to_num,
+                        narrow, neg, norm, normal, prod, reciprocal, roll, round, rsqrt, scatter, scatter_add,
+                        set_printoptions, sign, sin, sort, split, square, std, sub, subtract, tensordot, topk,
+                        tril, triu, trunc, var)
+
 __version__ = "0.1.0"

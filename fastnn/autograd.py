@@ -112,6 +112,8 @@ def backward(root, grad=None, retain_graph=False):
         g = grads.pop(id(t), None)
         if g is None:
             continue
+        if "_grad_hooks" in t.__dict__:
+            g = _run_hooks(t, g)
         fn = t.grad_fn
         if fn is None:  # a leaf
             _accumulate_leaf(t, g)
@@ -159,3 +161,14 @@ def _run_callbacks():
     callbacks = getattr(_state, "callbacks", None)
     while callbacks:
         callbacks.pop(0)()
+
+
+def _run_hooks(t, g):
+    """Tensor.register_hook: each hook sees the gradient and may return a replacement."""
+    from .tensor import Tensor
+
+    for hook in list(t._grad_hooks):
+        r = hook(Tensor._wrap(g, t.backend))
+        if r is not None:
+            g = r._data if isinstance(r, Tensor) else r
+    return g

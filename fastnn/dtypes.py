@@ -1,4 +1,6 @@
 """fastnn dtypes (fastnn.float32, ...) and devices (fastnn.device): PyTorch's names over NumPy's types."""
+import builtins
+
 import numpy as np
 
 
@@ -70,7 +72,7 @@ class device:
             raise TypeError(f"device must be a string or fastnn.device, not {type!r}")
         if ":" in type:
             type, idx = type.split(":", 1)
-            index = int(idx)
+            index = builtins.int(idx)  # `int` is fastnn.int32 in this module
         self.type = type
         self.index = index
 
@@ -91,3 +93,22 @@ class device:
 
     def __hash__(self):
         return hash((self.type, self.index or 0))
+
+
+_LEGACY = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+           "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+           "bool": "BoolTensor"}
+
+
+def legacy_type_name(dt, cuda=False):
+    """'fastnn.FloatTensor' / 'fastnn.cuda.FloatTensor' for a dtype (torch's Tensor.type() under our name)."""
+    return f"fastnn.{'cuda.' if cuda else ''}{_LEGACY[dt.name]}"
+
+
+def parse_type_name(name):
+    """The dtype of 'torch.FloatTensor', 'torch.cuda.LongTensor', 'fastnn.float32' or 'float32'."""
+    base = name.split(".")[-1]
+    for d in _ALL:
+        if base in (_LEGACY[d.name], d.name):
+            return d
+    raise ValueError(f"invalid type: '{name}'")

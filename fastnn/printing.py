@@ -123,3 +123,23 @@ def _add_suffixes(text, suffixes, indent):
             parts.append(", " + suffix)
             last += len(suffix) + 2
     return "".join(parts) + ")"
+
+
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, float("inf"), 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """torch.set_printoptions: precision, threshold, edgeitems, linewidth or a profile ('default', 'short', 'full')."""
+    global _PRECISION, _THRESHOLD, _EDGE, _LINEWIDTH
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"invalid profile {profile!r} (expected 'default', 'short' or 'full')")
+        _PRECISION, _THRESHOLD, _EDGE, _LINEWIDTH = _PROFILES[profile]
+    if precision is not None:
+        _PRECISION = int(precision)
+    if threshold is not None:
+        _THRESHOLD = threshold
+    if edgeitems is not None:
+        _EDGE = int(edgeitems)
+    if linewidth is not None:
+        _LINEWIDTH = int(linewidth)

@@ -7,6 +7,7 @@ from .dtypes import device as Device, dtype as DType, to_dtype
 from .ops import shape as sh
 from .ops._util import norm_dim
 from .tensor_ops import TensorOps
+from .tensor_methods import TensorMethods
 
 
 class Size(tuple):
@@ -32,7 +33,7 @@ def common_backend(tensors):
     return be
 
 
-class Tensor(TensorOps):
+class Tensor(TensorOps, TensorMethods):
     """An n-dimensional array on a device, recording the ops that made it when it requires grad."""
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
@@ -167,11 +168,16 @@ class Tensor(TensorOps):
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device)
 
     def type(self, dtype=None):
-        return str(self.dtype) if dtype is None else self.to(dtype)
+        """type() -> 'torch.FloatTensor'-style name; type(fastnn.FloatTensor | 'torch.FloatTensor' | dtype) casts."""
+        from .dtypes import legacy_type_name, parse_type_name
+
+        if dtype is None:
+            return legacy_type_name(self.dtype, self.is_cuda)
+        return self.to(parse_type_name(dtype)) if isinstance(dtype, str) else self.to(dtype)
 
     def float(self):
         return self.to(np.float32)

@@ -124,3 +124,20 @@ class Backend:
     def avg_pool2d_backward(self, dout, x_shape, hs, hn, ws, wn, div):
         """dx (N,C,H,W): each window's dout / div spread over its inputs."""
         raise NotImplementedError
+
+    # ---- indexing and scans (kernels/index, kernels/scan; references in their ref.py) -----------
+    def gather(self, x, index, dim):
+        """out[..., j, ...] = x[..., index[..., j, ...], ...] along dim (index int64, same ndim)."""
+        return self.xp.take_along_axis(x, index, axis=dim)
+
+    def scatter_add(self, out, index, src, dim):
+        """out[..., index[..., j, ...], ...] += src[..., j, ...] along dim, in place; returns out."""
+        xp = self.xp
+        idx = [xp.arange(n).reshape((1,) * k + (n,) + (1,) * (index.ndim - k - 1))
+               for k, n in enumerate(index.shape)]
+        idx[dim] = index
+        return self.index_add(out, tuple(idx), src)
+
+    def cumsum(self, x, dim):
+        """Inclusive prefix sum along dim."""
+        return self.xp.cumsum(x, axis=dim)
