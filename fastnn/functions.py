@@ -1,4 +1,7 @@
-"""Top-level functions (fastnn.matmul, fastnn.cat, ...) that mirror torch's namespace."""
+"""Top-level functions (fastnn.matmul, fastnn.cat, ...) that mirror torch's namespace. Some shadow Python
+builtins (any, all, max, min, sum, abs, round), as torch's do: code here uses `builtins.` for those."""
+import builtins
+
 from .ops import elementwise as ew, shape as sh
 from .tensor import Tensor
 
@@ -18,7 +21,7 @@ def cat(tensors, dim=0):
     ref = tensors[0]
     d = dim % ref.ndim if ref.ndim else 0
     for t in tensors[1:]:
-        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
+        if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. Expected "
                                f"{list(ref.shape)} but got {list(t.shape)}")
     dt = tensors[0].dtype
