@@ -14,3 +14,5 @@ from .tensor import Size, Tensor
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
+
+from . import cuda, utils  # noqa: E402  (torch-shaped namespaces: fastnn.cuda, fastnn.utils.data)
