@@ -22,3 +22,5 @@ from .functions import (add, addmm, addmv, all, any, argsort, baddbmm, bernoulli
                         tril, triu, trunc, var)
 
 __version__ = "0.1.0"
+
+from . import cuda, utils  # noqa: E402  (torch-shaped namespaces: fastnn.cuda, fastnn.utils.data)

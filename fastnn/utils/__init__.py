@@ -1,1 +1,4 @@
-"""fastnn.utils: torch.utils-shaped helpers."""
+"""fastnn.utils: torch.utils-shaped namespace (data)."""
+from . import data
+
+__all__ = ["data"]
