@@ -7,10 +7,14 @@ def _axis(x, dim):
     return norm_dim(dim, x.ndim) if x.ndim else 0
 
 
+def _leading(x, index, d):
+    """The view of x that index covers on every axis but d (torch allows index smaller than x)."""
+    return x[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))]
+
+
 def _gather(backend, x, index, d):
-    """backend.gather over the leading part of x that index covers (torch allows index smaller than x)."""
-    part = x[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))]
-    return backend.gather(part, index, d)
+    """backend.gather over the leading part of x that index covers."""
+    return backend.gather(_leading(x, index, d), index, d)
 
 
 class Gather(Function):
@@ -60,11 +64,10 @@ class Scatter(Function):
         d = _axis(x, dim)
         out = xp.array(x, copy=True)
         part = src[tuple(slice(0, n) for n in index.shape)]
-        if index.size:
-            xp.put_along_axis(out, index, part, axis=d)
         mask = xp.zeros(x.shape, dtype=bool)
-        if index.size:
-            xp.put_along_axis(mask, index, True, axis=d)
+        if index.size:                       # views: the writes land in out and mask
+            xp.put_along_axis(_leading(out, index, d), index, part, axis=d)
+            xp.put_along_axis(_leading(mask, index, d), index, True, axis=d)
         self.save(index, mask, d)
         return out
 
