@@ -9,12 +9,13 @@
 //   hp[1]  lr
 //   hp[2]  Adam: step_size = lr / (1 - beta1^t);   Adagrad: clr = lr / (1 + (t - 1) * lr_decay)
 //   hp[3]  Adam: sqrt(1 - beta2^t)
-//   hp[4..] the optimizer's hyper-parameters after lr, in kernels/optim/fields.py's order
+//   hp[4..] the optimizer's hyper-parameters after lr, in kernels/optim/table.py's field order
 //           (booleans as 0.0 / 1.0):
 //     sgd      momentum, dampening, weight_decay, nesterov, maximize
 //     adagrad  lr_decay, weight_decay, eps, maximize
 //     rmsprop  alpha, eps, weight_decay, momentum, centered, maximize
 //     adam     beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize
+// Update signature: (param, state buffers in the table's `args` order, grad, hp, n).
 // Per step launch the tick (grid 1, block 1) and then the update (1-D grid-stride, any grid):
 //   SGD / RMSprop: optim_tick; Adam / AdamW: adam_tick; Adagrad: adagrad_tick.
 // torch keeps hyper-parameters as Python floats and derives e.g. 1 - beta2 in double before casting
