@@ -92,6 +92,13 @@ OPTIMIZERS = {d.name: d for d in (
                 ("maximize", "maximize")),
         state=(State("exp_avg"), State("exp_avg_sq"), State("max_exp_avg_sq", ("amsgrad", "true"))),
         args=("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
+    Descriptor(
+        "adadelta", "Adadelta", 4, "adadelta_step", "optim_tick",
+        hparams=(("lr", 1.0), ("rho", 0.9), ("eps", 1e-6), ("weight_decay", 0), ("foreach", None),
+                 ("capturable", False), ("maximize", False), ("differentiable", False)),
+        fields=(("lr", "lr"), ("rho", "rho"), ("eps", "eps"), ("weight_decay", "weight_decay"),
+                ("maximize", "maximize")),
+        state=(State("square_avg"), State("acc_delta")), args=("square_avg", "acc_delta")),
 )}
 
 HP_N = 12      # optim.cu's device hp: [t, lr, derived, derived] + the fields after lr (padded with zeros)
