@@ -71,13 +71,14 @@ class Optimizer:
     # subclasses set _optim, the name of their descriptor in kernels/optim/table.py (update kernel,
     # packed scalars, state buffers, 'step'), or override _state_names/_init_value/_counts_step/_update
     _optim = None
+    _desc = None          # its Descriptor (set from _optim)
     _has_step = True      # torch keeps 'step'
     _eager_state = False  # Adagrad: torch creates state for every parameter at construction
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("_optim") is not None:
-            d = table.get(cls._optim)
+            d = cls._desc = table.get(cls._optim)
             cls._has_step, cls._eager_state = d.has_step, d.eager_state
 
     def __init__(self, params, defaults):
@@ -141,10 +142,10 @@ class Optimizer:
     def _state_names(self, group):
         if self._optim is None:
             raise NotImplementedError
-        return table.state_names(self._optim, group)
+        return table.state_names(self._desc, group)
 
     def _init_value(self, name, group):
-        return 0.0 if self._optim is None else table.state_fill(self._optim, name, group)
+        return 0.0 if self._optim is None else table.state_fill(self._desc, name, group)
 
     def _init_state(self, group, seg):
         """Allocate the flat state buffers this group's settings need (kept when already present)."""
@@ -154,7 +155,7 @@ class Optimizer:
                 seg.state[name] = xp.full(seg.flat.shape, self._init_value(name, group), dtype=seg.flat.dtype)
 
     def _counts_step(self, group):
-        return True if self._optim is None else table.counts_step(self._optim, group)
+        return True if self._optim is None else table.counts_step(self._desc, group)
 
     @property
     def state(self):
@@ -226,10 +227,10 @@ class Optimizer:
         grad, step, *scalars from the group)."""
         if self._optim is None:
             raise NotImplementedError
-        d = table.get(self._optim)
+        d = self._desc
         bufs = [state[n] if state.get(n) is not None else backend.xp.empty(0, dtype=param.dtype) for n in d.args]
         backend.optimizer_step(d.update, param, *bufs, grad, int(step),
-                               *table.field_values(self._optim, group, as_kernel_args=True))
+                               *table.field_values(d, group, as_kernel_args=True))
 
     # ---- state_dict ----------------------------------------------------------------------------
     def state_dict(self):

@@ -116,16 +116,35 @@ _TESTS = {"!= 0": lambda v: v != 0, "> 0": lambda v: v > 0, "true": bool}
 
 
 def get(name):
-    """The descriptor of optimizer `name` ('sgd', 'adam', ...); ValueError naming the choices otherwise."""
-    d = OPTIMIZERS.get(str(name).lower())
+    """The descriptor of optimizer `name` ('sgd', 'adam', ... or a Descriptor); ValueError naming the
+    choices otherwise."""
+    if isinstance(name, Descriptor):
+        return name
+    d = OPTIMIZERS.get(name) or OPTIMIZERS.get(str(name).lower())
     if d is None:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
     return d
 
 
+def _is_bool_source(d, src):
+    if isinstance(src, Const):
+        return isinstance(src.value, bool)
+    return isinstance(dict(d.hparams)[src[0] if isinstance(src, tuple) else src], bool)
+
+
+# per optimizer, built once: torch's defaults, and each field as (const or None, torch key, index, is_bool)
+_DEFAULTS = {n: dict(d.hparams) for n, d in OPTIMIZERS.items()}
+_PLAN = {n: tuple((src if isinstance(src, Const) else None, src[0] if isinstance(src, tuple) else src,
+                   src[1] if isinstance(src, tuple) else None, _is_bool_source(d, src)) for _, src in d.fields)
+         for n, d in OPTIMIZERS.items()}
+# per optimizer: each state buffer as (name, torch key of its condition or None, the condition's test)
+_STATE_PLAN = {n: tuple((s.name, s.when[0] if s.when else None, _TESTS[s.when[1]] if s.when else None)
+                        for s in d.state) for n, d in OPTIMIZERS.items()}
+
+
 def _value(d, group, key):
     """group[key], or torch's default for it."""
-    return group[key] if key in group else dict(d.hparams)[key]
+    return group[key] if key in group else _DEFAULTS[d.name][key]
 
 
 def holds(d, cond, group):
@@ -136,7 +155,9 @@ def holds(d, cond, group):
 def state_names(name, group):
     """The state buffers `group`'s settings need, in torch's order."""
     d = get(name)
-    return [s.name for s in d.state if holds(d, s.when, group)]
+    defaults = _DEFAULTS[d.name]
+    return [s for s, key, test in _STATE_PLAN[d.name]
+            if key is None or test(group[key] if key in group else defaults[key])]
 
 
 def state_fill(name, state, group):
@@ -166,22 +187,15 @@ def field_values(name, group, as_kernel_args=False):
     """The update's scalars after `step` from a torch param group (missing keys: torch's defaults),
     as floats; with as_kernel_args the boolean fields are bools (the ref.py / cpu.py call)."""
     d, out = get(name), []
-    for field, src in d.fields:
-        if isinstance(src, Const):
-            v = src.value
-        elif isinstance(src, tuple):
-            v = _value(d, group, src[0])[src[1]]
+    defaults = _DEFAULTS[d.name]
+    for const, key, index, is_bool in _PLAN[d.name]:
+        if const is not None:
+            v = const.value
         else:
-            v = _value(d, group, src)
-        out.append(bool(v) if as_kernel_args and _is_bool(d, field) else float(v))
+            v = group[key] if key in group else defaults[key]
+            v = v if index is None else v[index]
+        out.append(bool(v) if as_kernel_args and is_bool else float(v))
     return out
-
-
-def _is_bool(d, field):
-    src = dict(d.fields)[field]
-    if isinstance(src, Const):
-        return isinstance(src.value, bool)
-    return isinstance(dict(d.hparams)[src[0] if isinstance(src, tuple) else src], bool)
 
 
 def pack_hparams(name, **kw):
@@ -203,8 +217,8 @@ def pack_hparams(name, **kw):
 
 def unpack(name, packed):
     """The update's scalar arguments after `step` from a packed vector: floats, bools for boolean fields."""
-    d = get(name)
-    return [bool(v) if _is_bool(d, f) else float(v) for (f, _), v in zip(d.fields, packed)]
+    plan = _PLAN[get(name).name]
+    return [bool(v) if step[3] else float(v) for step, v in zip(plan, packed)]
 
 
 def pack_group(name, group):
