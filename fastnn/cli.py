@@ -38,8 +38,8 @@ def train_parser(prog="fastnn train"):
     a("--model", metavar="mlp|sigmoid-mlp|lenet5|mnist-net|resnet18",
       help="mlp = 784-128-64-10 ReLU, sigmoid-mlp = 784-256-10 sigmoid, lenet5, mnist-net (pytorch/examples), "
            "resnet18 (for cifar10) (default mlp)")
-    a("--optimizer", metavar="sgd|adam|adamw|rmsprop|adagrad", help=f"(default {d.optimizer})")
-    a("--lr", type=float, help="learning rate (default: sgd 0.01, adam/adamw/rmsprop 1e-3, adagrad 0.01)")
+    a("--optimizer", metavar="sgd|adam|adamw|rmsprop|adagrad|adadelta", help=f"(default {d.optimizer})")
+    a("--lr", type=float, help="learning rate (default: sgd 0.01, adam/adamw/rmsprop 1e-3, adagrad 0.01, adadelta 1)")
     a("--momentum", type=float, help="sgd/rmsprop momentum (default 0)")
     a("--weight-decay", type=float, help="(default: 0.01 for adamw, 0 otherwise)")
     a("--betas", type=_pair, help="adam/adamw betas, e.g. 0.9,0.999")

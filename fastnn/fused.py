@@ -16,18 +16,17 @@ OpenBLAS thread spinning on a core the next epoch needs (as `fastnn train` does)
 """
 import numpy as np
 
+from fastnn.kernels.activation import codes
+from fastnn.kernels.optim import table
+
 from . import nn, optim
 from .tensor import Tensor
 
-_ACTS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-_OPTS = {optim.AdamW: "adamw", optim.Adam: "adam", optim.SGD: "sgd", optim.Adagrad: "adagrad",
-         optim.RMSprop: "rmsprop"}
+# derived from the one tables (kernels/activation/codes.py, kernels/optim/table.py)
+_ACTS = {getattr(nn, cls): name for cls, name in codes.MODULES.items()}
+_OPTS = {getattr(optim, d.torch_name): d.name for d in table.OPTIMIZERS.values()}
 # the torch hyper-parameter names each optimizer's fused update reads from its param group
-HP_KEYS = {"sgd": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
-           "adagrad": ("lr", "lr_decay", "weight_decay", "eps", "maximize"),
-           "rmsprop": ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
-           "adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
-           "adamw": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")}
+HP_KEYS = {name: table.torch_keys(name) for name in table.OPTIMIZERS}
 
 
 def _layers(model):

@@ -21,10 +21,11 @@ HYPER = {
     "adagrad": dict(lr=0.1, lr_decay=0.01, weight_decay=0.0, eps=1e-10, initial_accumulator_value=0.1,
                     maximize=False),
     "rmsprop": dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.5, centered=True, maximize=False),
+    "adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=1e-3, maximize=False),
 }
 STATE = {"sgd": ["momentum_buffer"], "adam": ["exp_avg", "exp_avg_sq"],
          "adamw": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"], "adagrad": ["sum"],
-         "rmsprop": ["square_avg", "grad_avg", "momentum_buffer"]}
+         "rmsprop": ["square_avg", "grad_avg", "momentum_buffer"], "adadelta": ["square_avg", "acc_delta"]}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def ref_update(opt, flat, grads, state, step, h):
     bufs = {"momentum_buffer": state.get("momentum_buffer", np.empty(0)), "exp_avg": state.get("exp_avg"),
             "exp_avg_sq": state.get("exp_avg_sq"), "max_exp_avg_sq": state.get("max_exp_avg_sq", np.empty(0)),
             "state_sum": state.get("sum"), "square_avg": state.get("square_avg"),
-            "grad_avg": state.get("grad_avg", np.empty(0))}
+            "grad_avg": state.get("grad_avg", np.empty(0)), "acc_delta": state.get("acc_delta")}
     args = [flat] + [bufs[p] if p in bufs else kw[p] for p in params[1:]]
     getattr(optim_ref, name)(*args)
 

@@ -13,6 +13,7 @@ OPTIMIZERS = {
     "rmsprop": lambda p: optim.RMSprop(p, lr=1e-3, alpha=0.9, momentum=0.5, centered=True, weight_decay=1e-3),
     "adam": lambda p: optim.Adam(p, lr=1e-3, betas=(0.8, 0.99), weight_decay=1e-3, amsgrad=True),
     "adamw": lambda p: optim.AdamW(p, lr=1e-3, weight_decay=0.05),
+    "adadelta": lambda p: optim.Adadelta(p, lr=0.5, rho=0.85, weight_decay=1e-3),
 }
 
 

@@ -16,11 +16,12 @@ import os
 
 import numpy as np
 
+from fastnn.kernels.activation.codes import ACT as _ACT_CODE
+
 from .base import Backend
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
 
-_ACT_CODE = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -2,12 +2,7 @@
 import numpy as np
 
 from fastnn.kernels.fpenv import flush_denormals
-
-# optimizer state name (torch's) -> row of the fused kernel's (3, P) state array
-STATE_ROWS = {"sgd": {"momentum_buffer": 0}, "adagrad": {"sum": 0},
-              "rmsprop": {"square_avg": 0, "grad_avg": 1, "momentum_buffer": 2},
-              "adam": {"exp_avg": 0, "exp_avg_sq": 1, "max_exp_avg_sq": 2}}
-STATE_ROWS["adamw"] = STATE_ROWS["adam"]
+from fastnn.kernels.optim import table
 
 
 class CPUFusedMLP:
@@ -16,17 +11,16 @@ class CPUFusedMLP:
 
     def __init__(self, spec):
         from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
-        from fastnn.fused import HP_KEYS
 
-        self.spec, self.hp_keys = spec, HP_KEYS[spec["optimizer"]]
+        self.spec = spec
         params = spec["params"]
         self.trainer = FusedMLPTrainer(spec["sizes"], spec["activations"], has_bias=spec["bias"],
                                        dropout=spec["dropout"] or 0.0, loss=spec["loss"],
                                        optimizer=spec["optimizer"], dtype=params.dtype, batch_size=64,
                                        params=np.zeros(params.size, params.dtype), **self._hp())
         self.trainer.params = params  # the optimizer's flat buffer itself: updates land in the model
-        state3 = np.zeros((3, params.size), params.dtype)
-        for name, row in STATE_ROWS[spec["optimizer"]].items():
+        state3 = np.zeros((table.N_STATE, params.size), params.dtype)
+        for row, name in enumerate(table.get(spec["optimizer"]).args):  # row i of the kernel's state = args[i]
             if name in spec["state"]:
                 state3[row] = spec["state"][name]
                 spec["state"][name] = state3[row]  # the optimizer now reads and writes the kernel's rows
@@ -34,13 +28,12 @@ class CPUFusedMLP:
         self.steps = int(spec.get("step", 0))
 
     def _hp(self):
+        """The group's torch hyper-parameters the table knows for this optimizer."""
         g = self.spec["hparams"]
-        return {k: g[k] for k in self.hp_keys if k in g}
+        return {k: g[k] for k, _ in table.get(self.spec["optimizer"]).hparams if k in g}
 
     def _sync_in(self):
-        from fastnn.kernels.fused_mlp.workspace import pack_hparams
-
-        self.trainer.opt_code, self.trainer.hp = pack_hparams(self.spec["optimizer"], **self._hp())
+        self.trainer.opt_code, self.trainer.hp = table.pack_group(self.spec["optimizer"], self.spec["hparams"])
         self.trainer.step_count = self.steps
 
     def step(self, x, y):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fastnn.kernels.activation.codes import act_code as _act_code
+
 from .base import Backend
 
-_ACT_CODE = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _F32 = np.dtype(np.float32)
 _GEMM_IMPLS = ("auto", "cublas", "fastnn")
 _AUTO_FASTNN_MAX_WORK = 1 << 21   # auto: our sgemm when M*N*K is at most this (launch-bound sizes)
@@ -378,10 +379,11 @@ class CUDABackend(Backend):
             return
         from fastnn.kernels.optim import ref
 
+        from fastnn.kernels.optim.table import UPDATES
+
         fn = getattr(ref, name, None)
-        if fn is None or name not in self.kernels.sigs:
-            raise KeyError(f"unknown optimizer kernel '{name}' (kernels/optim: sgd_step, adam_step, adagrad_step, "
-                           "rmsprop_step)")
+        if fn is None or name not in self.kernels.sigs or name not in UPDATES:
+            raise KeyError(f"unknown optimizer kernel '{name}' (kernels/optim: {', '.join(sorted(UPDATES))})")
         try:
             bound = inspect.signature(fn).bind(*args)
         except TypeError as e:
@@ -392,23 +394,19 @@ class CUDABackend(Backend):
         if kw["param"].dtype != _F32:
             fn(*bound.args)
             return
-        self.launch(name, *_grid1d(kw["param"].size), *self._optim_cu_args(name, kw))
+        self.launch(name, *_grid1d(kw["param"].size), *self._optim_cu_args(name, bound.args))
 
-    def _optim_cu_args(self, name, kw):
-        """optim.cu's argument list from the reference's named arguments: every scalar goes into the
-        device buffer hp (kernels/optim/fields.py), built on the host for this one launch."""
-        from fastnn.kernels.optim.fields import HP_FIELDS, device_hp, pack_hparams
+    def _optim_cu_args(self, name, args):
+        """optim.cu's arguments (param, *state, grad, hp, n) from the reference's positional ones
+        (param, *state, grad, step, *fields): every scalar goes into the device buffer hp, built on the
+        host for this one launch (kernels/optim/table.py); empty state buffers become NULL."""
+        from fastnn.kernels.optim.table import UPDATES, device_hp
 
-        base = name[:-len("_step")]
-        _, packed = pack_hparams(base, **{f: kw[f] for f, _ in HP_FIELDS[base]})
-        hp = device_hp(base, kw["step"], packed, ticked=False)
-        kw = dict(kw, hp=self.cp.asarray(hp), n=kw["param"].size)
-        kw["momentum_buf"] = kw.get("momentum_buffer")
-        out = []
-        for pname, _, ptr in self.kernels.sigs[name]:
-            v = kw[pname]
-            out.append(None if ptr and v is not None and v.size == 0 else v)
-        return out
+        d = UPDATES[name]
+        k = 1 + len(d.args)
+        hp = device_hp(d.name, args[k + 1], np.array([float(v) for v in args[k + 2:]]), ticked=False)
+        bufs = [None if b is not None and b.size == 0 else b for b in args[1:k]]
+        return [args[0], *bufs, args[k], self.cp.asarray(hp), args[0].size]
 
     # ---- convolution (kernels/conv2d/conv2d.cu; other dtypes run ref.py on CuPy) -----------------
     def _conv_launch(self, name, out, a, b, x_shape, w_shape, dout_shape, stride, padding, dilation, groups):
@@ -521,12 +519,6 @@ def _import_cupy():
         raise RuntimeError("device 'cuda' is unavailable: CuPy found no usable CUDA GPU "
                            "(cupy.is_available() is False); use device='cpu'")
     return cupy
-
-
-def _act_code(act):
-    if act not in _ACT_CODE:
-        raise ValueError(f"unknown activation {act!r} (expected one of {sorted(_ACT_CODE)})")
-    return _ACT_CODE[act]
 
 
 def _scalar(v, dt, kernel, pname):

@@ -13,24 +13,25 @@ spec (attributes or dict keys; see DESIGN.md "Engine-level fused API"):
                (alias: activations; L-1 hidden-layer names get 'none' appended for the output layer)
     bias       one bool per layer, or one bool for all                         (alias: has_bias)
     loss       'cross_entropy' (class-index targets); reduction 'mean' (default) or 'sum'
-    optimizer  'sgd' | 'adam' | 'adamw' | 'adagrad' | 'rmsprop'; hparams: the torch param-group dict
+    optimizer  a name in kernels/optim/table.py ('sgd', 'adam', ...); hparams: the torch
+               param-group dict
     params     flat float32 device buffer: W0 (d1,d0), b0 (d1,), W1 (d2,d1), b1, ...
     grads      flat float32 buffer like params (optional: allocated here)
-    state      {torch state name: flat buffer} (momentum_buffer, exp_avg, exp_avg_sq, max_exp_avg_sq,
-               sum, square_avg, grad_avg); missing ones are allocated (zeros / initial accumulator)
+    state      {torch state name: flat buffer} (the table's state names); missing ones are allocated
+               (zeros, or the table's fill: Adagrad's initial_accumulator_value)
     step       the optimizer's step count so far (int, default 0; alias: step_count); `.steps` after
 """
 from collections import OrderedDict
 
 import numpy as np
 
-from fastnn.kernels.optim.fields import HP_N, device_hp, pack_hparams
+from fastnn.kernels.activation.codes import ACT as _ACT_CODE
+from fastnn.kernels.optim import table
+from fastnn.kernels.optim.table import HP_N, device_hp, pack_group
 
-from .cuda import _ACT_CODE, _grid1d, _row_block
+from .cuda import _grid1d, _row_block
 
 _F32 = np.dtype(np.float32)
-_TICK = {"sgd": "optim_tick", "rmsprop": "optim_tick", "adam": "adam_tick", "adamw": "adam_tick",
-         "adagrad": "adagrad_tick"}
 MAX_GRAPHS = 8  # captured step graphs kept (least recently used dropped): batch shapes x data sets
 
 
@@ -74,8 +75,10 @@ class CUDAFusedMLP:
         if self.reduction not in ("mean", "sum"):
             raise ValueError(f"fused_mlp: reduction must be 'mean' or 'sum', got {self.reduction!r}")
         self.opt = str(_get(spec, "optimizer")).lower()
-        if self.opt not in _TICK:
-            raise ValueError(f"fused_mlp: unsupported optimizer {self.opt!r} (expected one of {sorted(_TICK)})")
+        if self.opt not in table.OPTIMIZERS:
+            raise ValueError(f"fused_mlp: unsupported optimizer {self.opt!r} (expected one of "
+                             f"{sorted(table.OPTIMIZERS)})")
+        self.desc = table.get(self.opt)
         self.hparams = _get(spec, "hparams")
         self.params = _get(spec, "params")
         n = sum(o * i + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], self.bias))
@@ -110,21 +113,12 @@ class CUDAFusedMLP:
         return Ws, bs
 
     def _state_names(self):
-        h = self.hparams
-        if self.opt == "sgd":
-            return ["momentum_buffer"] if h.get("momentum", 0) else []
-        if self.opt in ("adam", "adamw"):
-            return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if h.get("amsgrad") else [])
-        if self.opt == "adagrad":
-            return ["sum"]
-        return (["square_avg"] + (["momentum_buffer"] if h.get("momentum", 0) else [])
-                + (["grad_avg"] if h.get("centered") else []))
+        return table.state_names(self.opt, self.hparams)
 
     def _init_state(self, n):
         for name in self._state_names():
             if self.state.get(name) is None:
-                fill = float(self.hparams.get("initial_accumulator_value", 0.0)) if name == "sum" else 0.0
-                self.state[name] = self.cp.full(n, fill, dtype=_F32)
+                self.state[name] = self.cp.full(n, table.state_fill(self.opt, name, self.hparams), dtype=_F32)
 
     def _buffers(self, B):
         """Activations h[l] (B, d_l) (h[0] = the batch input), gradients dz[l], labels, loss rows."""
@@ -137,17 +131,12 @@ class CUDAFusedMLP:
             self._graphs.clear()
         return self._bufs
 
-    def _hp_kw(self):
-        from fastnn.fused import HP_KEYS
-
-        return {k: self.hparams[k] for k in HP_KEYS[self.opt] if k in self.hparams}
-
     def _sync_hp(self):
         """Upload hp = [steps, lr, 0, 0, hyper-parameters...] when the host's step count or any
         hyper-parameter differs from what the device holds (the engine may set `.steps` after eager
         steps; a scheduler may change lr, betas or momentum). A host->device copy, not a sync; the
         tick kernel recomputes hp[2:4] every step."""
-        _, packed = pack_hparams(self.opt, **self._hp_kw())
+        _, packed = pack_group(self.opt, self.hparams)
         want = (self.steps, tuple(packed))
         if want != self._hp_host:
             self.hp[...] = self.cp.asarray(device_hp(self.opt, self.steps, packed))
@@ -192,19 +181,9 @@ class CUDAFusedMLP:
 
     def _enqueue_optimizer(self):
         """The tick and ONE update launch; every scalar is read from the device buffer hp."""
-        be, s, n = self.be, self.state, self.params.size
-        be.launch(_TICK[self.opt], (1,), (1,), self.hp)
-        grid = _grid1d(n)
-        if self.opt == "sgd":
-            be.launch("sgd_step", *grid, self.params, s.get("momentum_buffer"), self.grads, self.hp, n)
-        elif self.opt in ("adam", "adamw"):
-            be.launch("adam_step", *grid, self.params, s["exp_avg"], s["exp_avg_sq"], s.get("max_exp_avg_sq"),
-                      self.grads, self.hp, n)
-        elif self.opt == "adagrad":
-            be.launch("adagrad_step", *grid, self.params, s["sum"], self.grads, self.hp, n)
-        else:
-            be.launch("rmsprop_step", *grid, self.params, s["square_avg"], s.get("grad_avg"),
-                      s.get("momentum_buffer"), self.grads, self.hp, n)
+        be, d, n = self.be, self.desc, self.params.size
+        be.launch(d.tick, (1,), (1,), self.hp)
+        be.launch(d.update, *_grid1d(n), self.params, *[self.state.get(a) for a in d.args], self.grads, self.hp, n)
 
     def _graph(self, key, M, gather):
         """The graph of one step shape, captured on first use. Only what is baked into the graph is in

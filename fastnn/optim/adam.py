@@ -16,7 +16,7 @@ def _check_adam_args(lr, betas, eps, weight_decay):
 
 
 class Adam(Optimizer):
-    _decoupled = False
+    _optim = "adam"  # kernels/optim/table.py
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False):
@@ -24,16 +24,3 @@ class Adam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize)
         super().__init__(params, defaults)
-
-    def _state_names(self, group):
-        return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if group["amsgrad"] else [])
-
-    def _update(self, group, backend, param, grad, state, step):
-        beta1, beta2 = group["betas"]
-        mx = state.get("max_exp_avg_sq")
-        if mx is None:
-            mx = backend.xp.empty(0, dtype=param.dtype)
-        backend.optimizer_step("adam_step", param, state["exp_avg"], state["exp_avg_sq"], mx, grad, int(step),
-                               float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
-                               float(group["weight_decay"]), bool(group["amsgrad"]), self._decoupled,
-                               bool(group["maximize"]))

@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
+from fastnn.kernels.optim import table
 from ..tensor import Tensor, zero_grads
 
 
@@ -67,9 +68,18 @@ class _FlatSegment:
 class Optimizer:
     """Base class: holds `param_groups` (list of dicts, each with 'params' and hyper-parameters)."""
 
-    # subclasses set: _state_names(group) -> state keys in torch's order; _has_step: torch keeps 'step'
-    _has_step = True
+    # subclasses set _optim, the name of their descriptor in kernels/optim/table.py (update kernel,
+    # packed scalars, state buffers, 'step'), or override _state_names/_init_value/_counts_step/_update
+    _optim = None
+    _desc = None          # its Descriptor (set from _optim)
+    _has_step = True      # torch keeps 'step'
     _eager_state = False  # Adagrad: torch creates state for every parameter at construction
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_optim") is not None:
+            d = cls._desc = table.get(cls._optim)
+            cls._has_step, cls._eager_state = d.has_step, d.eager_state
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -130,10 +140,12 @@ class Optimizer:
 
     # ---- state ---------------------------------------------------------------------------------
     def _state_names(self, group):
-        raise NotImplementedError
+        if self._optim is None:
+            raise NotImplementedError
+        return table.state_names(self._desc, group)
 
     def _init_value(self, name, group):
-        return 0.0
+        return 0.0 if self._optim is None else table.state_fill(self._desc, name, group)
 
     def _init_state(self, group, seg):
         """Allocate the flat state buffers this group's settings need (kept when already present)."""
@@ -143,7 +155,7 @@ class Optimizer:
                 seg.state[name] = xp.full(seg.flat.shape, self._init_value(name, group), dtype=seg.flat.dtype)
 
     def _counts_step(self, group):
-        return True
+        return True if self._optim is None else table.counts_step(self._desc, group)
 
     @property
     def state(self):
@@ -210,8 +222,15 @@ class Optimizer:
             seg.steps[i] = step
 
     def _update(self, group, backend, param, grad, state, step):
-        """Run the kernel over flat views: param (n,), grad (n,), state name -> (n,), step = new step count."""
-        raise NotImplementedError
+        """Run the kernel over flat views: param (n,), grad (n,), state name -> (n,), step = new step count.
+        Table optimizers: kernels/optim's update(param, *state in the table's order (unused: empty),
+        grad, step, *scalars from the group)."""
+        if self._optim is None:
+            raise NotImplementedError
+        d = self._desc
+        bufs = [state[n] if state.get(n) is not None else backend.xp.empty(0, dtype=param.dtype) for n in d.args]
+        backend.optimizer_step(d.update, param, *bufs, grad, int(step),
+                               *table.field_values(d, group, as_kernel_args=True))
 
     # ---- state_dict ----------------------------------------------------------------------------
     def state_dict(self):

@@ -3,6 +3,8 @@ from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
+    _optim = "rmsprop"  # kernels/optim/table.py
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
         if not 0.0 <= lr:
@@ -18,18 +20,3 @@ class RMSprop(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
-
-    def _state_names(self, group):
-        names = ["square_avg"]
-        if group["momentum"] > 0:
-            names.append("momentum_buffer")
-        if group["centered"]:
-            names.append("grad_avg")
-        return names
-
-    def _update(self, group, backend, param, grad, state, step):
-        empty = backend.xp.empty(0, dtype=param.dtype)
-        backend.optimizer_step("rmsprop_step", param, state["square_avg"], state.get("grad_avg", empty),
-                               state.get("momentum_buffer", empty), grad, int(step), float(group["lr"]),
-                               float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
-                               float(group["momentum"]), bool(group["centered"]), bool(group["maximize"]))

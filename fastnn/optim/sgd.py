@@ -3,7 +3,7 @@ from .optimizer import Optimizer, required
 
 
 class SGD(Optimizer):
-    _has_step = False  # torch keeps only 'momentum_buffer' (when momentum != 0)
+    _optim = "sgd"  # kernels/optim/table.py: only 'momentum_buffer' (when momentum != 0), no 'step'
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
@@ -18,17 +18,3 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
-
-    def _state_names(self, group):
-        return ["momentum_buffer"] if group["momentum"] != 0 else []
-
-    def _counts_step(self, group):
-        return group["momentum"] != 0  # 'step' here = updates of the momentum buffer (first one copies grad)
-
-    def _update(self, group, backend, param, grad, state, step):
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = backend.xp.empty(0, dtype=param.dtype)
-        backend.optimizer_step("sgd_step", param, buf, grad, int(step), float(group["lr"]),
-                               float(group["momentum"]), float(group["dampening"]), float(group["weight_decay"]),
-                               bool(group["nesterov"]), bool(group["maximize"]))

@@ -2,12 +2,12 @@
 import dataclasses
 from dataclasses import dataclass, field
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 SCHEDULES = ("none", "step", "cosine", "onecycle")
 PATHS = ("auto", "fused", "eager")
 
 # learning rate when --lr is not given (torch's defaults, except RMSprop: 1e-3 rather than 1e-2)
-DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01}
+DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01, "adadelta": 1.0}
 
 
 @dataclass
@@ -94,6 +94,8 @@ def make_optimizer(cfg, params):
         return optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), weight_decay=wd, **kw)
     if o == "rmsprop":
         return optim.RMSprop(params, lr=lr, alpha=cfg.alpha, momentum=cfg.momentum, weight_decay=wd, **kw)
+    if o == "adadelta":
+        return optim.Adadelta(params, lr=lr, weight_decay=wd, **kw)
     return optim.Adagrad(params, lr=lr, weight_decay=wd, **kw)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .._checks import check_like
 from .._numba import jit
 
-ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3
+from .codes import ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH  # noqa: F401  (the one table)
 
 
 def _check(name, *arrays):

@@ -1,7 +1,7 @@
 """Activation NumPy references (outputs first; same signatures as cpu.py); obviously correct, stable."""
 import numpy as np
 
-ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 2, 3
+from .codes import ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH  # noqa: F401  (the one table)
 
 
 def _sigmoid(x):

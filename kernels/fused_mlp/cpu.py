@@ -24,7 +24,8 @@ Compile time: integer arguments from jitted call sites are passed as np.int64(..
 or prange's uint64 index, so each helper compiles once per dtype (a literal 1 would compile a second
 copy of the whole forward/backward chain: the cold start is mostly LLVM time).
 Codes: act 0 none / 1 relu / 2 sigmoid / 3 tanh; loss 0 cross-entropy / 1 mse;
-optimizer 0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) with hp in workspace.HP_FIELDS order.
+optimizer: the codes of kernels/optim/table.py (0 sgd / 1 adagrad / 2 rmsprop / 3 adam(w) / 4 adadelta), hp
+in its field order, state row i = its args[i]; optimizer_update is the one switch on them.
 """
 import math
 
@@ -35,7 +36,7 @@ from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectoriz
 
 from ..fpenv import ftz_enter, ftz_leave
 from ..gemm.cpu import gemm_serial
-from ..optim.cpu import adagrad_step, adam_step, rmsprop_step, sgd_step
+from ..optim.cpu import adadelta_step, adagrad_step, adam_step, rmsprop_step, sgd_step
 from ..simd import lanes_of, vgather, vstore
 
 pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -141,7 +142,7 @@ def mse_(dz, out, target, Btot):
 @jit
 def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
     # params[lo:hi], grads[lo:hi] (P,), state[:, lo:hi] (3,P): one update of optimizer opt_code
-    # (hp in workspace.HP_FIELDS order)
+    # (hp in kernels/optim/table.py's field order, state row i = the table's args[i])
     p, g, s0, s1, s2 = params[lo:hi], grads[lo:hi], state[0, lo:hi], state[1, lo:hi], state[2, lo:hi]
     if opt_code == 0:
         sgd_step(p, s0, g, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0, hp[5] != 0)
@@ -149,8 +150,10 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
         adagrad_step(p, s0, g, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0)
     elif opt_code == 2:
         rmsprop_step(p, s0, s1, s2, g, step, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5] != 0, hp[6] != 0)
-    else:
+    elif opt_code == 3:
         adam_step(p, s0, s1, s2, g, step, hp[0], hp[1], hp[2], hp[3], hp[4], hp[5] != 0, hp[6] != 0, hp[7] != 0)
+    else:
+        adadelta_step(p, s0, s1, g, step, hp[0], hp[1], hp[2], hp[3], hp[4] != 0)
 
 
 @jit

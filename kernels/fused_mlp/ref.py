@@ -9,6 +9,7 @@ so the reference and the Numba kernel draw identical masks; they differ from the
 import numpy as np
 
 from ..optim import ref as optim_ref
+from ..optim import table
 from .workspace import param_layout
 
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -101,17 +102,11 @@ def forward_backward(grads, params, x, y, dims, has_bias, act_codes, drop_p, los
 
 
 def optimizer_update(params, state, grads, hp, opt_code, step):
-    """One update of optim/ref.py's optimizer `opt_code` with hp (workspace.HP_FIELDS order); state (3, P)."""
-    h = [float(v) for v in hp]
-    s0, s1, s2 = state[0], state[1], state[2]
-    if opt_code == 0:
-        optim_ref.sgd_step(params, s0, grads, step, h[0], h[1], h[2], h[3], bool(h[4]), bool(h[5]))
-    elif opt_code == 1:
-        optim_ref.adagrad_step(params, s0, grads, step, h[0], h[1], h[2], h[3], bool(h[4]))
-    elif opt_code == 2:
-        optim_ref.rmsprop_step(params, s0, s1, s2, grads, step, *h[:5], bool(h[5]), bool(h[6]))
-    else:
-        optim_ref.adam_step(params, s0, s1, s2, grads, step, *h[:5], bool(h[5]), bool(h[6]), bool(h[7]))
+    """One update of optim/ref.py's optimizer `opt_code` with hp (kernels/optim/table.py field order);
+    state (N_STATE, P), row i = the table's args[i]."""
+    d = table.BY_CODE[int(opt_code)]
+    fn = getattr(optim_ref, d.update)
+    fn(params, *state[:len(d.args)], grads, step, *table.unpack(d.name, hp))
 
 
 def train_step(params, grads, state, x, y, hp, opt_code, step, dims, has_bias, act_codes, drop_p,

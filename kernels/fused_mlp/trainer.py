@@ -7,6 +7,7 @@ dtypes before any compiled code runs.
 import numba
 import numpy as np
 
+from ..optim import table
 from . import cpu
 from .workspace import ACT, LOSS, Workspace, pack_hparams, param_layout
 
@@ -25,7 +26,8 @@ class FusedMLPTrainer:
 
     dims: layer sizes [in, h1, ..., out]; activations: one name per hidden layer ('relu', ...);
     has_bias: bool or one per layer; dropout: float or one per hidden layer; loss: 'cross_entropy'|'mse';
-    optimizer: 'sgd'|'adagrad'|'rmsprop'|'adam'|'adamw' with torch-named hyper-parameters in **hp.
+    optimizer: a name in kernels/optim/table.py ('sgd', 'adam', ...) with torch-named
+    hyper-parameters in **hp.
     params: optional initial flat buffer (copied); default torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)).
     nthreads: threads of the compiled kernel: None (default) = numba.get_num_threads(), which
     fastnn.set_num_threads sets; 1 runs everything on the calling thread; > 1 cuts each batch into
@@ -60,9 +62,10 @@ class FusedMLPTrainer:
             raise ValueError(f"fused MLP: params must have {P} elements for dims {list(self.dims)}, "
                              f"got {self.params.shape}")
         self._grads = np.zeros((1, P), self.dtype)
-        self.state = np.zeros((3, P), self.dtype)
-        if self.opt_code == 1:
-            self.state[0] = initial_accumulator_value
+        self.state = np.zeros((table.N_STATE, P), self.dtype)
+        group = dict(hp, initial_accumulator_value=initial_accumulator_value)
+        for row, name in enumerate(table.get(optimizer).args):
+            self.state[row] = table.state_fill(optimizer, name, group)
         self.seed, self.step_count, self.nthreads = int(seed), 0, nthreads
         self.ws = Workspace(self.dims, batch_size, self.dtype, self.drop_p if L > 1 else None)
 

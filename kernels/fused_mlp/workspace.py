@@ -6,15 +6,16 @@ b_l (dims[l+1],) when has_bias[l]. Gradient and optimizer-state buffers use the 
 """
 import numpy as np
 
-from ..optim.fields import HP_FIELDS, OPT, pack_hparams  # noqa: F401  (the optimizers' one table)
+from ..activation.codes import ACT  # noqa: F401  (the one table of activation codes)
+from ..optim.fields import HP_FIELDS  # noqa: F401
+from ..optim.table import BY_CODE, N_STATE, OPT, pack_hparams  # noqa: F401  (the optimizers' one table)
 
-ACT = {"none": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 LOSS = {"cross_entropy": 0, "mse": 1}
 
 
 def n_state(opt_code):
-    """Rows of the (3, P) state array used by each optimizer (rows beyond it may stay zero)."""
-    return (1, 1, 3, 3)[opt_code]
+    """Rows of the (N_STATE, P) state array used by each optimizer (rows beyond it may stay zero)."""
+    return len(BY_CODE[opt_code].args)
 
 
 def param_layout(dims, has_bias):

@@ -1,4 +1,4 @@
-"""Numba optimizer updates over flat contiguous buffers (SGD, Adagrad, RMSprop, Adam/AdamW).
+"""Numba optimizer updates over flat contiguous buffers (SGD, Adagrad, RMSprop, Adam/AdamW, Adadelta).
 
 Same signatures and formulas as kernels/optim/ref.py (torch.optim single-tensor semantics; see the
 docstrings there). Each is a plain @jit function, callable from Python (the eager optimizer: one call
@@ -131,3 +131,22 @@ def adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1,
             max_exp_avg_sq[i] = v
         # sqrt(v) * (1/sqrt(bc2)) instead of torch's sqrt(v) / sqrt(bc2): <= 1 ulp apart, one division less
         param[i] = p + nstep * m / (np.sqrt(v) * inv_bc2s + eps_)
+
+
+@jit
+def adadelta_step(param, square_avg, acc_delta, grad, step, lr, rho, eps, weight_decay, maximize):
+    # param, square_avg, acc_delta, grad: (P,); both state buffers start at zero; step is unused
+    T = param.dtype.type
+    nlr, r, r1, eps_, wd = T(-lr), T(rho), T(1.0 - rho), T(eps), T(weight_decay)
+    sign = T(-1.0) if maximize else T(1.0)
+    use_wd = weight_decay != 0
+    for i in range(param.size):
+        g = sign * grad[i]
+        if use_wd:
+            g = g + wd * param[i]
+        sq = square_avg[i] * r + r1 * g * g
+        square_avg[i] = sq
+        a = acc_delta[i]
+        delta = np.sqrt(a + eps_) / np.sqrt(sq + eps_) * g
+        acc_delta[i] = a * r + r1 * delta * delta
+        param[i] = param[i] + nlr * delta

@@ -1,5 +1,5 @@
 // optim.cu — optimizer updates over one flat float32 parameter buffer (every parameter of a group in
-// ONE launch): SGD (momentum, dampening, Nesterov, weight decay), Adagrad, RMSprop, Adam / AdamW.
+// ONE launch): SGD (momentum, dampening, Nesterov, weight decay), Adagrad, RMSprop, Adam / AdamW, Adadelta.
 // Formulas follow torch.optim's single-tensor implementations operation by operation.
 //
 // Every scalar lives in a small DEVICE buffer `hp` (double[HP_N]), so a captured CUDA graph replays
@@ -9,14 +9,16 @@
 //   hp[1]  lr
 //   hp[2]  Adam: step_size = lr / (1 - beta1^t);   Adagrad: clr = lr / (1 + (t - 1) * lr_decay)
 //   hp[3]  Adam: sqrt(1 - beta2^t)
-//   hp[4..] the optimizer's hyper-parameters after lr, in kernels/optim/fields.py's order
+//   hp[4..] the optimizer's hyper-parameters after lr, in kernels/optim/table.py's field order
 //           (booleans as 0.0 / 1.0):
 //     sgd      momentum, dampening, weight_decay, nesterov, maximize
 //     adagrad  lr_decay, weight_decay, eps, maximize
 //     rmsprop  alpha, eps, weight_decay, momentum, centered, maximize
 //     adam     beta1, beta2, eps, weight_decay, amsgrad, decoupled, maximize
+//     adadelta rho, eps, weight_decay, maximize
+// Update signature: (param, state buffers in the table's `args` order, grad, hp, n).
 // Per step launch the tick (grid 1, block 1) and then the update (1-D grid-stride, any grid):
-//   SGD / RMSprop: optim_tick; Adam / AdamW: adam_tick; Adagrad: adagrad_tick.
+//   SGD / RMSprop / Adadelta: optim_tick; Adam / AdamW: adam_tick; Adagrad: adagrad_tick.
 // torch keeps hyper-parameters as Python floats and derives e.g. 1 - beta2 in double before casting
 // to float32; so do we.
 // State buffers (n floats each) are allocated and zero-filled by the host; Adagrad's state_sum is
@@ -32,7 +34,7 @@ __device__ __forceinline__ float op_lerp(float a, float b, float w) {
     return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
-// hp[0] += 1   (SGD, RMSprop)
+// hp[0] += 1   (SGD, RMSprop, Adadelta)
 extern "C" __global__ void optim_tick(double* hp) {
     if (blockIdx.x == 0 && threadIdx.x == 0) hp[0] += 1.0;
 }
@@ -146,5 +148,23 @@ extern "C" __global__ void rmsprop_step(float* param, float* square_avg, float* 
         } else {
             param[i] = p + (-lr) * (g / avg);
         }
+    }
+}
+
+// param, square_avg, acc_delta (n,) updated in place from grad (n,); lr = hp[1]   (torch.optim.Adadelta)
+extern "C" __global__ void adadelta_step(float* param, float* square_avg, float* acc_delta, const float* grad,
+                                         const double* hp, int n) {
+    double rho = hp[4], eps = hp[5], weight_decay = hp[6];
+    bool maximize = hp[7] != 0.0;
+    float lr = (float)hp[1], r = (float)rho, omr = (float)(1.0 - rho), e = (float)eps, wd = (float)weight_decay;
+    for (long long i = op_start(); i < n; i += op_step()) {
+        float p = param[i], g = maximize ? -grad[i] : grad[i];
+        if (weight_decay != 0.0) g = g + wd * p;
+        float sq = square_avg[i] * r + omr * g * g;
+        square_avg[i] = sq;
+        float a = acc_delta[i];
+        float delta = sqrtf(a + e) / sqrtf(sq + e) * g;
+        acc_delta[i] = a * r + omr * delta * delta;
+        param[i] = p + (-lr) * delta;
     }
 }

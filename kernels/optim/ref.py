@@ -120,3 +120,23 @@ def adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, step, lr, beta1=
         v = exp_avg_sq
     denom = np.sqrt(v) / bc2_sqrt + eps
     param += (-(lr / bc1)) * exp_avg / denom
+
+
+def adadelta_step(param, square_avg, acc_delta, grad, step, lr, rho=0.9, eps=1e-6, weight_decay=0.0,
+                  maximize=False):
+    """Adadelta (torch.optim.Adadelta). State starts at zero; `step` is unused (torch only counts it).
+
+    g = ±grad + wd*p
+    square_avg = rho*square_avg + (1-rho)*g*g
+    delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+    acc_delta = rho*acc_delta + (1-rho)*delta*delta
+    p -= lr * delta
+    """
+    g = _effective_grad(param, grad, weight_decay, maximize)
+    square_avg *= rho
+    square_avg += (1.0 - rho) * g * g
+    std = np.sqrt(square_avg + eps)
+    delta = np.sqrt(acc_delta + eps) / std * g
+    acc_delta *= rho
+    acc_delta += (1.0 - rho) * delta * delta
+    param += (-lr) * delta

@@ -17,6 +17,7 @@ OPTIMIZERS = [
     ("rmsprop", dict(lr=0.005, momentum=0.5, centered=True, weight_decay=1e-3)),
     ("adam", dict(lr=0.005)),
     ("adamw", dict(lr=0.005, amsgrad=True)),
+    ("adadelta", dict(lr=0.5, rho=0.85, weight_decay=1e-3)),
 ]
 
 

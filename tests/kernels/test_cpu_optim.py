@@ -21,11 +21,14 @@ def _hp_strategy(name):
     if name == "rmsprop":
         return st.tuples(st.sampled_from([0.01, 0.001]), st.sampled_from([0.99, 0.3]), st.sampled_from([1e-8, 1e-3]),
                          st.sampled_from([0.0, 0.01]), st.sampled_from([0.0, 0.9]), b, b)
+    if name == "adadelta":
+        return st.tuples(st.sampled_from([1.0, 0.1]), st.sampled_from([0.9, 0.3]), st.sampled_from([1e-6, 1e-3]),
+                         st.sampled_from([0.0, 0.01]), b)
     return st.tuples(st.sampled_from([1e-3, 0.01]), st.sampled_from([0.9, 0.3]), st.sampled_from([0.999, 0.9]),
                      st.sampled_from([1e-8, 1e-3]), st.sampled_from([0.0, 0.05]), b, b, b)
 
 
-N_STATE = {"sgd": 1, "adagrad": 1, "rmsprop": 3, "adam": 3}
+N_STATE = {"sgd": 1, "adagrad": 1, "rmsprop": 3, "adam": 3, "adadelta": 2}
 
 
 def _init_state(name, n, dtype, hp):
@@ -47,7 +50,7 @@ def _tol(dtype):
     return 8 * STEPS * eps
 
 
-@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam", "adadelta"])
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_cpu_matches_ref(name, data):
@@ -110,6 +113,8 @@ TORCH_CASES = [
     ("adam", (0.01, 0.3, 0.9, 1e-7, 0.0, False, False, True)),
     ("adam", (0.02, 0.85, 0.995, 1e-6, 0.1, False, True, False)),  # AdamW
     ("adam", (0.02, 0.85, 0.995, 1e-6, 0.1, True, True, True)),    # AdamW + amsgrad + maximize
+    ("adadelta", (1.0, 0.9, 1e-6, 0.0, False)),
+    ("adadelta", (0.5, 0.7, 1e-4, 0.05, True)),
 ]
 
 
@@ -126,6 +131,9 @@ def _torch_opt(torch, name, p, hp):
         lr, alpha, eps, wd, mom, cen, mx = hp
         return torch.optim.RMSprop([p], lr=lr, alpha=alpha, eps=eps, weight_decay=wd, momentum=mom,
                                    centered=cen, maximize=mx, foreach=False)
+    if name == "adadelta":
+        lr, rho, eps, wd, mx = hp
+        return torch.optim.Adadelta([p], lr=lr, rho=rho, eps=eps, weight_decay=wd, maximize=mx, foreach=False)
     lr, b1, b2, eps, wd, ams, dec, mx = hp
     cls = torch.optim.AdamW if dec else torch.optim.Adam
     return cls([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, amsgrad=ams, maximize=mx, foreach=False)

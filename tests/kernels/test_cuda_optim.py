@@ -26,10 +26,12 @@ CONFIGS = [
     ("rmsprop", dict(lr=1e-2)),
     ("rmsprop", dict(lr=1e-2, centered=True, weight_decay=0.01)),
     ("rmsprop", dict(lr=1e-2, momentum=0.9, centered=True, maximize=True)),
+    ("adadelta", dict(lr=1.0)),
+    ("adadelta", dict(lr=0.5, rho=0.7, eps=1e-4, weight_decay=0.05, maximize=True)),
 ]
 DEFAULTS = dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False, betas=(0.9, 0.999),
-                eps=None, amsgrad=False, lr_decay=0.0, initial_accumulator_value=0.0, alpha=0.99, centered=False)
-DEFAULT_EPS = {"adam": 1e-8, "adamw": 1e-8, "adagrad": 1e-10, "rmsprop": 1e-8, "sgd": 0.0}
+                eps=None, amsgrad=False, lr_decay=0.0, initial_accumulator_value=0.0, alpha=0.99, centered=False, rho=0.9)
+DEFAULT_EPS = {"adam": 1e-8, "adamw": 1e-8, "adagrad": 1e-10, "rmsprop": 1e-8, "sgd": 0.0, "adadelta": 1e-6}
 
 
 def _full(kind, cfg):
@@ -43,7 +45,8 @@ def _full(kind, cfg):
 HP_SLOTS = {"sgd": ("momentum", "dampening", "weight_decay", "nesterov", "maximize"),
             "adagrad": ("lr_decay", "weight_decay", "eps", "maximize"),
             "rmsprop": ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
-            "adam": ("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled", "maximize")}
+            "adam": ("beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled", "maximize"),
+            "adadelta": ("rho", "eps", "weight_decay", "maximize")}
 
 
 class CudaOptimizer:
@@ -75,6 +78,9 @@ class CudaOptimizer:
         elif self.kind == "adagrad":
             self._go("adagrad_tick", (hp,), 1, 1)
             self._go("adagrad_step", (p, s["sum"], g, hp, n))
+        elif self.kind == "adadelta":
+            self._go("optim_tick", (hp,), 1, 1)
+            self._go("adadelta_step", (p, s["v"], s["m"], g, hp, n))
         else:
             self._go("optim_tick", (hp,), 1, 1)
             self._go("rmsprop_step", (p, s["v"], s["ga"] if c["centered"] else None,
@@ -109,6 +115,8 @@ class RefOptimizer:
                         eps=c["eps"], amsgrad=c["amsgrad"], decoupled=self.kind == "adamw", **common)
         elif self.kind == "adagrad":
             r.adagrad_step(p, self.sum, g, self.t, self.lr, lr_decay=c["lr_decay"], eps=c["eps"], **common)
+        elif self.kind == "adadelta":
+            r.adadelta_step(p, self.v, self.m, g, self.t, self.lr, rho=c["rho"], eps=c["eps"], **common)
         else:
             r.rmsprop_step(p, self.v, self.ga, self.buf, g, self.t, self.lr, alpha=c["alpha"], eps=c["eps"],
                            momentum=c["momentum"], centered=c["centered"], **common)
@@ -158,7 +166,7 @@ def test_against_ref_float64(kind, cfg):
 def test_against_torch_optim(kind, cfg):
     torch = pytest.importorskip("torch")
     cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-           "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}[kind]
+           "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta}[kind]
 
     def make_oracle(p0):
         tp = torch.nn.Parameter(torch.from_numpy(p0.copy()))
