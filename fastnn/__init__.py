@@ -24,3 +24,4 @@ from .functions import (add, addmm, addmv, all, any, argsort, baddbmm, bernoulli
 __version__ = "0.1.0"
 
 from . import cuda, utils  # noqa: E402  (torch-shaped namespaces: fastnn.cuda, fastnn.utils.data)
+from . import nn, optim  # noqa: E402  (torch.nn / torch.optim are there after `import torch`, so are ours)
