@@ -227,7 +227,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({k}): {_param_repr(p)}" for k, p in self._parameters.items())
+        return "\n".join(f"  ({k}): {_param_repr(p)}" for k, p in self._parameters.items())
 
 
 class ParameterDict(Module):
@@ -277,9 +277,13 @@ class ParameterDict(Module):
         self._parameters.clear()
 
     def update(self, parameters):
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        """From a plain dict the keys are added sorted (torch's rule); OrderedDicts and pairs keep their order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        else:
+            pairs = sorted(parameters.items()) if hasattr(parameters, "items") else parameters
         for k, v in pairs:
             self[k] = v
 
     def extra_repr(self):
-        return "\n".join(f"({k}): {_param_repr(p)}" for k, p in self._parameters.items())
+        return "\n".join(f"  ({k}): {_param_repr(p)}" for k, p in self._parameters.items())

@@ -403,14 +403,16 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
 
     reduction = _legacy_reduction(size_average, reduce, reduction)
     L.check_reduction(reduction)
-    if target.ndim == 1 and input1.ndim != 2 or target.ndim == 0 and input1.ndim != 1 or target.ndim > 1:
+    if target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target.ndim == 1 and input1.ndim != 2 or target.ndim == 0 and input1.ndim != 1:
         raise RuntimeError(f"{target.ndim}D target tensor expects {target.ndim + 1}D input tensors, but found inputs "
                            f"with sizes {_shape_list(input1.shape)} and {_shape_list(input2.shape)}.")
     _broadcast_error(tuple(input1.shape), tuple(input2.shape))
     if tuple(input1.shape) != tuple(input2.shape):
         raise RuntimeError(f"cosine_embedding_loss: input1 and input2 must have the same shape, got "
                            f"{_shape_list(input1.shape)} and {_shape_list(input2.shape)}")
-    _broadcast_error(tuple(input1.shape[:-1]), tuple(target.shape))
+    _broadcast_error(tuple(target.shape), tuple(input1.shape[:-1]))
     y = target.to(input1.dtype) if target.dtype != input1.dtype else target
     return CosineEmbeddingLoss.apply(input1, input2, y, margin=float(margin), reduction=reduction)
 
