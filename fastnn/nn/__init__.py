@@ -12,6 +12,17 @@ from .module import Module
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
+from .activation import (CELU, ELU, GELU, Hardtanh, LeakyReLU, Mish, PReLU, ReLU6, SELU, SiLU, Softmin,  # issue 13
+                         Softplus)
+from .container import ModuleDict, ParameterDict, ParameterList
+from .flatten import Unflatten
+from .loss import CosineEmbeddingLoss, HuberLoss, KLDivLoss, MarginRankingLoss, SmoothL1Loss
+from .normalization import GroupNorm, LayerNorm
+from .sparse import Embedding
+
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity",
            "L1Loss", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init"]
+__all__ += ["CELU", "ELU", "GELU", "Hardtanh", "LeakyReLU", "Mish", "PReLU", "ReLU6", "SELU", "SiLU", "Softmin",
+            "Softplus", "ModuleDict", "ParameterDict", "ParameterList", "Unflatten", "CosineEmbeddingLoss",
+            "HuberLoss", "KLDivLoss", "MarginRankingLoss", "SmoothL1Loss", "GroupNorm", "LayerNorm", "Embedding"]

@@ -229,7 +229,35 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if "_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d:
+            from .hooks import call_with_hooks
+
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- hooks (fastnn/nn/hooks.py) ------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args, before forward; returns a RemovableHandle."""
+        from .hooks import add_hook
+
+        _no_kwargs_hooks(with_kwargs)
+        return add_hook(self, "_forward_pre_hooks", hook, prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) -> None or a new output, after forward; returns a RemovableHandle."""
+        from .hooks import add_hook
+
+        _no_kwargs_hooks(with_kwargs)
+        return add_hook(self, "_forward_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or new grad_input (tuples over the tensor args)."""
+        from .hooks import add_hook
+
+        return add_hook(self, "_backward_hooks", hook, prepend)
+
+    register_backward_hook = register_full_backward_hook
 
     # ---- device / dtype ------------------------------------------------------------------------
     def to(self, *args, **kwargs):
@@ -256,6 +284,9 @@ class Module:
 
     def double(self):
         return self.to(np.float64)
+
+    def half(self):
+        return self.to(np.float16)
 
     def type(self, dst_type):
         return self.to(dst_type)
@@ -353,3 +384,7 @@ def _move_in_place(t, target, dt):
         t.backend = target
     t._data = a
 
+
+def _no_kwargs_hooks(with_kwargs):
+    if with_kwargs:
+        raise NotImplementedError("fastnn hooks do not take with_kwargs=True (hooks see positional args only)")

@@ -1,6 +1,8 @@
 """Learning-rate schedulers with torch's semantics: StepLR, CosineAnnealingLR (torch's recursive form),
-OneCycleLR (cycles momentum, or beta1 for Adam-style optimizers). Call `scheduler.step()` after
-`optimizer.step()`; the new lr is written into each `param_group['lr']` (read by the next step)."""
+OneCycleLR (cycles momentum, or beta1 for Adam-style optimizers); and (issue 13) LambdaLR,
+MultiplicativeLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingWarmRestarts,
+CyclicLR, SequentialLR, ChainedScheduler, ReduceLROnPlateau (torch's recursive forms; lr_scheduler_extra.py).
+Call `scheduler.step()` after `optimizer.step()`; the new lr is written into each `param_group['lr']` (read by the next step)."""
 import math
 
 from .optimizer import Optimizer
@@ -21,6 +23,10 @@ class LRScheduler:
                                    "scheduler with last_epoch >= 0.")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._get_lr_called_within_step = False  # torch's state_dict carries this key
+        self._initial_step()
+
+    def _initial_step(self):
         self._step_count = 0
         self._is_initial = True
         self.step()
@@ -34,6 +40,9 @@ class LRScheduler:
 
     def step(self, epoch=None):
         self._step_count += 1
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None):
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
@@ -197,3 +206,8 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = mom
         return lrs
+
+
+from .lr_scheduler_extra import (ChainedScheduler, ConstantLR, CosineAnnealingWarmRestarts, CyclicLR,  # noqa: E402
+                                 ExponentialLR, LambdaLR, LinearLR, MultiplicativeLR, MultiStepLR, PolynomialLR,
+                                 ReduceLROnPlateau, SequentialLR)
