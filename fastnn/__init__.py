@@ -1,5 +1,6 @@
 """fastnn: a from-scratch deep-learning engine with PyTorch's API, Numba CPU kernels and CUDA C GPU kernels."""
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                       set_grad_enabled)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
                        zeros_like)
@@ -8,7 +9,7 @@ from .dtypes import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTenso
 from .functions import (abs, allclose, argmax, argmin, bmm, cat, clamp, concat, dot, equal, exp, flatten, ger,
                         is_tensor, log, log_softmax, matmul, max, mean, min, mm, numel, outer, permute, pow, relu,
                         reshape, sigmoid, softmax, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, where)
-from .random import initial_seed, manual_seed
+from .random import Generator, initial_seed, manual_seed
 from .serialization import load, save
 from .tensor import Size, Tensor
 from .threads import get_num_threads, set_num_threads

@@ -1,6 +1,9 @@
 """Autograd: `Function` (a forward and its hand-derived backward), recording, `backward()`, no_grad."""
 import contextlib
+import inspect
 import threading
+
+from .autograd_names import next_functions, node_name
 
 _state = threading.local()
 
@@ -56,7 +59,23 @@ class Function:
 
     @property
     def name(self):
-        return type(self).__name__ + "Backward0"
+        """torch's node name ("AddmmBackward0"), from the one table in autograd_names; callable too."""
+        return node_name(self)
+
+    @property
+    def next_functions(self):
+        return next_functions(self)
+
+    def __repr__(self):
+        return f"<{self.name} object at {id(self):#x}>"
+
+    def __init_subclass__(cls, **kwargs):
+        """A torch-style user op (static forward(ctx, ...)/backward(ctx, ...)) gets ctx-style `apply`."""
+        super().__init_subclass__(**kwargs)
+        if isinstance(inspect.getattr_static(cls, "forward", None), staticmethod):
+            from .autograd_function import make_user_function
+
+            make_user_function(cls)
 
     @classmethod
     def apply(cls, *tensors, **kwargs):
@@ -64,6 +83,7 @@ class Function:
 
         backend = common_backend(tensors)
         fn = cls(backend, tensors)
+        fn.forward_kwargs = kwargs
         out = fn.forward(*(t._data for t in tensors), **kwargs)
         result = Tensor._wrap(out, backend)
         if is_grad_enabled() and any(fn.needs_input_grad) and out.dtype.kind == "f":
@@ -172,3 +192,7 @@ def _run_hooks(t, g):
         if r is not None:
             g = r._data if isinstance(r, Tensor) else r
     return g
+
+
+# ---- torch.autograd's functional surface (autograd_functional.py): grad, inference_mode ----------
+from .autograd_functional import grad, inference_mode, is_inference_mode_enabled  # noqa: E402,F401

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import fastnn.data.dataloader as DL
+import fastnn.data.convert as DL
 from fastnn.data import (MNIST, DataLoader, Dataset, Subset, TensorDataset, default_collate,
                          random_split)
 from fastnn.data import transforms as T
@@ -141,14 +141,16 @@ def test_yields_fastnn_tensors():
 def test_default_collate():
     ints = default_collate([1, 2, 3])
     floats = default_collate([1.5, 2.0])
-    assert ints.dtype == np.int64 and floats.dtype == np.float64
+    assert arr(ints).dtype == np.int64 and arr(floats).dtype == np.float64
     x, (y, z) = default_collate([(np.ones(2), (1, 0.5)), (np.zeros(2), (2, 1.5))])
-    np.testing.assert_array_equal(x, [[1, 1], [0, 0]])
-    np.testing.assert_array_equal(y, [1, 2])
-    with pytest.raises(ValueError, match=r"different shapes \[\(2,\), \(3,\)\]"):
+    np.testing.assert_array_equal(arr(x), [[1, 1], [0, 0]])
+    np.testing.assert_array_equal(arr(y), [1, 2])
+    with pytest.raises(RuntimeError, match=r"stack expects each tensor to be equal size, but got \[2\] at entry 0 "
+                       r"and \[3\] at entry 1"):
         default_collate([np.ones(2), np.ones(3)])
-    with pytest.raises(TypeError, match="found str"):
-        default_collate(["a"])
+    assert default_collate(["a", "b"]) == ["a", "b"]              # strings stay a list, as torch
+    with pytest.raises(TypeError, match="found <class 'object'>"):
+        default_collate([object()])
 
 
 @pytest.mark.parametrize("bs", [0, -1, 1.5, True, "4"])
@@ -158,11 +160,12 @@ def test_bad_batch_size(bs):
 
 
 def test_construction_errors():
-    with pytest.raises(ValueError, match="is empty"):
-        DataLoader(TensorDataset(np.zeros((0, 3))), 2)
+    assert list(DataLoader(TensorDataset(np.zeros((0, 3))), 2)) == []          # torch: no batches
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value, but got num_samples=0"):
+        DataLoader(TensorDataset(np.zeros((0, 3))), 2, shuffle=True)
     with pytest.raises(ValueError, match="either seed= or generator="):
         DataLoader(ListDataset(3), 2, seed=1, generator=np.random.default_rng(1))
-    with pytest.raises(TypeError, match="numpy.random.Generator, got str"):
+    with pytest.raises(TypeError, match="generator must be a fastnn.Generator .*, got str"):
         DataLoader(ListDataset(3), 2, generator="x")
     with pytest.raises(ValueError, match=r"first dims differ, shapes \(3, 2\), \(4,\)"):
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
@@ -188,15 +191,14 @@ def test_random_split_and_subset_batches():
         Subset(ds, [11])
 
 
-def test_unseeded_loader_follows_fastnn_global_seed(monkeypatch):
+def test_unseeded_loader_follows_fastnn_global_seed():
+    import fastnn
     ds = TensorDataset(np.zeros((20, 1)), np.arange(20))
-    monkeypatch.setattr(DL, "_default_generator", lambda: None)
-    monkeypatch.setattr(DL, "_global_seed", lambda: 123)          # as after manual_seed(123)
+    fastnn.manual_seed(123)
     loader = DataLoader(ds, 6, shuffle=True)
-    g = np.random.default_rng(123)
+    g = np.random.default_rng(123)                                 # the stream manual_seed(123) starts
     assert indices(loader) == g.permutation(20).tolist()
     assert indices(loader) == g.permutation(20).tolist()           # next epoch: next draw
-    shared = np.random.default_rng(7)                              # a global generator object
-    monkeypatch.setattr(DL, "_default_generator", lambda: shared)
-    assert indices(DataLoader(ds, 6, shuffle=True)) == \
+    gen = fastnn.Generator().manual_seed(7)                        # a generator object of its own
+    assert indices(DataLoader(ds, 6, shuffle=True, generator=gen)) == \
         np.random.default_rng(7).permutation(20).tolist()

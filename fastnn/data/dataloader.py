@@ -1,128 +1,182 @@
-"""DataLoader: batches by fancy-indexing a dataset's arrays with each batch's index array
-(`get_batch`), falling back to collating `__getitem__` samples; yields fastnn Tensors."""
+"""DataLoader with torch.utils.data's signature and semantics (samplers, batch samplers, collate_fn,
+IterableDataset, batch_size=None), plus a vectorized path: a map-style dataset with `get_batch`
+(TensorDataset, MNIST) is fetched by fancy-indexing its arrays with each batch's index array instead
+of collating one `__getitem__` per sample. Workers: num_workers > 0 is accepted and loads in-process
+(worker_init_fn(0) runs once per epoch); pin_memory is accepted (host memory is what the cpu backend uses).
+"""
+import collections.abc
 import numbers
 
 import numpy as np
 
-from .dataset import as_array
+from .convert import _convert, _is_namedtuple, same_mapping
+from .dataset import IterableDataset, as_array
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
+
+_COLLATE_ERR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
 
-def _to_tensor(a):
-    """The one NumPy -> fastnn boundary (memory-sharing fastnn.from_numpy, imported lazily)."""
-    from fastnn import from_numpy
-    return from_numpy(a)
+def default_convert(data):
+    """torch.utils.data.default_convert: NumPy arrays (and NumPy scalars) inside `data` become Tensors."""
+    return _convert(data)
 
 
-def _convert(b):
-    if isinstance(b, tuple):
-        return tuple(_convert(x) for x in b)
-    if isinstance(b, np.ndarray):
-        return _to_tensor(np.ascontiguousarray(b))
-    return b
-
-
-def default_collate(samples):
-    """List of samples -> stacked arrays: arrays/Tensors stack on a new axis 0, Python ints ->
-    int64, floats -> float64, bools -> bool (as torch); tuples/lists collate per field."""
+def collate_arrays(samples):
+    """torch's default_collate on NumPy: samples -> one stacked array per leaf, in torch's containers
+    (a dict per dict, a namedtuple per namedtuple, a list per other sequence, strings as lists)."""
     first = samples[0]
-    if isinstance(first, (tuple, list)):
-        n = len(first)
-        if any(len(s) != n for s in samples):
-            raise ValueError("default_collate: samples have different numbers of fields")
-        return tuple(default_collate([s[i] for s in samples]) for i in range(n))
-    if isinstance(first, (bool, np.bool_)):
+    if isinstance(first, np.ndarray) or hasattr(first, "numpy") and hasattr(first, "shape"):
+        arrs = [as_array(s) for s in samples]
+        if arrs[0].dtype.kind in "OSUV":
+            raise TypeError(_COLLATE_ERR.format(arrs[0].dtype))
+        for i, a in enumerate(arrs):
+            if a.shape != arrs[0].shape:
+                raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(arrs[0].shape)} "
+                                   f"at entry 0 and {list(a.shape)} at entry {i}")
+        return np.stack(arrs)
+    if isinstance(first, np.generic):
+        return np.asarray(samples)
+    if isinstance(first, float):
+        return np.asarray(samples, dtype=np.float64)
+    if isinstance(first, bool):
         return np.asarray(samples, dtype=np.bool_)
     if isinstance(first, numbers.Integral):
         return np.asarray(samples, dtype=np.int64)
-    if isinstance(first, numbers.Real):
-        return np.asarray(samples, dtype=np.float64)
-    if isinstance(first, np.ndarray) or hasattr(first, "numpy"):
-        arrs = [as_array(s) for s in samples]
-        shapes = {a.shape for a in arrs}
-        if len(shapes) != 1:
-            raise ValueError(f"default_collate: cannot stack samples of different shapes "
-                             f"{sorted(shapes)}")
-        return np.stack(arrs)
-    raise TypeError(f"default_collate: samples must be arrays, Tensors, numbers or tuples "
-                    f"of them; found {type(first).__name__}")
+    if isinstance(first, (str, bytes)):
+        return list(samples)
+    if isinstance(first, collections.abc.Mapping):
+        return same_mapping(first, {k: collate_arrays([s[k] for s in samples]) for k in first})
+    if _is_namedtuple(first):
+        return type(first)(*(collate_arrays(list(f)) for f in zip(*samples)))
+    if isinstance(first, collections.abc.Sequence):
+        if any(len(s) != len(first) for s in samples):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [collate_arrays(list(f)) for f in zip(*samples)]
+    raise TypeError(_COLLATE_ERR.format(type(first)))
 
 
-def _fastnn_random():
-    try:
-        import fastnn.random as fr
-        return fr
-    except Exception:
-        return None
+def default_collate(batch):
+    """torch.utils.data.default_collate: a list of samples -> a batch of Tensors (see collate_arrays)."""
+    return _convert(collate_arrays(batch))
 
 
-def _default_generator():
-    """fastnn's global generator when the core provides one, else None."""
-    g = getattr(_fastnn_random(), "default_generator", None)
-    return g if hasattr(g, "permutation") else None
+def _check_generator(generator):
+    from ..random import numpy_generator
 
-
-def _global_seed():
-    """fastnn.manual_seed's value when the core exposes it (fastnn.random.initial_seed)."""
-    try:
-        return _fastnn_random().initial_seed()
-    except Exception:
-        return None
+    numpy_generator(generator)          # raises TypeError naming the type for anything else
 
 
 class DataLoader:
-    """DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-    generator=None, collate_fn=None). Shuffling draws a fresh permutation every epoch from a
-    NumPy Generator: `generator` if given, else one seeded with `seed`, else fastnn's global
-    generator (fastnn.random.default_generator) when it exists, else one seeded at the first
-    shuffled epoch from fastnn.manual_seed's seed (fastnn.random.initial_seed()) or the OS."""
+    """torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+    num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+    multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+    pin_memory_device='', in_order=True, seed=None). `seed` (fastnn's) shuffles from a stream of its
+    own; otherwise shuffling draws from `generator`, else from the global stream (fastnn.manual_seed)."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 generator=None, collate_fn=None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-                or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size!r}")
-        n = len(dataset)
-        if n == 0:
-            raise ValueError(f"DataLoader: dataset {type(dataset).__name__} is empty "
-                             f"(len 0); nothing to load")
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", in_order=True, seed=None):
+        _check_options(num_workers, timeout, prefetch_factor, persistent_workers)
+        if isinstance(dataset, IterableDataset):
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={value}")
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                                 "and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                       or batch_size <= 0):
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: pass either seed= or generator=, not both")
-        if isinstance(generator, numbers.Integral):
-            seed, generator = generator, None
-        if generator is not None and not hasattr(generator, "permutation"):
-            raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got "
-                            f"{type(generator).__name__}")
-        self.dataset, self.batch_size = dataset, int(batch_size)
-        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.collate_fn = collate_fn
-        self.generator = generator if seed is None else np.random.default_rng(seed)
-        self._own_rng = None
+        if seed is not None:
+            generator = np.random.default_rng(seed)
+        elif generator is not None:
+            _check_generator(generator)
+        if sampler is None and not isinstance(dataset, IterableDataset):
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None and sampler is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
+        self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
+        self.num_workers, self.collate_fn, self.pin_memory = num_workers, collate_fn, pin_memory
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
 
     def __len__(self):
-        n, b = len(self.dataset), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        if isinstance(self.dataset, IterableDataset):
+            n = len(self.dataset)                     # TypeError when the dataset has no length, as torch
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
-    def _order(self, n):
-        if not self.shuffle:
-            return np.arange(n, dtype=np.int64)
-        g = self.generator if self.generator is not None else _default_generator()
-        if g is None:
-            if self._own_rng is None:       # seeded by fastnn.manual_seed when it was called
-                self._own_rng = np.random.default_rng(_global_seed())
-            g = self._own_rng
-        return np.asarray(g.permutation(n), dtype=np.int64)
+    def __iter__(self):
+        if self.num_workers > 0 and self.worker_init_fn is not None:
+            self.worker_init_fn(0)
+        if isinstance(self.dataset, IterableDataset):
+            return self._iter_iterable()
+        if self.batch_sampler is None:
+            return (self._finish(self.dataset[i]) for i in self.sampler)
+        return (self._fetch(idx) for idx in _index_batches(self.batch_sampler))
+
+    def _finish(self, sample):
+        """batch_size=None: each sample through collate_fn if given, else default_convert."""
+        return self.collate_fn(sample) if self.collate_fn is not None else _convert(sample)
+
+    def _collate(self, samples):
+        return self.collate_fn(samples) if self.collate_fn is not None else _convert(collate_arrays(samples))
 
     def _fetch(self, idx):
         ds = self.dataset
         if self.collate_fn is None and hasattr(ds, "get_batch"):
-            return ds.get_batch(idx)
-        collate = self.collate_fn or default_collate
-        return collate([ds[int(i)] for i in idx])
+            return _convert(ds.get_batch(np.asarray(idx, dtype=np.int64)))
+        return self._collate([ds[int(i)] for i in idx])
 
-    def __iter__(self):
-        n = len(self.dataset)
-        order, b = self._order(n), self.batch_size
-        stop = (n // b) * b if self.drop_last else n
-        for start in range(0, stop, b):
-            yield _convert(self._fetch(order[start:start + b]))
+    def _iter_iterable(self):
+        if self.batch_size is None:
+            for sample in self.dataset:
+                yield self._finish(sample)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self._collate(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self._collate(batch)
+
+
+def _check_options(num_workers, timeout, prefetch_factor, persistent_workers):
+    if num_workers < 0:
+        raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
+    if timeout < 0:
+        raise ValueError("timeout option should be non-negative")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                         "to enable multiprocessing, otherwise set prefetch_factor to None.")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+
+
+def _index_batches(batch_sampler):
+    """The batches of `batch_sampler` as index arrays: the default BatchSampler over a sequential or
+    random sampler slices one index array (the same batches its __iter__ lists, without a Python loop
+    per sample); any other batch sampler is iterated."""
+    if type(batch_sampler) is BatchSampler and type(batch_sampler.sampler) in (SequentialSampler, RandomSampler):
+        s = batch_sampler.sampler
+        order = np.arange(len(s), dtype=np.int64) if type(s) is SequentialSampler else s._indices()
+        b = batch_sampler.batch_size
+        stop = (len(order) // b) * b if batch_sampler.drop_last else len(order)
+        return (order[start:start + b] for start in range(0, stop, b))
+    return iter(batch_sampler)

@@ -1,5 +1,12 @@
-"""Dataset base class and TensorDataset (array-backed, vectorized `get_batch`)."""
+"""Datasets as torch.utils.data's: Dataset, IterableDataset, TensorDataset (array-backed, vectorized
+`get_batch`), Subset, ConcatDataset, ChainDataset, random_split."""
+import bisect
+import math
+import warnings
+
 import numpy as np
+
+from .convert import _convert
 
 
 class Dataset:
@@ -11,6 +18,59 @@ class Dataset:
 
     def __len__(self):
         raise NotImplementedError
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Stream-style dataset: implement __iter__. DataLoader batches what it yields, in order."""
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ConcatDataset(Dataset):
+    """The datasets one after another: index i falls in the dataset whose cumulative size passes i."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            idx = len(self) + idx
+        k = bisect.bisect_right(self.cumulative_sizes, idx)
+        return self.datasets[k][idx - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
 
 
 def as_array(x):
@@ -42,7 +102,7 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(t[index] for t in self.tensors)
+        return tuple(_convert(t[index]) for t in self.tensors)
 
     def get_batch(self, indices):
         return tuple(t[indices] for t in self.tensors)
@@ -70,20 +130,35 @@ class Subset(Dataset):
         raise AttributeError(name)
 
 
-def random_split(dataset, lengths, seed=None, generator=None):
-    """Split into non-overlapping Subsets of the given lengths (ints summing to len(dataset),
-    or fractions summing to 1, as torch) using a permutation from `generator` or `seed`."""
-    n = len(dataset)
+def _split_counts(n, lengths):
+    """Integer lengths from ints or from fractions summing to 1 (floors, then the remainder one by one
+    from the first split on, as torch)."""
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-9:
-        counts = [int(np.floor(n * f)) for f in lengths]
-        for i in range(n - sum(counts)):                 # spread the remainder round-robin
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
+        for i, c in enumerate(counts):
+            if c == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
         lengths = counts
     if any(int(x) != x or x < 0 for x in lengths) or sum(lengths) != n:
         raise ValueError(f"Sum of input lengths {lengths} does not equal the length of the "
                          f"input dataset ({n})")
-    g = generator if generator is not None else np.random.default_rng(seed)
-    perm = np.asarray(g.permutation(n), dtype=np.int64)
-    bounds = np.cumsum([0] + [int(x) for x in lengths])
+    return [int(x) for x in lengths]
+
+
+def random_split(dataset, lengths, generator=None, seed=None):
+    """torch.utils.data.random_split: non-overlapping Subsets of the given lengths (ints summing to
+    len(dataset), or fractions summing to 1) cut from one permutation drawn from `generator` (a
+    fastnn.Generator; default the global stream) or, fastnn's extension, from a stream seeded by `seed`."""
+    from ..random import numpy_generator
+
+    lengths = _split_counts(len(dataset), lengths)
+    g = np.random.default_rng(seed) if seed is not None else numpy_generator(generator)
+    perm = np.asarray(g.permutation(len(dataset)), dtype=np.int64)
+    bounds = np.cumsum([0] + lengths)
     return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -147,14 +147,6 @@ class Pointwise(Function):
     def backward(self, dout, x, op, params):
         return (dout * POINTWISE[op][1](self.xp, x, **params)).astype(x.dtype, copy=False)
 
-    @property
-    def name(self):
-        return _GRAD_FN_NAMES.get(getattr(self, "op", None), "Pointwise") + "Backward0"
-
-
-_GRAD_FN_NAMES = {"leaky_relu": "LeakyRelu", "elu": "Elu", "gelu": "Gelu", "silu": "Silu", "mish": "Mish",
-                  "softplus": "Softplus", "hardtanh": "Hardtanh"}
-
 
 def prelu_weight_shape(x_shape, n):
     """The broadcast shape of a PReLU weight of n values against input x_shape (channels on dim 1)."""
@@ -169,8 +161,6 @@ def prelu_weight_shape(x_shape, n):
 
 class PReLU(Function):
     """y = x if x > 0 else w x (w per channel, dim 1); dx = dout (1 or w), dw = sum of dout x over x <= 0."""
-
-    name = "PreluKernelBackward0"
 
     def forward(self, x, w):
         check_float(x, "prelu_cpu")

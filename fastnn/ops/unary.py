@@ -32,10 +32,6 @@ class Unary(Function):
         self.save(x, out, op)
         return out
 
-    @property
-    def name(self):
-        return self.saved[2].capitalize() + "Backward0" if self.saved else "UnaryBackward0"
-
     def backward(self, dout, x, out, op):
         bw = _UNARY[op][1]
         return self.xp.zeros_like(dout) if bw is None else bw(self.xp, dout, x, out)

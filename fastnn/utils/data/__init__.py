@@ -1,7 +1,12 @@
-"""fastnn.utils.data: torch.utils.data names, re-exported from the one implementation in fastnn.data
+"""fastnn.utils.data: torch.utils.data's names, re-exported from the one implementation in fastnn.data
 (distributed: DistributedSampler)."""
-from ...data.dataloader import DataLoader, default_collate
-from ...data.dataset import Dataset, Subset, TensorDataset, random_split
+from ...data.dataloader import DataLoader, default_collate, default_convert
+from ...data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
+                             random_split)
+from ...data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
 from . import distributed
+from .distributed import DistributedSampler
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "random_split", "default_collate", "distributed"]
+__all__ = ["DataLoader", "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
+           "random_split", "default_collate", "default_convert", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "BatchSampler", "DistributedSampler", "distributed"]
