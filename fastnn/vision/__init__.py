@@ -1,4 +1,4 @@
 """fastnn.vision stands for torchvision: `from fastnn.vision import datasets, models, transforms`."""
-from . import datasets, models
+from . import datasets, models, transforms
 
-__all__ = ["datasets", "models"]
+__all__ = ["datasets", "models", "transforms"]

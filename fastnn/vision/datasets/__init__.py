@@ -1,4 +1,5 @@
-"""fastnn.vision.datasets (torchvision.datasets' place)."""
+"""fastnn.vision.datasets (torchvision.datasets' place): MNIST, FashionMNIST, CIFAR10."""
 from .cifar import CIFAR10
+from .mnist import MNIST, FashionMNIST
 
-__all__ = ["CIFAR10"]
+__all__ = ["CIFAR10", "MNIST", "FashionMNIST"]
