@@ -44,10 +44,14 @@ def _matmul(fn, kw):
 
 
 def _linear(fn, kw):
+    """torch's F.linear: addmm for 2-D input, else a flattened addmm viewed back (contiguous input) or
+    matmul then add; without bias mm, or matmul's own node."""
     x, bias = fn.inputs[0], len(fn.inputs) == 3
     if x.ndim == 2:
         return "AddmmBackward0" if bias else "MmBackward0"
-    return "ViewBackward0" if bias or x.ndim == 1 else "UnsafeViewBackward0"
+    if bias:
+        return "ViewBackward0" if x.is_contiguous() else "AddBackward0"
+    return "SqueezeBackward4" if x.ndim == 1 else "UnsafeViewBackward0"
 
 
 def _reshape(fn, kw):
@@ -131,6 +135,7 @@ GRAD_FN_NAMES = {
     "ChannelDropout": "MulBackward0",
     "BatchNorm": "NativeBatchNormBackward0",
     "GroupNorm": "NativeGroupNormBackward0",
+    "LayerNorm": "NativeLayerNormBackward0",
     "Conv2d": "ConvolutionBackward0",
     "MaxPool": "MaxPool2DWithIndicesBackward0",
     "AvgPool": "AvgPool2DBackward0",
@@ -153,7 +158,7 @@ class AccumulateGrad:
         self.next_functions = ()
 
     def name(self):
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"

@@ -24,8 +24,6 @@ def _dnorm_rows(dxhat, xhat, invstd):
 class LayerNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * w + b over the last len(normalized_shape) dims. Inputs x[, w[, b]]."""
 
-    name = "NativeLayerNormBackward0"
-
     def forward(self, x, *affine, normalized_shape, eps=1e-5):
         check_float(x, "LayerNormKernelImpl")
         k = len(normalized_shape)
@@ -58,8 +56,6 @@ class LayerNorm(Function):
 class GroupNorm(Function):
     """x (N, C, *) split into G groups of C/G channels; each (sample, group) standardised, then per-channel
     affine y = xhat w[c] + b[c]. Inputs x[, w, b]."""
-
-    name = "NativeGroupNormBackward0"
 
     def forward(self, x, *affine, num_groups, eps=1e-5):
         check_float(x, "GroupNormKernelImpl")
