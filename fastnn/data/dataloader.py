@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .convert import _convert, _is_namedtuple, same_mapping
+from .convert import _convert, _is_namedtuple, _to_tensor, same_mapping
 from .dataset import IterableDataset, as_array
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
@@ -21,9 +21,14 @@ def default_convert(data):
     return _convert(data)
 
 
-def collate_arrays(samples):
-    """torch's default_collate on NumPy: samples -> one stacked array per leaf, in torch's containers
-    (a dict per dict, a namedtuple per namedtuple, a list per other sequence, strings as lists)."""
+def _leaf(a, wrap):
+    return _to_tensor(np.ascontiguousarray(a)) if wrap else a
+
+
+def collate_arrays(samples, wrap=False):
+    """torch's default_collate: samples -> one stacked array per leaf (a Tensor when wrap), in torch's
+    containers (a dict per dict, a namedtuple per namedtuple, a list per other sequence; strings as
+    they come)."""
     first = samples[0]
     if isinstance(first, np.ndarray) or hasattr(first, "numpy") and hasattr(first, "shape"):
         arrs = [as_array(s) for s in samples]
@@ -33,31 +38,28 @@ def collate_arrays(samples):
             if a.shape != arrs[0].shape:
                 raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(arrs[0].shape)} "
                                    f"at entry 0 and {list(a.shape)} at entry {i}")
-        return np.stack(arrs)
+        return _leaf(np.stack(arrs), wrap)
     if isinstance(first, np.generic):
-        return np.asarray(samples)
-    if isinstance(first, float):
-        return np.asarray(samples, dtype=np.float64)
-    if isinstance(first, bool):
-        return np.asarray(samples, dtype=np.bool_)
-    if isinstance(first, numbers.Integral):
-        return np.asarray(samples, dtype=np.int64)
+        return _leaf(np.asarray(samples), wrap)
+    if isinstance(first, (bool, numbers.Real)):           # bool before int: Python bools collate to bool
+        dt = np.bool_ if isinstance(first, bool) else np.int64 if isinstance(first, numbers.Integral) else np.float64
+        return _leaf(np.asarray(samples, dtype=dt), wrap)
     if isinstance(first, (str, bytes)):
-        return list(samples)
+        return samples
     if isinstance(first, collections.abc.Mapping):
-        return same_mapping(first, {k: collate_arrays([s[k] for s in samples]) for k in first})
+        return same_mapping(first, {k: collate_arrays([s[k] for s in samples], wrap) for k in first})
     if _is_namedtuple(first):
-        return type(first)(*(collate_arrays(list(f)) for f in zip(*samples)))
+        return type(first)(*(collate_arrays(f, wrap) for f in zip(*samples)))
     if isinstance(first, collections.abc.Sequence):
         if any(len(s) != len(first) for s in samples):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [collate_arrays(list(f)) for f in zip(*samples)]
+        return [collate_arrays(f, wrap) for f in zip(*samples)]
     raise TypeError(_COLLATE_ERR.format(type(first)))
 
 
 def default_collate(batch):
     """torch.utils.data.default_collate: a list of samples -> a batch of Tensors (see collate_arrays)."""
-    return _convert(collate_arrays(batch))
+    return collate_arrays(batch, wrap=True)
 
 
 def _check_generator(generator):
@@ -134,7 +136,7 @@ class DataLoader:
         return self.collate_fn(sample) if self.collate_fn is not None else _convert(sample)
 
     def _collate(self, samples):
-        return self.collate_fn(samples) if self.collate_fn is not None else _convert(collate_arrays(samples))
+        return (self.collate_fn or default_collate)(samples)
 
     def _fetch(self, idx):
         ds = self.dataset

@@ -14,10 +14,7 @@ class Dataset:
     `get_batch(indices) -> tuple of arrays` too to let DataLoader batch without a Python loop."""
 
     def __getitem__(self, index):
-        raise NotImplementedError
-
-    def __len__(self):
-        raise NotImplementedError
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
