@@ -1,5 +1,6 @@
 """fastnn dtypes (fastnn.float32, ...) and devices (fastnn.device): PyTorch's names over NumPy's types."""
 import builtins
+import numbers
 
 import numpy as np
 
@@ -38,8 +39,30 @@ int32 = int = dtype("int32", np.int32, False)
 int64 = long = dtype("int64", np.int64, False)
 bool_ = dtype("bool", np.bool_, False)
 
-# torch's legacy type names, for `t.type(fastnn.FloatTensor)` as the tutorials write it
-FloatTensor, DoubleTensor, LongTensor, IntTensor, ByteTensor, BoolTensor = float32, float64, int64, int32, uint8, bool_
+
+class LegacyTensorType(dtype):
+    """torch's legacy type names (FloatTensor, ...): equal to their dtype, so `t.type(fastnn.FloatTensor)`
+    casts as the tutorials write it, and callable as the legacy constructors: FloatTensor([1, 2]) makes
+    a tensor of that data, FloatTensor(2, 3) an uninitialized one of that shape."""
+
+    def __init__(self, legacy_name, base):
+        super().__init__(base.name, base.np, base.is_floating_point)
+        self.legacy_name = legacy_name
+
+    def __call__(self, *args, device=None):
+        from .creation import empty, tensor
+
+        if len(args) == 1 and not isinstance(args[0], (numbers.Integral, tuple)):
+            return tensor(args[0], dtype=self, device=device)
+        return empty(*(args or (0,)), dtype=self, device=device)
+
+    def __repr__(self):
+        return f"<class 'fastnn.{self.legacy_name}'>"
+
+
+FloatTensor, DoubleTensor, LongTensor, IntTensor, ByteTensor, BoolTensor = (
+    LegacyTensorType(n, d) for n, d in (("FloatTensor", float32), ("DoubleTensor", float64), ("LongTensor", int64),
+                                        ("IntTensor", int32), ("ByteTensor", uint8), ("BoolTensor", bool_)))
 
 _ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
 _BY_NP = {d.np: d for d in _ALL}

@@ -8,6 +8,7 @@ from .ops import shape as sh
 from .ops._util import norm_dim
 from .tensor_ops import TensorOps
 from .tensor_methods import TensorMethods
+from .tensor_methods_extra import TensorMethodsExtra
 
 
 class Size(tuple):
@@ -33,7 +34,7 @@ def common_backend(tensors):
     return be
 
 
-class Tensor(TensorOps, TensorMethods):
+class Tensor(TensorOps, TensorMethods, TensorMethodsExtra):
     """An n-dimensional array on a device, recording the ops that made it when it requires grad."""
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators

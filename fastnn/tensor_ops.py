@@ -41,7 +41,11 @@ class TensorOps:
     def mul(self, other):
         return ew.Mul.apply(*_operands(self, other))
 
-    def div(self, other):
+    def div(self, other, rounding_mode=None):
+        if rounding_mode is not None:
+            from .functions import div
+
+            return div(self, other, rounding_mode=rounding_mode)
         return ew.Div.apply(*_true_div_operands(self, other))
 
     def pow(self, exponent):
@@ -134,7 +138,11 @@ class TensorOps:
     def mul_(self, other):
         return self._inplace(other, lambda a, b: a.__imul__(b))
 
-    def div_(self, other):
+    def div_(self, other, rounding_mode=None):
+        if rounding_mode is not None:
+            from .tensor_methods import _inplace_of
+
+            return _inplace_of("div")(self, other, rounding_mode=rounding_mode)
         return self._inplace(other, lambda a, b: a.__itruediv__(b))
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_

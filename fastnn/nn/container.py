@@ -180,10 +180,11 @@ class ModuleDict(Module):
             self[kv[0]] = kv[1]
 
 
-def _param_repr(p):
+def _param_repr(p, type_name=False):
+    """torch's line per parameter: ParameterList names the dtype, ParameterDict the legacy type."""
     size = "x".join(str(int(n)) for n in p.shape)
     dev = "" if p.device.type == "cpu" else f" ({p.device})"
-    return f"Parameter containing: [{p.dtype} of size {size}{dev}]"
+    return f"Parameter containing: [{p.type() if type_name else p.dtype} of size {size}{dev}]"
 
 
 def _as_parameter(value):
@@ -286,4 +287,4 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self):
-        return "\n".join(f"  ({k}): {_param_repr(p)}" for k, p in self._parameters.items())
+        return "\n".join(f"  ({k}): {_param_repr(p, type_name=True)}" for k, p in self._parameters.items())

@@ -126,7 +126,8 @@ class CrossEntropyLoss(Function):
 
     Class-index targets (int64): loss_i = w[t_i] * (logsumexp(x_i) - x_i[t_i]); mean divides by sum of
     w[t_i] over non-ignored rows (torch). Backward: dx_i = s_i * (softmax(x_i) - onehot(t_i)).
-    label_smoothing eps mixes in the uniform target: dx_i = s_i * (p_i - (1-eps) onehot - eps/C).
+    label_smoothing eps mixes in the uniform target: dx_i = s_i * (p_i - (1-eps) onehot - eps/C); with class
+    weights the smoothing term is eps/C sum_c w_c (-log p_ic) over non-ignored rows, as torch.
     """
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -134,23 +135,31 @@ class CrossEntropyLoss(Function):
         rows, t, out_shape, moved_shape = _class_rows(xp, x, target, "cross_entropy")
         C = rows.shape[1]
         valid, t = _check_targets(xp, t, C, ignore_index)
-        if label_smoothing and weight is not None:
-            raise NotImplementedError("cross_entropy: label_smoothing together with weight is not supported")
         loss_rows, probs = self.backend.cross_entropy(rows, t)
         w = _row_weights(xp, valid, t, weight, rows.dtype)
         loss = loss_rows * w
+        cw = None if weight is None else weight.astype(rows.dtype, copy=False)
         if label_smoothing:
             lse = loss_rows + rows[xp.arange(rows.shape[0]), t]
-            smooth = (lse[:, None] - rows).sum(axis=1) * w  # -sum_c log p_c
+            if cw is None:
+                smooth = (lse[:, None] - rows).sum(axis=1) * w  # -sum_c log p_c
+            else:                                              # -sum_c w_c log p_c on non-ignored rows (torch)
+                smooth = ((lse[:, None] - rows) * cw).sum(axis=1) * valid
             loss = (1 - label_smoothing) * loss + (label_smoothing / C) * smooth
         count = w.sum()
-        self.save(probs, t, w, count, x.shape, moved_shape, reduction, label_smoothing)
+        self.save(probs, t, w, count, x.shape, moved_shape, reduction, label_smoothing, cw, valid)
         return _reduce(xp, loss.reshape(out_shape), reduction, count)
 
-    def backward(self, dout, probs, t, w, count, x_shape, moved_shape, reduction, eps):
+    def backward(self, dout, probs, t, w, count, x_shape, moved_shape, reduction, eps, cw, valid):
+        """With class weights w_c and smoothing: dx_i = g_i ((1-eps) w_t (p_i - onehot) + eps/C (sum_c w_c p_i - w))."""
         xp = self.xp
-        s = w * (dout.reshape(-1) if reduction == "none" else _dscale(dout, count, reduction))
-        s = s.astype(probs.dtype, copy=False)
+        g = dout.reshape(-1) if reduction == "none" else _dscale(dout, count, reduction)
+        s = (w * g).astype(probs.dtype, copy=False)
+        if eps and cw is not None:
+            d = self.backend.cross_entropy_backward((1 - eps) * s, probs, t)
+            gs = (g * valid * (eps / probs.shape[1])).astype(probs.dtype, copy=False)
+            d = d + gs[:, None] * (cw.sum() * probs - cw)
+            return _from_rows(xp, d, x_shape, moved_shape), None
         d = self.backend.cross_entropy_backward(s, probs, t)
         if eps:
             C = probs.shape[1]
