@@ -189,36 +189,34 @@ class RandomCrop(Transform):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
-class RandomHorizontalFlip(Transform):
+class _RandomFlip(Transform):
+    """Mirror the spatial axis `_axis` (0 rows, 1 columns) with probability p."""
+
+    _axis = 1
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if _generator().random() < self.p:
+            return np.ascontiguousarray(np.flip(x, axis=_spatial_axes(x)[self._axis]))
+        return x
+
+    def __repr__(self):
+        return f"{type(self).__name__}(p={self.p})"
+
+
+class RandomHorizontalFlip(_RandomFlip):
     """torchvision.transforms.RandomHorizontalFlip(p=0.5): mirror the columns with probability p."""
 
-    def __init__(self, p=0.5):
-        self.p = p
-
-    def __call__(self, x):
-        x = np.asarray(x)
-        if _generator().random() < self.p:
-            return np.ascontiguousarray(np.flip(x, axis=_spatial_axes(x)[1]))
-        return x
-
-    def __repr__(self):
-        return f"RandomHorizontalFlip(p={self.p})"
+    _axis = 1
 
 
-class RandomVerticalFlip(Transform):
+class RandomVerticalFlip(_RandomFlip):
     """torchvision.transforms.RandomVerticalFlip(p=0.5): mirror the rows with probability p."""
 
-    def __init__(self, p=0.5):
-        self.p = p
-
-    def __call__(self, x):
-        x = np.asarray(x)
-        if _generator().random() < self.p:
-            return np.ascontiguousarray(np.flip(x, axis=_spatial_axes(x)[0]))
-        return x
-
-    def __repr__(self):
-        return f"RandomVerticalFlip(p={self.p})"
+    _axis = 0
 
 
 class CenterCrop(Transform):
