@@ -116,6 +116,10 @@ def backward(root, grad=None, retain_graph=False):
     """Run every recorded backward in reverse topological order; accumulate leaf grads in .grad."""
     from .tensor import Tensor
 
+    if isinstance(root, (list, tuple)):          # torch.autograd.backward(tensors, grad_tensors)
+        from .autograd_functional import backward_sequence
+
+        return backward_sequence(root, grad, retain_graph)
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     xp = root.backend.xp

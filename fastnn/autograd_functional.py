@@ -7,7 +7,7 @@ create_graph=True raises NotImplementedError (as does is_grads_batched=True).
 import functools
 import threading
 
-from .autograd import _run_hooks, _topological_order, is_grad_enabled, set_grad_enabled
+from .autograd import Function, _run_hooks, _topological_order, backward, is_grad_enabled, set_grad_enabled
 from .autograd_function import FREED
 
 _inference = threading.local()
@@ -101,6 +101,25 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(t.backend.xp.array(g, dtype=t._data.dtype, copy=True))
     result = tuple(None if g is None else Tensor._wrap(g, t.backend) for g, t in zip(result, inputs))
     return dict(zip(names, result)) if names is not None else result
+
+
+class _SeedGrads(Function):
+    """The node above several tensors backward() starts from: hands each its given gradient."""
+
+    def backward(self, dout, *grads):
+        return grads
+
+
+def backward_sequence(tensors, grad_tensors=None, retain_graph=None):
+    """torch.autograd.backward over a list of tensors: one pass accumulating every leaf's .grad."""
+    from .tensor import Tensor, common_backend
+
+    tensors = tuple(tensors)
+    node = _SeedGrads(common_backend(tensors), tensors)
+    node.save(*_root_grads(tensors, grad_tensors))
+    top = Tensor._wrap(node.xp.zeros((), dtype=tensors[0]._data.dtype), node.backend)
+    top.requires_grad, top.grad_fn = True, node
+    backward(top, None, bool(retain_graph))
 
 
 def _root_grads(outputs, grad_outputs):

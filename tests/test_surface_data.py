@@ -222,6 +222,8 @@ def errors(make):
     lambda L: L.DataLoader((Count if L is tud else FastCount)(3), shuffle=True),
     lambda L: L.DataLoader((Count if L is tud else FastCount)(3), sampler=[0]),
     lambda L: L.ConcatDataset([range(2)])[-5],
+    lambda L: L.random_split(range(5), [1.2, -0.2]),
+    lambda L: L.ConcatDataset([]),
 ])
 def test_errors_match_torch(make):
     (tt, tm), (ft, fm) = errors(make)

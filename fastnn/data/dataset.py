@@ -36,7 +36,7 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
+            raise AssertionError("datasets should not be an empty iterable")        # torch's type and words
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
@@ -71,11 +71,11 @@ class ChainDataset(IterableDataset):
 
 
 def as_array(x):
-    """NumPy view of a NumPy array or a fastnn Tensor (via Tensor.numpy())."""
+    """NumPy view of a NumPy array or a fastnn Tensor (its data, outside autograd, as torch's collate)."""
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "numpy"):
-        return np.asarray(x.numpy())
+        return np.asarray((x.detach() if hasattr(x, "detach") else x).numpy())
     return np.asarray(x)
 
 
