@@ -112,3 +112,22 @@ def test_autograd_backward_over_a_list_matches_torch():
         L.autograd.backward([(a * a).sum(), a.exp()], [None, L.tensor([1.0, 10.0, 100.0])])
         res.append(a.grad.numpy())
     np.testing.assert_allclose(res[1], res[0], rtol=4 * EPS)
+
+
+@pytest.mark.parametrize("name", sorted(set(BINARY) - {"floordiv_op"}) + sorted(UNARY))
+def test_methods_on_every_backend(backend, name):
+    """The same values and gradients on the cpu and cuda backends (cuda: the emulated stand-in here)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)) * 3, rng.choice([-1.5, 0.6, 1.3], size=(3, 4))
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    fa = fastnn.tensor(a, device=backend, requires_grad=True)
+    fb = fastnn.tensor(b, device=backend, requires_grad=True)
+    if name in BINARY:
+        tv, fv = BINARY[name](ta, tb), BINARY[name](fa, fb)
+    else:
+        tv, fv = UNARY[name](ta), UNARY[name](fa)
+    tv.sum().backward()
+    fv.sum().backward()
+    assert fv.device.type == backend
+    np.testing.assert_allclose(fv.detach().cpu().numpy(), tv.detach().numpy(), rtol=64 * EPS, atol=64 * EPS * 5)
+    np.testing.assert_allclose(fa.grad.cpu().numpy(), ta.grad.numpy(), rtol=64 * EPS, atol=64 * EPS * 5)
