@@ -136,7 +136,6 @@ class Pointwise(Function):
 
     def forward(self, x, op, **params):
         f, _, kernel = POINTWISE[op]
-        self.op = op
         if kernel is not None:
             check_float(x, kernel)
         elif x.dtype.kind != "f":  # hardtanh runs on integers in torch, with integer bounds
