@@ -201,7 +201,7 @@ class CUDABackend(Backend):
         M, N = logits.shape
         loss_rows = xp.empty(M, dtype=logits.dtype)
         probs = xp.empty_like(logits)
-        if M and not N:
+        if not N:
             loss_rows[...] = np.nan           # no classes: the loss is undefined
         elif logits.dtype != _F32:
             _ref("xent").cross_entropy_forward(loss_rows, probs, logits, target, xp=xp)
