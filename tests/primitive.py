@@ -43,3 +43,15 @@ def our_gemm(backend):
         yield
     finally:
         be.gemm_impl = old
+
+
+def randn(shape, dtype, seed, scale=3.0):
+    """Seeded standard normal data times `scale`, in `dtype`."""
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def ref64(fn, *arrays):
+    """A float64 result of the outputs-first reference `fn(out, *arrays)` (out shaped like arrays[0])."""
+    out = np.empty(np.shape(arrays[0]), np.float64)
+    fn(out, *[np.asarray(a).astype(np.float64) for a in arrays])
+    return out

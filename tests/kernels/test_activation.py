@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import cuda_emulator
 from conftest_cuda import needs_emulator
-from primitive import call, fixture_settings
+from primitive import call, fixture_settings, randn, ref64
 from fastnn.kernels.activation import cpu, ref
 from fastnn.kernels.cuda_build import cu_file
 
@@ -29,14 +29,11 @@ FLOATS = [np.float32, np.float64]
 shapes = st.lists(st.integers(0, 7), min_size=1, max_size=3).map(tuple)
 
 
-def _x(shape, dtype, seed, scale=3.0):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+_x = randn
 
 
 def _ref(name, *arrays):
-    out = np.empty(arrays[0].shape, np.float64)
-    getattr(ref, name)(out, *[a.astype(np.float64) for a in arrays])
-    return out
+    return ref64(getattr(ref, name), *arrays)
 
 
 @fixture_settings(max_examples=40)

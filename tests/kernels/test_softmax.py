@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import cuda_emulator
 from conftest_cuda import needs_emulator
-from primitive import call, fixture_settings
+from primitive import call, fixture_settings, randn, ref64
 from fastnn.kernels.cuda_build import cu_file
 from fastnn.kernels.softmax import cpu, ref
 
@@ -24,14 +24,11 @@ FLOATS = [np.float32, np.float64]
 KINDS = ["softmax", "log_softmax"]
 
 
-def _x(shape, dtype, seed, scale=3.0):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+_x = randn
 
 
 def _ref(name, *arrays):
-    out = np.empty(arrays[0].shape, np.float64)
-    getattr(ref, name)(out, *[a.astype(np.float64) for a in arrays])
-    return out
+    return ref64(getattr(ref, name), *arrays)
 
 
 @fixture_settings(max_examples=40)
