@@ -61,15 +61,17 @@ def float32_tolerance(arrays, out_size):
     """Relative tolerance of a float32 forward/backward against the exact (float64) values.
 
     Inputs and weights are rounded to float32 first and the oracle is evaluated at the rounded values,
-    so only the arithmetic's rounding counts. Every value of the forward and every gradient entry is
-    a sum of at most n = (input elements + output elements) terms, each term a chain of at most c = 16
-    roundings (a product, an exp/log/tanh/sqrt: each within a few ulps on the CPU and in CUDA's
-    expf/logf/tanhf, flush-to-zero aside). The standard bound for such a sum is
-    gamma_{n+c} * sum|terms| with gamma_k = k*u, u = eps/2. The backward reads the forward's saved
-    outputs, so its error adds a second such term (x2), and sum|terms| is bounded by twice the array's
-    largest entry (x2 slack for partial cancellation). Together: 2 * 2 * (n + c) * u = 2 (n + c) eps
-    relative to the largest entry; the central differences' own error (float64, h = 1e-6: ~1e-10
-    relative) is negligible against it.
+    so only the arithmetic's rounding counts. Every forward value and every gradient entry is a sum of
+    at most n = (input elements + output elements) terms, each term a chain of at most c = 16 roundings
+    (products, exp/log/tanh/sqrt: each within a few ulps on the CPU and in CUDA's expf/logf/tanhf).
+    The standard bound for such a sum is gamma_{n+c} * sum|terms|, gamma_k = k*u, u = eps/2:
+      - one pass: (n + c) * u * sum|terms|;
+      - the backward reads the forward's saved outputs, so its error carries the forward's too (x2),
+        amplified by the op's local condition, taken as at most 2 for these test problems (x2);
+      - sum|terms| is taken as |value| + max|value| of the array (_close applies it): the test problems
+        are O(1) data with moderate cancellation; an entry that cancels to ~0 keeps the max term.
+    Together: 2 * 2 * (n + c) * u = 2 (n + c) eps. The central differences' own error (float64,
+    h = 1e-6: ~1e-10 relative) is negligible against it.
     """
     n = sum(int(np.size(a)) for a in arrays) + int(out_size)
     return 2 * (n + 16) * EPS32
