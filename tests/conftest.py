@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from conftest_cuda import install_cuda_standin
+from conftest_cuda import emulator_skip_reason, install_cuda_standin
 
 CUDA_STANDIN = install_cuda_standin()  # emulated cuda backend when no real GPU is usable
 
@@ -28,7 +28,7 @@ DEVICES = ["cpu", "cuda"]
 def backend(request):
     """The device name a test runs on ('cpu' always; 'cuda' when a GPU or the emulator is usable)."""
     if request.param == "cuda" and not _cuda_available():
-        pytest.skip("cuda backend unavailable (no GPU and no emulated stand-in)")
+        pytest.skip(f"cuda backend unavailable: no usable GPU, and the {emulator_skip_reason()}")
     return request.param
 
 

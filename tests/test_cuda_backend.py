@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-cuda_emulator = pytest.importorskip("cuda_emulator")
-import cupy_standin  # noqa: E402
-from fastnn.backends.cuda import CUDABackend, parse_signatures  # noqa: E402
+import cupy_standin
+from conftest_cuda import needs_emulator
+from fastnn.backends.cuda import CUDABackend
+from fastnn.backends.cuda_launcher import parse_signatures
 
-pytestmark = pytest.mark.skipif(not cuda_emulator.available(), reason="CUDA emulator (g++ C++20) unusable here")
+pytestmark = needs_emulator
 EPS = float(np.finfo(np.float32).eps)
 SETTINGS = settings(max_examples=20, deadline=None)
 
@@ -81,7 +82,7 @@ def test_python_int_to_int_param_rejected(be):
     """Real CuPy passes Python ints as int64: the emulator rejects that for an `int` parameter."""
     x = be.asarray(np.ones(4, np.float32))
     out = be.xp.empty_like(x)
-    fn = be.kernels.function("act_forward")
+    fn = be.launcher.function("act_forward")
     with pytest.raises(TypeError, match="int32"):
         fn((1,), (32,), (out, x, 4, np.int32(1)))
     be.launch("act_forward", (1,), (32,), out, x, 4, 1)  # the backend converts to the exact C types
@@ -192,17 +193,6 @@ def test_activation_and_backward(be, act, shape, nc, seed):
     y = host(out).astype(np.float64)
     dref = dout * {"relu": (y > 0), "sigmoid": y * (1 - y), "tanh": 1 - y * y}[act]
     close(dx, dref, 4 * EPS)
-
-
-@pytest.mark.parametrize("act", ["none", "relu", "sigmoid", "tanh"])
-@SETTINGS
-@given(shape=shapes2d, seed=st.integers(0, 2**16))
-def test_bias_act(be, act, shape, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(np.float32)
-    b = rng.standard_normal(shape[1]).astype(np.float32)
-    got = host(be.bias_act(dev(be, x), dev(be, b), act))
-    close(got, _act64(x.astype(np.float64) + b, act), 8 * EPS)
 
 
 @pytest.mark.parametrize("log", [False, True])

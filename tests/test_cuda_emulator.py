@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import cuda_emulator as ce
+from conftest_cuda import needs_emulator
 
-pytestmark = pytest.mark.skipif(not ce.available(), reason="g++ -std=c++20 with fibers unavailable")
+pytestmark = needs_emulator
 EX = pathlib.Path(__file__).parent / "cuda_emulator" / "examples"
 F32 = np.finfo(np.float32).eps
 i32 = np.int32

@@ -10,24 +10,6 @@ from fastnn.data import (MNIST, DataLoader, Dataset, Subset, TensorDataset, defa
 from fastnn.data import transforms as T
 
 
-def _from_numpy_works():
-    try:
-        import fastnn
-        return np.array_equal(fastnn.from_numpy(np.arange(3.0)).numpy(), np.arange(3.0))
-    except Exception:
-        return False
-
-
-FROM_NUMPY = _from_numpy_works()
-
-
-@pytest.fixture(autouse=True)
-def tensor_boundary(monkeypatch):
-    """Until the Tensor core lands, test the batching logic on the NumPy arrays themselves."""
-    if not FROM_NUMPY:
-        monkeypatch.setattr(DL, "_to_tensor", lambda a: a)
-
-
 def arr(t):
     return t if isinstance(t, np.ndarray) else np.asarray(t.numpy())
 
@@ -128,7 +110,6 @@ def test_raw_uint8_batches_and_noncontiguous_arrays():
     np.testing.assert_array_equal(arr(b[0]), x)
 
 
-@pytest.mark.skipif(not FROM_NUMPY, reason="fastnn.from_numpy not available yet")
 def test_yields_fastnn_tensors():
     import fastnn
     ds = TensorDataset(np.arange(12, dtype=np.float32).reshape(6, 2), np.arange(6))

@@ -3,17 +3,10 @@ kernels, cuBLAS vs our sgemm, and the fused CUDA-graph training step vs the floa
 import numpy as np
 import pytest
 
-cupy = pytest.importorskip("cupy")
+from conftest_cuda import real_gpu_available
 
-
-def _gpu():
-    try:
-        return bool(cupy.is_available())
-    except Exception:  # noqa: BLE001
-        return False
-
-
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _gpu(), reason="no usable CUDA GPU (cupy.is_available())")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not real_gpu_available(),
+                                                  reason="CuPy not installed or no usable CUDA GPU (cupy.is_available())")]
 EPS = float(np.finfo(np.float32).eps)
 
 

@@ -23,7 +23,6 @@ def test_tensor_api_block_runs(capsys):
 
 @pytest.mark.slow
 def test_porting_example_trains_one_epoch():
-    pytest.importorskip("fastnn.data")
     src = _blocks()[1].replace("range(3)", "range(1)")
     ns = {}
     try:

@@ -66,7 +66,6 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, case, path):
     assert [h["test_acc"] for h in full["history"]] == [h["test_acc"] for h in resumed["history"]]
 
 
-@pytest.mark.skipif(len(_paths()) < 2, reason="fused CPU path unavailable")
 @pytest.mark.parametrize("first, then", [("fused", "eager"), ("eager", "fused")])
 def test_checkpoints_resume_across_paths(tmp_path, first, then):
     """Both paths write torch-layout optimizer state, so either can continue the other's run."""

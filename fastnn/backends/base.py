@@ -56,10 +56,6 @@ class Backend:
         """dx = dout * act'(x), expressed through the forward's output."""
         raise NotImplementedError
 
-    def bias_act(self, x, b, act):
-        """out (M,N) = act(x (M,N) + b (N,)); act 'none' | 'relu' | 'sigmoid' | 'tanh'."""
-        raise NotImplementedError
-
     def softmax(self, x, log=False):
         """Row-wise (log-)softmax over the last axis of a 2-D array."""
         raise NotImplementedError
@@ -85,7 +81,8 @@ class Backend:
 
     # ---- optimizers: in-place updates over flat buffers (see kernels/optim/ref.py) -------------
     def optimizer_step(self, name, *args):
-        """Run kernels.optim.<name>(*args) in place: one call updates every parameter."""
+        """Run kernels.optim.<name>(*args) in place: one call updates every parameter. Buffers are
+        checked first (kernels/optim/checks.py: flat, contiguous, one float dtype, one size)."""
         raise NotImplementedError
 
     # ---- threads -------------------------------------------------------------------------------

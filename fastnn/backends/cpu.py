@@ -16,8 +16,6 @@ import os
 
 import numpy as np
 
-from fastnn.kernels.activation.codes import ACT as _ACT_CODE
-
 from .base import Backend
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
@@ -155,12 +153,6 @@ class CPUBackend(Backend):
         getattr(self.k_act, act + "_backward")(dx, dout, np.ascontiguousarray(out))
         return dx
 
-    def bias_act(self, x, b, act):
-        x = np.ascontiguousarray(x)
-        out = np.empty_like(x)
-        self.k_act.bias_act(out, x, np.ascontiguousarray(b, dtype=x.dtype), _ACT_CODE[act])
-        return out
-
     # ---- softmax and cross-entropy (2-D, last axis) --------------------------------------------
     def softmax(self, x, log=False):
         x = np.ascontiguousarray(x)
@@ -183,6 +175,7 @@ class CPUBackend(Backend):
         return loss_rows, probs
 
     def cross_entropy_backward(self, dloss_rows, probs, target):
+        probs = np.ascontiguousarray(probs)
         dlogits = np.empty_like(probs)
         dloss_rows = np.ascontiguousarray(dloss_rows, dtype=probs.dtype)
         self.k_xent.cross_entropy_backward(dlogits, dloss_rows, probs, np.ascontiguousarray(target, np.int64))
@@ -202,7 +195,9 @@ class CPUBackend(Backend):
     def optimizer_step(self, name, *args):
         from fastnn.kernels.fpenv import flush_denormals
         from fastnn.kernels.optim import cpu as optim
+        from fastnn.kernels.optim.checks import check_update_args
 
+        check_update_args(name, args)
         with flush_denormals():  # decaying state would otherwise crawl through slow subnormals
             getattr(optim, name)(*args)
 

@@ -1,161 +1,54 @@
 """The cuda backend: CuPy arrays, CUDA C kernels from kernels/*/*.cu via cupy.RawModule, one table.
 
-float32 work runs our kernels; other dtypes (float64, integers) fall back to CuPy's own routines.
+float32 work runs our kernels (launched through cuda_launcher.py); other dtypes (float64, integers) run
+the family's NumPy reference (kernels/<family>/ref.py) on CuPy arrays (`xp=cupy`).
 GEMM: `backend.gemm_impl` ('auto' | 'cublas' | 'fastnn', default from FASTNN_CUDA_GEMM) picks cuBLAS
 (cupy.matmul) or our sgemm per call. `backend.stats` counts kernel launches, graph launches and
 host syncs (cheap integer increments in the launch wrapper / copies).
 """
+import importlib
 import inspect
 import os
-import re
-from pathlib import Path
 
 import numpy as np
 
 from fastnn.kernels.activation.codes import act_code as _act_code
 
 from .base import Backend
+from .cuda_launcher import Launcher, grid1d, row_block
 
 _F32 = np.dtype(np.float32)
 _GEMM_IMPLS = ("auto", "cublas", "fastnn")
 _AUTO_FASTNN_MAX_WORK = 1 << 21   # auto: our sgemm when M*N*K is at most this (launch-bound sizes)
-_CTYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned int": np.uint32,
-           "long long": np.int64, "unsigned long long": np.uint64, "unsigned char": np.uint8,
-           "char": np.int8, "bool": np.bool_, "void": None}
-
-
-class CUDAStats:
-    """Counters the backend maintains: kernel launches, CUDA-graph captures and launches, host syncs."""
-
-    __slots__ = ("kernel_launches", "graph_captures", "graph_launches", "host_syncs")
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self.kernel_launches = self.graph_captures = self.graph_launches = self.host_syncs = 0
-
-    def as_dict(self):
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    snapshot = as_dict
-
-    def __repr__(self):
-        return f"CUDAStats({self.snapshot()})"
-
-
-# ---- kernel sources and signatures --------------------------------------------------------------
-_KERNEL_RE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^()]*\)\s*)?'
-                        r"([A-Za-z_]\w*)\s*\(([^)]*)\)", re.S)
-
-
-def _strip_comments(src):
-    return re.sub(r"//[^\n]*|/\*.*?\*/", " ", src, flags=re.S)
-
-
-def parse_signatures(src):
-    """{kernel: [(param name, numpy dtype or None, is_pointer)]} of every extern "C" kernel in src."""
-    sigs = {}
-    for m in _KERNEL_RE.finditer(_strip_comments(src)):
-        params = []
-        for decl in (p.strip() for p in m.group(2).split(",") if p.strip()):
-            ptr = "*" in decl
-            words = [w for w in decl.replace("*", " ").split() if w not in ("const", "__restrict__")]
-            base = " ".join(words[:-1])
-            if base not in _CTYPES:
-                raise TypeError(f"kernel {m.group(1)}: unsupported parameter type in '{decl}'")
-            dt = _CTYPES[base]
-            params.append((words[-1], None if dt is None else np.dtype(dt), ptr))
-        sigs[m.group(1)] = params
-    return sigs
-
-
-def _cu_files():
-    from fastnn.kernels import cuda_build
-
-    return {p.parent.name: p for p in cuda_build.CU_FILES}
-
-
-def _grid1d(n, block=256, max_blocks=4096):
-    return (max(1, min((int(n) + block - 1) // block, max_blocks)),), (block,)
-
-
-def _row_block(n_cols):
-    """Threads per row-kernel block: a multiple of 32 covering the row, at most 256."""
-    return min(256, max(32, (int(n_cols) + 31) // 32 * 32))
-
-
-class _Modules:
-    """RawModules compiled once per process per .cu file (per CuPy module: real or stand-in)."""
-
-    _cache = {}
-
-    def __init__(self, cp):
-        from fastnn.kernels.cuda_build import RAWMODULE_OPTIONS
-
-        self.cp, self.options = cp, tuple(RAWMODULE_OPTIONS)
-        self.files = _cu_files()
-        self.sigs, self.family = {}, {}
-        for fam, path in self.files.items():
-            for name, params in parse_signatures(path.read_text()).items():
-                self.sigs[name], self.family[name] = params, fam
-        self._fns = {}
-
-    def module(self, family):
-        key = (id(self.cp), family)
-        if key not in self._cache:
-            path = self.files[family]
-            self._cache[key] = self.cp.RawModule(code=path.read_text(), options=self.options)
-        return self._cache[key]
-
-    def function(self, name):
-        fn = self._fns.get(name)
-        if fn is None:
-            if name not in self.sigs:
-                raise KeyError(f"no CUDA kernel named '{name}' in {sorted(self.files)}")
-            fn = self._fns[name] = self.module(self.family[name]).get_function(name)
-        return fn
 
 
 class CUDABackend(Backend):
     name = "cuda"
-    _capturing = False  # set by cuda_fused while a CUDA graph is being captured
 
     def __init__(self, cp=None):
         if cp is None:
             cp = _import_cupy()
         self.cp = self.xp = cp
-        self.stats = CUDAStats()
+        self.launcher = Launcher(cp)
+        self.stats = self.launcher.stats
         self.gemm_impl = os.environ.get("FASTNN_CUDA_GEMM", "auto")
         if self.gemm_impl not in _GEMM_IMPLS:
             raise ValueError(f"FASTNN_CUDA_GEMM must be one of {_GEMM_IMPLS}, got {self.gemm_impl!r}")
-        self.kernels = _Modules(cp)
         self.rng = cp.random.default_rng()
 
-    # ---- launching -----------------------------------------------------------------------------
+    # ---- launching (fastnn/backends/cuda_launcher.py) -------------------------------------------
+    @property
+    def _capturing(self):
+        """True while cuda_fused captures a CUDA graph: launches are then counted as graph launches."""
+        return self.launcher.capturing
+
+    @_capturing.setter
+    def _capturing(self, value):
+        self.launcher.capturing = value
+
     def launch(self, name, grid, block, *args, shared_mem=0):
-        """Launch kernel `name` with arguments converted to its exact C parameter types."""
-        params = self.kernels.sigs.get(name)
-        if params is None:
-            raise KeyError(f"no CUDA kernel named '{name}'")
-        if len(args) != len(params):
-            raise TypeError(f"kernel {name} takes {len(params)} arguments "
-                            f"({', '.join(p[0] for p in params)}), got {len(args)}")
-        conv = []
-        for (pname, dt, ptr), a in zip(params, args):
-            if ptr:
-                if a is not None and (not isinstance(a, self.cp.ndarray) or (dt is not None and a.dtype != dt)):
-                    raise TypeError(f"kernel {name}: argument '{pname}' needs a {dt} device array, got "
-                                    f"{type(a).__name__} {getattr(a, 'dtype', '')} {getattr(a, 'shape', '')}")
-                if a is not None and not a.flags.c_contiguous:
-                    raise ValueError(f"kernel {name}: argument '{pname}' (shape {a.shape}, strides {a.strides}) "
-                                     "is not C-contiguous")
-                conv.append(a)
-            else:
-                conv.append(_scalar(a, dt, name, pname))
-        self.kernels.function(name)(tuple(grid), tuple(block), tuple(conv), shared_mem=shared_mem)
-        if not self._capturing:  # captured launches run (and are counted) as graph launches
-            self.stats.kernel_launches += 1
+        """Launch kernel `name` of kernels/*/*.cu with arguments converted to its C parameter types."""
+        self.launcher.launch(name, grid, block, *args, shared_mem=shared_mem)
 
     def owns(self, a):
         return isinstance(a, self.cp.ndarray)
@@ -246,71 +139,57 @@ class CUDABackend(Backend):
         self.launch(kern, grid, (256,), out, a, b, Bt, M, N, K, M * K, K * N, M * N, 1.0, 0.0)
         return out
 
-    # ---- activations ---------------------------------------------------------------------------
+    # ---- activations (kernels/activation) ------------------------------------------------------
     def activation(self, x, act):
+        xp = self.xp
+        x = xp.ascontiguousarray(x)
+        out = xp.empty_like(x)
         if x.dtype != _F32:
-            return _xp_act(self.xp, x, act)
-        x = self.xp.ascontiguousarray(x)
-        out = self.xp.empty_like(x)
-        if x.size:
-            self.launch("act_forward", *_grid1d(x.size), out, x, x.size, _act_code(act))
+            getattr(_ref("activation"), act)(out, x, xp=xp)
+        elif x.size:
+            self.launch("act_forward", *grid1d(x.size), out, x, x.size, _act_code(act))
         return out
 
     def activation_backward(self, dout, out, act):
+        xp = self.xp
+        out = xp.ascontiguousarray(out)
+        dout = xp.ascontiguousarray(xp.broadcast_to(dout, out.shape), dtype=out.dtype)
+        dx = xp.empty_like(out)
         if out.dtype != _F32:
-            return dout * _xp_act_grad(self.xp, out, act)
-        out = self.xp.ascontiguousarray(out)
-        dout = self.xp.ascontiguousarray(self.xp.broadcast_to(dout, out.shape), dtype=_F32)
-        dx = self.xp.empty_like(out)
-        if out.size:
-            self.launch("act_backward", *_grid1d(out.size), dx, dout, out, out.size, _act_code(act))
+            getattr(_ref("activation"), act + "_backward")(dx, dout, out, xp=xp)
+        elif out.size:
+            self.launch("act_backward", *grid1d(out.size), dx, dout, out, out.size, _act_code(act))
         return dx
 
-    def bias_act(self, x, b, act):
-        if x.dtype != _F32 or (b is not None and b.dtype != _F32):
-            y = x if b is None else x + b
-            return y if act == "none" else _xp_act(self.xp, y, act)
-        x = self.xp.ascontiguousarray(x)
-        N = x.shape[-1] if x.ndim else 1
-        M = x.size // N if N else 0
-        if b is not None:
-            b = self.xp.ascontiguousarray(b)
-            if b.size != N:
-                raise RuntimeError(f"bias_act: bias shape {tuple(b.shape)} does not match x shape {tuple(x.shape)}")
-        out = self.xp.empty_like(x)
-        if x.size:
-            self.launch("bias_act_forward", *_grid1d(x.size), out, x, b, M, N, _act_code(act))
-        return out
-
-    # ---- softmax and cross-entropy (2-D, last axis) --------------------------------------------
+    # ---- softmax and cross-entropy (kernels/softmax, kernels/xent; 2-D, last axis) ---------------
     def softmax(self, x, log=False):
-        """Row-wise (log-)softmax over the last axis (any leading dims are flattened into rows)."""
-        if x.dtype != _F32 or x.ndim == 0:
-            return _xp_softmax(self.xp, x, log)
-        x = self.xp.ascontiguousarray(x)
-        out = self.xp.empty_like(x)
-        N = x.shape[-1]
-        M = x.size // N if N else 0
-        if x.size:
+        """Row-wise (log-)softmax over the last axis (leading dims are flattened into rows)."""
+        xp = self.xp
+        x = xp.ascontiguousarray(x)
+        rows = _rows("softmax", x)
+        out = xp.empty_like(rows)
+        M, N = rows.shape
+        if x.dtype != _F32:
+            (_ref("softmax").log_softmax if log else _ref("softmax").softmax)(out, rows, xp=xp)
+        elif x.size:
             self.launch("log_softmax_forward" if log else "softmax_forward", (min(M, 65535),),
-                        (_row_block(N),), out, x, M, N)
-        return out
+                        (row_block(N),), out, rows, M, N)
+        return out.reshape(x.shape)
 
     def softmax_backward(self, dout, out, log=False):
         xp = self.xp
-        if out.dtype != _F32 or out.ndim == 0:
-            if log:
-                return dout - xp.exp(out) * dout.sum(axis=-1, keepdims=True)
-            return out * (dout - (dout * out).sum(axis=-1, keepdims=True))
         out = xp.ascontiguousarray(out)
-        dout = xp.ascontiguousarray(xp.broadcast_to(dout, out.shape), dtype=_F32)
-        dx = xp.empty_like(out)
-        N = out.shape[-1]
-        M = out.size // N if N else 0
-        if out.size:
+        dout = xp.ascontiguousarray(xp.broadcast_to(dout, out.shape), dtype=out.dtype)
+        rows, drows = _rows("softmax_backward", out), _rows("softmax_backward", dout)
+        dx = xp.empty_like(rows)
+        M, N = rows.shape
+        if out.dtype != _F32:
+            ref = _ref("softmax")
+            (ref.log_softmax_backward if log else ref.softmax_backward)(dx, drows, rows, xp=xp)
+        elif out.size:
             self.launch("log_softmax_backward" if log else "softmax_backward", (min(M, 65535),),
-                        (_row_block(N),), dx, dout, out, M, N)
-        return dx
+                        (row_block(N),), dx, drows, rows, M, N)
+        return dx.reshape(out.shape)
 
     def cross_entropy(self, logits, target):
         xp = self.xp
@@ -318,42 +197,44 @@ class CUDABackend(Backend):
             raise RuntimeError(f"cross_entropy expects logits (M,C) and target (M,), got {tuple(logits.shape)} "
                                f"and {tuple(target.shape)}")
         target = xp.ascontiguousarray(target, dtype=np.int64)
-        if logits.dtype != _F32:
-            return _xp_cross_entropy(xp, logits, target)
         logits = xp.ascontiguousarray(logits)
         M, N = logits.shape
-        loss_rows = xp.empty(M, dtype=_F32)
+        loss_rows = xp.empty(M, dtype=logits.dtype)
         probs = xp.empty_like(logits)
-        if M and N:
-            self.launch("cross_entropy_forward", (min(M, 65535),), (_row_block(N),),
-                        loss_rows, probs, logits, target, M, N)
+        if not N:
+            loss_rows[...] = np.nan           # no classes: the loss is undefined
+        elif logits.dtype != _F32:
+            _ref("xent").cross_entropy_forward(loss_rows, probs, logits, target, xp=xp)
         elif M:
-            loss_rows[...] = np.nan
+            self.launch("cross_entropy_forward", (min(M, 65535),), (row_block(N),),
+                        loss_rows, probs, logits, target, M, N)
         return loss_rows, probs
 
     def cross_entropy_backward(self, dloss_rows, probs, target):
         xp = self.xp
         target = xp.ascontiguousarray(target, dtype=np.int64)
+        probs = xp.ascontiguousarray(probs)
         M, N = probs.shape
-        if probs.dtype != _F32:
-            onehot = (xp.arange(N)[None, :] == target[:, None]).astype(probs.dtype)
-            return xp.reshape(dloss_rows, (-1, 1)) * (probs - onehot)
-        dloss = xp.ascontiguousarray(xp.reshape(dloss_rows, (-1,)), dtype=_F32)
-        stride = 0 if dloss.size == 1 else 1
+        dloss = xp.ascontiguousarray(xp.reshape(dloss_rows, (-1,)), dtype=probs.dtype)
         dlogits = xp.empty_like(probs)
-        if probs.size:
-            self.launch("cross_entropy_backward", *_grid1d(probs.size), dlogits, xp.ascontiguousarray(probs),
-                        target, dloss, stride, M, N, 1.0)
+        if probs.dtype != _F32:
+            _ref("xent").cross_entropy_backward(dlogits, xp.broadcast_to(dloss, (M,)), probs, target, xp=xp)
+        elif probs.size:
+            stride = 0 if dloss.size == 1 else 1
+            self.launch("cross_entropy_backward", *grid1d(probs.size), dlogits, probs, target, dloss, stride,
+                        M, N, 1.0)
         return dlogits
 
+    # ---- reductions (kernels/reduce) ------------------------------------------------------------
     def sum_rows(self, x):
+        """out (N,) = x (M,N).sum(axis=0)."""
         xp = self.xp
-        if x.dtype != _F32 or x.ndim != 2:
-            return x.sum(axis=0)
         x = xp.ascontiguousarray(x)
-        M, N = x.shape
-        out = xp.empty(N, dtype=_F32)
-        if N:
+        out = xp.empty(x.shape[1:], dtype=x.dtype)
+        if x.dtype != _F32 or x.ndim != 2:
+            _ref("reduce").sum_rows(out, x)
+        elif out.size:
+            M, N = x.shape
             self.launch("sum_rows", ((N + 31) // 32,), (32, 8), out, x, M, N, 0)
         return out
 
@@ -378,12 +259,10 @@ class CUDABackend(Backend):
             self.launch(name, (1,), (1,), *args)
             return
         from fastnn.kernels.optim import ref
+        from fastnn.kernels.optim.checks import check_update_args
 
-        from fastnn.kernels.optim.table import UPDATES
-
-        fn = getattr(ref, name, None)
-        if fn is None or name not in self.kernels.sigs or name not in UPDATES:
-            raise KeyError(f"unknown optimizer kernel '{name}' (kernels/optim: {', '.join(sorted(UPDATES))})")
+        check_update_args(name, args)
+        fn = getattr(ref, name)
         try:
             bound = inspect.signature(fn).bind(*args)
         except TypeError as e:
@@ -394,7 +273,7 @@ class CUDABackend(Backend):
         if kw["param"].dtype != _F32:
             fn(*bound.args)
             return
-        self.launch(name, *_grid1d(kw["param"].size), *self._optim_cu_args(name, bound.args))
+        self.launch(name, *grid1d(kw["param"].size), *self._optim_cu_args(name, bound.args))
 
     def _optim_cu_args(self, name, args):
         """optim.cu's arguments (param, *state, grad, hp, n) from the reference's positional ones
@@ -412,7 +291,7 @@ class CUDABackend(Backend):
     def _conv_launch(self, name, out, a, b, x_shape, w_shape, dout_shape, stride, padding, dilation, groups):
         (N, C, H, W), (O, _, KH, KW), (OH, OW) = x_shape, w_shape, dout_shape[2:]
         if out.size:
-            self.launch(name, *_grid1d(out.size), out, self.xp.ascontiguousarray(a), self.xp.ascontiguousarray(b),
+            self.launch(name, *grid1d(out.size), out, self.xp.ascontiguousarray(a), self.xp.ascontiguousarray(b),
                         N, C, H, W, O, KH, KW, OH, OW, stride[0], stride[1], padding[0], padding[1],
                         dilation[0], dilation[1], groups)
         return out
@@ -457,7 +336,7 @@ class CUDABackend(Backend):
         out = xp.empty((N, C, hs.size, ws.size), _F32)
         idx = xp.empty(out.shape, np.int64)
         if out.size:
-            self.launch("max_pool_forward", *_grid1d(out.size), out, idx, xp.ascontiguousarray(x),
+            self.launch("max_pool_forward", *grid1d(out.size), out, idx, xp.ascontiguousarray(x),
                         *self._tables(hs, hn, ws, wn), N * C, H, W, hs.size, ws.size, dh, dw)
         return out, idx
 
@@ -468,7 +347,7 @@ class CUDABackend(Backend):
             return ref.max_backward(dout, idx, x_shape, hn, wn, xp=self.xp)
         (N, C, H, W), dx = x_shape, self.xp.zeros(x_shape, _F32)
         if dx.size and dout.size:
-            self.launch("max_pool_backward", *_grid1d(dx.size), dx, self.xp.ascontiguousarray(dout), idx,
+            self.launch("max_pool_backward", *grid1d(dx.size), dx, self.xp.ascontiguousarray(dout), idx,
                         *self._tables(hs, hn, ws, wn), N * C, H, W, hs.size, ws.size, dh, dw)
         return dx
 
@@ -480,7 +359,7 @@ class CUDABackend(Backend):
         xp, (N, C, H, W) = self.xp, x.shape
         out = xp.empty((N, C, hs.size, ws.size), _F32)
         if out.size:
-            self.launch("avg_pool_forward", *_grid1d(out.size), out, xp.ascontiguousarray(x),
+            self.launch("avg_pool_forward", *grid1d(out.size), out, xp.ascontiguousarray(x),
                         *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
         return out
 
@@ -491,7 +370,7 @@ class CUDABackend(Backend):
             return ref.avg_backward(dout, x_shape, hs, hn, ws, wn, div, xp=self.xp)
         (N, C, H, W), dx = x_shape, self.xp.zeros(x_shape, _F32)
         if dx.size and dout.size:
-            self.launch("avg_pool_backward", *_grid1d(dx.size), dx, self.xp.ascontiguousarray(dout),
+            self.launch("avg_pool_backward", *grid1d(dx.size), dx, self.xp.ascontiguousarray(dout),
                         *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
         return dx
 
@@ -521,20 +400,6 @@ def _import_cupy():
     return cupy
 
 
-def _scalar(v, dt, kernel, pname):
-    """A NumPy scalar of exactly the parameter's C type (CuPy would pass Python ints as int64)."""
-    try:
-        if dt.kind in "iu":
-            iv = int(v)
-            info = np.iinfo(dt)
-            if not info.min <= iv <= info.max:
-                raise OverflowError(f"{iv} out of range for {dt}")
-            return dt.type(iv)
-        return dt.type(v)
-    except (TypeError, ValueError, OverflowError) as e:
-        raise TypeError(f"kernel {kernel}: argument '{pname}' needs a {dt} scalar, got {v!r} ({e})") from None
-
-
 def _check_2d(op, a, b):
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"{op} expects 2-D arrays, got shapes {tuple(a.shape)} ({a.dtype}) and "
@@ -552,42 +417,13 @@ def _c_or_t(xp, a):
     return xp.ascontiguousarray(a), False
 
 
-def _xp_act(xp, x, act):
-    if act == "relu":
-        return xp.maximum(x, 0).astype(x.dtype, copy=False)
-    if act == "sigmoid":
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-    if act == "tanh":
-        return xp.tanh(x)
-    if act == "none":
-        return x
-    raise ValueError(f"unknown activation {act!r}")
+def _rows(op, x):
+    """x (..., N) as a 2-D view of rows (M, N)."""
+    if x.ndim == 0:
+        raise RuntimeError(f"{op} expects an array of rows (..., N), got a 0-d array ({x.dtype})")
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
 
 
-def _xp_act_grad(xp, out, act):
-    if act == "relu":
-        return (out > 0).astype(out.dtype)
-    if act == "sigmoid":
-        return out * (1 - out)
-    if act == "tanh":
-        return 1 - out * out
-    raise ValueError(f"unknown activation {act!r}")
-
-
-def _xp_softmax(xp, x, log):
-    z = x - x.max(axis=-1, keepdims=True)
-    if log:
-        return z - xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
-    e = xp.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _xp_cross_entropy(xp, logits, target):
-    M, N = logits.shape
-    if M == 0 or N == 0:
-        return xp.full(M, np.nan, logits.dtype), xp.empty_like(logits)
-    logp = _xp_softmax(xp, logits, True)
-    valid = (target >= 0) & (target < N)
-    picked = xp.take_along_axis(logp, xp.clip(target, 0, N - 1)[:, None], axis=1)[:, 0]
-    return xp.where(valid, -picked, np.nan).astype(logits.dtype), xp.exp(logp)
+def _ref(family):
+    """kernels/<family>/ref.py: the NumPy reference, run on CuPy arrays for dtypes the .cu does not cover."""
+    return importlib.import_module(f"fastnn.kernels.{family}.ref")

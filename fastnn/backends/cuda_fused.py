@@ -29,7 +29,7 @@ from fastnn.kernels.activation.codes import ACT as _ACT_CODE
 from fastnn.kernels.optim import table
 from fastnn.kernels.optim.table import HP_N, device_hp, pack_group
 
-from .cuda import _grid1d, _row_block
+from .cuda_launcher import grid1d as _grid1d, row_block as _row_block
 
 _F32 = np.dtype(np.float32)
 MAX_GRAPHS = 8  # captured step graphs kept (least recently used dropped): batch shapes x data sets

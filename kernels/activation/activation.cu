@@ -1,5 +1,5 @@
-// activation.cu — elementwise activations (relu / sigmoid / tanh) forward and backward, and the fused
-// bias + activation forward used after a GEMM: out = act(x + bias).
+// activation.cu — elementwise activations (relu / sigmoid / tanh) forward and backward, by name or by
+// act code (the code-switched pair serves the backend and the fused MLP's backward).
 //
 // act codes: 0 none (identity), 1 relu, 2 sigmoid, 3 tanh.
 // Backward kernels take the forward's saved output (llm.c style): dx = dout * act'(out) with
@@ -28,17 +28,6 @@ __device__ __forceinline__ float act_grad(float y, int act) {
 
 __device__ __forceinline__ long long grid_start() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ long long grid_step() { return (long long)gridDim.x * blockDim.x; }
-
-// out (M,N) = act(x (M,N) + bias (N,))   — bias may be NULL (no bias)
-extern "C" __global__ void bias_act_forward(float* out, const float* x, const float* bias,
-                                            int M, int N, int act) {
-    long long n = (long long)M * N;
-    for (long long i = grid_start(); i < n; i += grid_step()) {
-        float v = x[i];
-        if (bias) v += bias[i % N];
-        out[i] = act_fwd(v, act);
-    }
-}
 
 // out (n,) = act(x (n,))
 extern "C" __global__ void act_forward(float* out, const float* x, int n, int act) {

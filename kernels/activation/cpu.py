@@ -1,15 +1,11 @@
-"""Activations on the CPU (Numba): flat elementwise loops (any ndim via ravelled views) and a fused
-bias + activation. Backward kernels take the forward's saved output: relu_backward(dx, dout, out).
+"""Activations on the CPU (Numba): flat elementwise loops (any ndim via ravelled views). Backward
+kernels take the forward's saved output: relu_backward(dx, dout, out).
 Sigmoid is evaluated through exp(-|x|), so |x| ~ 1e4 never overflows.
 """
 import math
 
-import numpy as np
-
 from .._checks import check_like
 from .._numba import jit
-
-from .codes import ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH  # noqa: F401  (the one table)
 
 
 def _check(name, *arrays):
@@ -69,26 +65,6 @@ def _tanh_backward(dx, dout, out):
         dx[i] = dout[i] * (1 - out[i] * out[i])
 
 
-@jit
-def _bias_act(out, x, b, act):
-    # out (M,N) = act(x (M,N) + b (N,)); one pass, the activation branch hoisted out of the row loop
-    M, N = x.shape
-    for i in range(M):
-        if act == ACT_RELU:
-            for j in range(N):
-                v = x[i, j] + b[j]
-                out[i, j] = 0 if v < 0 else v
-        elif act == ACT_SIGMOID:
-            for j in range(N):
-                out[i, j] = _sigmoid1(x[i, j] + b[j])
-        elif act == ACT_TANH:
-            for j in range(N):
-                out[i, j] = math.tanh(x[i, j] + b[j])
-        else:
-            for j in range(N):
-                out[i, j] = x[i, j] + b[j]
-
-
 def relu(out, x):
     # out (...) = max(x, 0)
     _relu(*_check("relu", out, x))
@@ -118,13 +94,3 @@ def tanh_backward(dx, dout, out):
     # dx (...) = dout * (1 - out^2)
     _tanh_backward(*_check("tanh_backward", dx, dout, out))
 
-
-def bias_act(out, x, b, act):
-    # out (M,N) = act(x (M,N) + b (N,)); act 0 none, 1 relu, 2 sigmoid, 3 tanh
-    _check("bias_act", out, x)
-    if x.ndim != 2 or not isinstance(b, np.ndarray) or b.shape != (x.shape[1],) or b.dtype != x.dtype:
-        raise ValueError(f"bias_act: expected x (M,N) and b (N,) of one dtype, got x {x.shape} "
-                         f"{x.dtype}, b {getattr(b, 'shape', None)} {getattr(b, 'dtype', type(b))}")
-    if act not in (ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH):
-        raise ValueError(f"bias_act: unknown activation code {act!r} (0 none, 1 relu, 2 sigmoid, 3 tanh)")
-    _bias_act(out, x, np.ascontiguousarray(b), int(act))

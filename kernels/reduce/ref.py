@@ -1,4 +1,5 @@
-"""Reduction NumPy references (outputs first), floats summed in float64."""
+"""Reduction NumPy references (outputs first), floats summed in float64; plain array methods only, so
+they run on any array module (the CUDA backend runs sum_rows on CuPy for non-float32 dtypes)."""
 import numpy as np
 
 

@@ -168,9 +168,16 @@ def _wrappers(kernels):
     return "\n".join(lines) + "\n"
 
 
+def compiler():
+    """The C++ compiler command: $FASTNN_EMU_CXX, default g++ (read at each build, so a test can point
+    it at a missing compiler)."""
+    return os.environ.get("FASTNN_EMU_CXX") or "g++"
+
+
 @functools.lru_cache(maxsize=None)
-def _compiler_id():
-    return subprocess.run(["g++", "--version"], capture_output=True, text=True, check=True).stdout
+def _compiler_id(cxx):
+    """`cxx --version` (part of the build cache key). FileNotFoundError when cxx is not installed."""
+    return subprocess.run([cxx, "--version"], capture_output=True, text=True, check=True).stdout
 
 
 def _sanitize_mode(sanitize):
@@ -215,7 +222,7 @@ def _load(src, origin, incdir, defines, mode):
     full = f'#line 1 "{origin}"\n' + _rewrite_extern_shared(src) + "\n" + _wrappers(kernels)
     flags = BASE_FLAGS + SANITIZE_FLAGS[mode] + [f"-I{incdir}"]
     flags += [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in sorted((defines or {}).items())]
-    key = hashlib.sha256("\0".join([HEADER.read_text(), full, " ".join(flags), _compiler_id()])
+    key = hashlib.sha256("\0".join([HEADER.read_text(), full, " ".join(flags), _compiler_id(compiler())])
                          .encode()).hexdigest()[:32]
     if key in _modules:
         return _modules[key]
@@ -231,10 +238,10 @@ def _compile(full, flags, so):
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         cpp, out = pathlib.Path(tmp, "k.cpp"), pathlib.Path(tmp, "k.so")
         cpp.write_text(full)
-        cmd = ["g++", *flags, "-include", str(HEADER), "-x", "c++", str(cpp), "-o", str(out)]
+        cmd = [compiler(), *flags, "-include", str(HEADER), "-x", "c++", str(cpp), "-o", str(out)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
-            raise CompileError(f"g++ failed ({' '.join(cmd)}):\n{r.stderr[-6000:]}")
+            raise CompileError(f"{cmd[0]} failed ({' '.join(cmd)}):\n{r.stderr[-6000:]}")
         os.replace(out, so)  # atomic: concurrent test runs never load a half-written file
     stats.compiles += 1
 
@@ -448,16 +455,30 @@ _PROBE = r'''extern "C" __global__ void probe(int* out, int n) {
 '''
 
 
+def no_compiler_reason():
+    """Why this machine has no usable C++20 compiler (the documented reasons to skip), or None."""
+    cxx = compiler()
+    try:
+        _compiler_id(cxx)
+    except FileNotFoundError:
+        return f"{cxx} is not installed (FASTNN_EMU_CXX / PATH)"
+    r = subprocess.run([cxx, "-std=c++20", "-fsyntax-only", "-x", "c++", "-"], input="#include <span>\n",
+                       capture_output=True, text=True)
+    if r.returncode:
+        return f"{cxx} does not compile C++20: {r.stderr.strip()[-300:]}"
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def available() -> bool:
-    """True when g++ (C++20) builds and runs an emulated kernel with fibers on this machine; False only
-    for the documented "no compiler" cases (g++ missing, or it cannot build the C++20 probe). Anything
-    else — a probe that runs but computes wrong results, a crash, a bug in this package — raises, so a
-    broken emulator is a failure and never a silent skip."""
-    try:
-        mod = load(_PROBE)
-    except (FileNotFoundError, CompileError):
+    """True when the C++ compiler (g++, or $FASTNN_EMU_CXX) builds and runs an emulated kernel with fibers
+    on this machine; False only for the documented "no compiler" cases (the compiler is missing, or it
+    does not compile C++20). Anything else (the probe failing to compile with a C++20 compiler, a
+    probe that runs but computes wrong results, a crash, a bug in this package) raises, so a broken
+    emulator is a failure and never a silent skip."""
+    if no_compiler_reason() is not None:
         return False
+    mod = load(_PROBE)
     out = np.zeros(64, np.int32)
     mod.launch("probe", 1, 64, (out, np.int32(64)), timeout=30)
     if not (out == 64 - np.arange(64)).all():

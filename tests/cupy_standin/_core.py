@@ -3,30 +3,18 @@ import functools
 
 import numpy as np
 
+from fastnn.backends.cuda_launcher import Counters
+
 
 class StandinError(RuntimeError):
     """Something real CUDA/CuPy would reject (e.g. a host sync or non-kernel work during capture)."""
 
 
-class Stats:
-    """Counters: host-issued kernel launches, graph launches (and the kernels they ran), host syncs."""
+class Stats(Counters):
+    """Counters: host-issued kernel launches, graph launches (and the kernels they ran), host syncs,
+    host->device copies (the launcher's counter class: reset(), snapshot(), repr)."""
 
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self.launches = 0
-        self.graph_launches = 0
-        self.graph_kernel_launches = 0
-        self.syncs = 0
-        self.h2d = 0
-
-    def snapshot(self):
-        return dict(launches=self.launches, graph_launches=self.graph_launches,
-                    graph_kernel_launches=self.graph_kernel_launches, syncs=self.syncs, h2d=self.h2d)
-
-    def __repr__(self):
-        return f"Stats({self.snapshot()})"
+    __slots__ = ("launches", "graph_launches", "graph_kernel_launches", "syncs", "h2d")
 
 
 stats = Stats()

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-cuda_emulator = pytest.importorskip("cuda_emulator")
-from fastnn.kernels.cuda_build import cu_file  # noqa: E402
+import cuda_emulator
+from conftest_cuda import needs_emulator
+from fastnn.kernels.cuda_build import cu_file
 
-pytestmark = pytest.mark.skipif(not cuda_emulator.available(), reason="CUDA emulator (g++ C++20) unusable here")
+pytestmark = needs_emulator
 EPS = np.finfo(np.float32).eps
 i32, i64, f32 = np.int32, np.int64, np.float32
 
@@ -77,7 +78,7 @@ def test_epoch_accumulate_and_reset(B, C, block, seed):
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9])
 @pytest.mark.parametrize("use_step_ptr", [False, True])
 def test_dropout_hash_matches_ref_masks(p, use_step_ptr):
-    ref = pytest.importorskip("fastnn.kernels.fused_mlp.ref")
+    from fastnn.kernels.fused_mlp import ref
     rng = np.random.default_rng(int(p * 100))
     n, seed, layer, step = 517, 12345, 2, 7
     x = rng.standard_normal(n).astype(f32)
