@@ -1,0 +1,58 @@
+"""Indexing along a dim on the CPU (Numba) over C-contiguous (A, N, B) views (see ref.py).
+
+Work is cut into tiles of one `a` and up to BT columns `b`; a tile owns out[a, :, b0:b1] for every n,
+so scatter_add's tiles never write the same element (no races, no atomics, no per-thread partials) and
+each tile reads/writes whole column runs. Indices outside [0, N) are skipped (gather writes 0) and
+counted: the caller raises on a nonzero count (the ops check bounds before, with torch's wording).
+float32/float64 values, int64 indices: two specializations per kernel.
+"""
+from numba import prange
+
+from .._numba import jit, pjit
+
+BT = 256  # columns per tile
+
+
+@jit
+def tile(t, B):
+    # tile t of the (A, ceil(B/BT)) tiles of an (A, N, B) view: its a and its columns [b0, b1)
+    nbt = (B + BT - 1) // BT
+    a, b0 = t // nbt, (t % nbt) * BT
+    return a, b0, min(b0 + BT, B)
+
+
+@pjit
+def gather(out, x, index):
+    # out (A,K,B) = x (A,N,B)[a, index[a,k,b], b]; returns the number of out-of-range indices
+    A, N, B = x.shape
+    K = index.shape[1]
+    bad = 0
+    for t in prange(A * ((B + BT - 1) // BT)):
+        a, b0, b1 = tile(t, B)
+        for k in range(K):
+            for b in range(b0, b1):
+                i = index[a, k, b]
+                if i >= 0 and i < N:
+                    out[a, k, b] = x[a, i, b]
+                else:
+                    out[a, k, b] = 0
+                    bad += 1
+    return bad
+
+
+@pjit
+def scatter_add(out, index, src):
+    # out (A,N,B)[a, index[a,k,b], b] += src (A,K,B), in place; returns the number of out-of-range indices
+    A, N, B = out.shape
+    K = index.shape[1]
+    bad = 0
+    for t in prange(A * ((B + BT - 1) // BT)):
+        a, b0, b1 = tile(t, B)
+        for k in range(K):
+            for b in range(b0, b1):
+                i = index[a, k, b]
+                if i >= 0 and i < N:
+                    out[a, i, b] += src[a, k, b]
+                else:
+                    bad += 1
+    return bad

@@ -1,0 +1,161 @@
+"""Indexing along a dim on every backend: the gather / scatter_add primitives (kernels/index) against
+kernels/index/ref.py over hypothesis shapes (size-0/1 dims, negative dims, non-contiguous inputs, index
+smaller than the input, repeated indices), other dtypes through ref.py, and the ops' errors and
+gradients against torch."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import fastnn
+from alongdim import EPS, SETTINGS, noncontig, shape_and_dim, values
+from fastnn.backends import get_backend
+from fastnn.backends.base import lines_shape
+from fastnn.kernels.index import ref
+
+
+def _case(rng, shape, d, smaller):
+    """An index for dim d: K in [0, 4] entries along d (0 when the dim is empty), and on the other dims
+    the input's sizes or (smaller) sizes no larger."""
+    n = shape[d]
+    ishape = tuple((int(rng.integers(0, 5)) if n else 0) if k == d else
+                   (int(rng.integers(0, s + 1)) if smaller else s) for k, s in enumerate(shape))
+    return rng.integers(0, max(n, 1), size=ishape).astype(np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, **SETTINGS)
+@given(sd=shape_and_dim(), nc=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_gather_matches_reference(backend, dtype, sd, nc, seed):
+    (shape, dim), be, rng = sd, get_backend(backend), np.random.default_rng(seed)
+    d = dim % len(shape)
+    x, index = values(rng, shape, dtype), _case(rng, shape, d, smaller=False)
+    x = x[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))]
+    want = np.empty(index.shape, dtype)
+    ref.gather(want.reshape(lines_shape(index.shape, d)), x.reshape(lines_shape(x.shape, d)),
+               index.reshape(lines_shape(index.shape, d)))
+    got = be.gather(be.asarray(noncontig(x) if nc else x), be.asarray(noncontig(index) if nc else index), d)
+    np.testing.assert_array_equal(be.to_numpy(got), want)
+    np.testing.assert_array_equal(want, np.take_along_axis(x, index, axis=d))  # the reference itself
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, **SETTINGS)
+@given(sd=shape_and_dim(), nc=st.booleans(), smaller=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_scatter_add_matches_reference(backend, dtype, sd, nc, smaller, seed):
+    (shape, dim), be, rng = sd, get_backend(backend), np.random.default_rng(seed)
+    d = dim % len(shape)
+    out0, index = values(rng, shape, dtype), _case(rng, shape, d, smaller)
+    src = values(rng, index.shape, dtype)
+    want = out0.astype(np.float64)
+    lead = want[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))].copy()
+    ref.scatter_add(lead.reshape(lines_shape(lead.shape, d)), index.reshape(lines_shape(index.shape, d)),
+                    src.astype(np.float64).reshape(lines_shape(src.shape, d)))
+    want[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))] = lead
+    out = be.asarray(noncontig(out0) if nc else out0)
+    got = be.scatter_add(out, be.asarray(noncontig(index) if nc else index), be.asarray(src), d)
+    assert got is out
+    # each entry: |out0| + the |src| added to it, rounded once per addition (order unspecified on cuda)
+    mag = np.abs(out0).astype(np.float64)
+    m_lead = mag[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))].copy()
+    ref.scatter_add(m_lead.reshape(lines_shape(m_lead.shape, d)), index.reshape(lines_shape(index.shape, d)),
+                    np.abs(src).astype(np.float64).reshape(lines_shape(src.shape, d)))
+    mag[tuple(slice(None) if k == d else slice(0, n) for k, n in enumerate(index.shape))] = m_lead
+    bound = (index.shape[d] + 1) * EPS[np.dtype(dtype)] * mag
+    assert np.all(np.abs(be.to_numpy(got) - want) <= bound)
+
+
+def test_repeated_indices_accumulate(backend):
+    be = get_backend(backend)
+    out = be.asarray(np.zeros((2, 3)))
+    index = np.array([[2, 2, 2, 0], [1, 1, 1, 1]])
+    be.scatter_add(out, be.asarray(index), be.asarray(np.ones((2, 4))), 1)
+    np.testing.assert_array_equal(be.to_numpy(out), [[1, 0, 3], [0, 4, 0]])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_other_dtypes_run_the_reference(backend, dtype):
+    be = get_backend(backend)
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, (4, 5)).astype(dtype)
+    index = rng.integers(0, 4, (3, 5))
+    np.testing.assert_array_equal(be.to_numpy(be.gather(be.asarray(x), be.asarray(index), 0)),
+                                  np.take_along_axis(x, index, 0))
+    if dtype != np.bool_:
+        out = be.asarray(np.zeros((4, 5), dtype))
+        be.scatter_add(out, be.asarray(index), be.asarray(x[:3]), 0)
+        want = np.zeros((4, 5), dtype)
+        np.add.at(want, (index, np.arange(5)[None, :]), x[:3])
+        np.testing.assert_array_equal(be.to_numpy(out), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_realistic_shape_matches_reference(dtype):
+    """(128, 1000) on the cpu kernels: many tiles, both dims (parallel tiles partition the output)."""
+    be, rng = get_backend("cpu"), np.random.default_rng(2)
+    x = values(rng, (128, 1000), dtype)
+    for d in (0, 1):
+        index = rng.integers(0, x.shape[d], x.shape)
+        np.testing.assert_array_equal(be.gather(x, index, d), np.take_along_axis(x, index, d))
+        want = np.zeros(x.shape)
+        ref.scatter_add(want.reshape(lines_shape(x.shape, d)), index.reshape(lines_shape(x.shape, d)),
+                        x.astype(np.float64).reshape(lines_shape(x.shape, d)))
+        got = be.scatter_add(np.zeros_like(x), index, x, d)
+        mag = np.zeros(x.shape)
+        ref.scatter_add(mag.reshape(lines_shape(x.shape, d)), index.reshape(lines_shape(x.shape, d)),
+                        np.abs(x).astype(np.float64).reshape(lines_shape(x.shape, d)))
+        assert np.all(np.abs(got - want) <= (x.shape[d] + 1) * EPS[np.dtype(dtype)] * mag)
+
+
+# ---- the ops: errors before any kernel runs, gradients, negative dims, against torch -------------------
+def _torch_error(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 — the wording is what is compared
+        return type(e), str(e)
+    raise AssertionError("torch accepted the input")
+
+
+@pytest.mark.parametrize("case", [
+    ("gather", lambda L, a: L.gather(a, 1, L.tensor([[0.5]])), "gather(): Expected dtype int32/int64 for index"),
+    ("scatter_add", lambda L, a: L.scatter_add(a, 1, L.tensor([[0.5]]), L.ones(1, 1)),
+     "scatter(): Expected dtype int32/int64 for index"),
+    ("gather", lambda L, a: L.gather(a, 1, L.tensor([[4]])), "index 4 is out of bounds for dimension 1 with size 4"),
+    ("gather", lambda L, a: L.gather(a, 1, L.tensor([[-1]])), "index -1 is out of bounds for dimension 1 with size 4"),
+    ("gather", lambda L, a: L.gather(a, 2, L.tensor([[0]])), "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
+    ("scatter_add", lambda L, a: L.scatter_add(a, -1, L.tensor([[9]]), L.ones(1, 1)),
+     "index 9 is out of bounds for dimension 1 with size 4"),
+    ("scatter_add", lambda L, a: L.scatter_add(a, -3, L.tensor([[0]]), L.ones(1, 1)),
+     "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+], ids=lambda c: c[2][:30] if isinstance(c, tuple) else str(c))
+def test_bad_input_raises_torchs_error(backend, case):
+    _, fn, text = case
+    t_type, t_msg = _torch_error(lambda: fn(torch, torch.zeros(3, 4)))
+    with pytest.raises(t_type) as e:
+        fn(fastnn, fastnn.zeros(3, 4, device=backend))
+    assert text in str(e.value) and text in t_msg
+
+
+def test_int32_index_is_accepted_like_torch(backend):
+    x = np.arange(12.0).reshape(3, 4)
+    i = np.array([[3, 0], [1, 1], [2, 0]], dtype=np.int32)
+    want = torch.tensor(x).gather(1, torch.tensor(i)).numpy()
+    got = fastnn.tensor(x, device=backend).gather(1, fastnn.tensor(i, device=backend))
+    np.testing.assert_array_equal(got.cpu().numpy(), want)
+
+
+@pytest.mark.parametrize("dim", [-1, 0, 1, -2])
+def test_gather_scatter_add_grads_match_torch(backend, dim):
+    rng = np.random.default_rng(3)
+    x, src = rng.standard_normal((4, 5)), rng.standard_normal((3, 4))
+    index = rng.integers(0, 4 if dim % 2 == 0 else 5, (3, 4))
+    outs = []
+    for L, dev in ((torch, "cpu"), (fastnn, backend)):
+        xt = L.tensor(x, requires_grad=True, device=dev)
+        st_ = L.tensor(src, requires_grad=True, device=dev)
+        it = L.tensor(index, device=dev)
+        y = (xt.gather(dim, it) * st_).sum() + (xt.scatter_add(dim, it, st_) ** 2).sum()
+        y.backward()
+        outs.append([np.asarray(v.detach().cpu().numpy()) for v in (y, xt.grad, st_.grad)])
+    for want, got in zip(*outs):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max()))
