@@ -21,38 +21,67 @@ def tile(t, B):
     return a, b0, min(b0 + BT, B)
 
 
+@jit
+def _gather_tile(out, x, index, a, b0, b1):
+    # out[a, :, b0:b1] = x (A,N,B)[a, index[a, :, b0:b1], b0:b1]; returns the number of out-of-range indices
+    N, K = x.shape[1], index.shape[1]
+    bad = 0
+    if b1 - b0 == 1:                  # one column (dim is the last): no inner loop (2.4x faster)
+        for k in range(K):
+            i = index[a, k, b0]
+            ok = i >= 0 and i < N
+            out[a, k, b0] = x[a, i, b0] if ok else 0
+            bad += not ok
+        return bad
+    for k in range(K):
+        for b in range(b0, b1):
+            i = index[a, k, b]
+            ok = i >= 0 and i < N
+            out[a, k, b] = x[a, i, b] if ok else 0
+            bad += not ok
+    return bad
+
+
+@jit
+def _scatter_add_tile(out, index, src, a, b0, b1):
+    # out (A,N,B)[a, index[a, :, b0:b1], b0:b1] += src[a, :, b0:b1]; returns the number of out-of-range indices
+    N, K = out.shape[1], index.shape[1]
+    bad = 0
+    if b1 - b0 == 1:
+        for k in range(K):
+            i = index[a, k, b0]
+            if i >= 0 and i < N:
+                out[a, i, b0] += src[a, k, b0]
+            else:
+                bad += 1
+        return bad
+    for k in range(K):
+        for b in range(b0, b1):
+            i = index[a, k, b]
+            if i >= 0 and i < N:
+                out[a, i, b] += src[a, k, b]
+            else:
+                bad += 1
+    return bad
+
+
 @pjit
 def gather(out, x, index):
     # out (A,K,B) = x (A,N,B)[a, index[a,k,b], b]; returns the number of out-of-range indices
-    A, N, B = x.shape
-    K = index.shape[1]
+    A, B = x.shape[0], x.shape[2]
     bad = 0
     for t in prange(A * ((B + BT - 1) // BT)):
         a, b0, b1 = tile(t, B)
-        for k in range(K):
-            for b in range(b0, b1):
-                i = index[a, k, b]
-                if i >= 0 and i < N:
-                    out[a, k, b] = x[a, i, b]
-                else:
-                    out[a, k, b] = 0
-                    bad += 1
+        bad += _gather_tile(out, x, index, a, b0, b1)
     return bad
 
 
 @pjit
 def scatter_add(out, index, src):
     # out (A,N,B)[a, index[a,k,b], b] += src (A,K,B), in place; returns the number of out-of-range indices
-    A, N, B = out.shape
-    K = index.shape[1]
+    A, B = out.shape[0], out.shape[2]
     bad = 0
     for t in prange(A * ((B + BT - 1) // BT)):
         a, b0, b1 = tile(t, B)
-        for k in range(K):
-            for b in range(b0, b1):
-                i = index[a, k, b]
-                if i >= 0 and i < N:
-                    out[a, i, b] += src[a, k, b]
-                else:
-                    bad += 1
+        bad += _scatter_add_tile(out, index, src, a, b0, b1)
     return bad
