@@ -62,6 +62,11 @@ def cases(be, M, N, rng):
             ("sort dim=0", lambda: _old_sort(x, 0, False), lambda: be.sort(x, 0, False)),
             ("topk k=10 dim=1", lambda: _old_topk(x, 10, 1, True), lambda: be.topk(x, 10, 1, True)),
             ("topk k=100 dim=1", lambda: _old_topk(x, 100, 1, True), lambda: be.topk(x, 100, 1, True))]
+    emb_idx = rng.integers(0, 10000, 4096)
+    emb_rows = rng.standard_normal((4096, 128)).astype(np.float32)
+    out += [("index_add rows (10000,128) <- (4096,128)", lambda: np.add.at(np.zeros((10000, 128), np.float32), emb_idx,
+                                                                           emb_rows),
+             lambda: be.index_add(np.zeros((10000, 128), np.float32), emb_idx, emb_rows))]
     small = x[:, :100]
     out += [("cumprod backward (M,100) dim=1", lambda: _old_cumprod_backward(small, small, 1),
              lambda: be.cumprod_backward(small, small, np.cumprod(small, 1), 1))]
@@ -102,7 +107,8 @@ i = np.zeros((64, 50), np.int64)
 for name, f in [("gather", lambda: be.gather(x, i, 1)), ("scatter_add", lambda: be.scatter_add(x.copy(), i, x, 1)),
                 ("cumsum+cumprod", lambda: (be.cumsum(x, 1), be.cumprod(x, 1))),
                 ("cumprod_backward", lambda: be.cumprod_backward(x, x, x, 1)),
-                ("sort", lambda: be.sort(x, 1)), ("topk k=5", lambda: be.topk(x, 5, 1))]:
+                ("sort", lambda: be.sort(x, 1)), ("topk k=5", lambda: be.topk(x, 5, 1)),
+                ("index_add rows", lambda: be.index_add(x.copy(), i[:, 0], x))]:
     t0 = time.perf_counter(); f(); res[name] = time.perf_counter() - t0
 print(json.dumps(res))
 """

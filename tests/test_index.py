@@ -159,3 +159,62 @@ def test_gather_scatter_add_grads_match_torch(backend, dim):
         outs.append([np.asarray(v.detach().cpu().numpy()) for v in (y, xt.grad, st_.grad)])
     for want, got in zip(*outs):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max()))
+
+
+# ---- index_add: a 1-D index along the first axis (embedding / index_select / padding backwards) -------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, **SETTINGS)
+@given(N=st.integers(1, 6), rest=st.lists(st.integers(0, 4), max_size=2), K=st.integers(0, 12), nc=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_index_add_rows_matches_reference(backend, dtype, N, rest, K, nc, seed):
+    be, rng = get_backend(backend), np.random.default_rng(seed)
+    shape = (N,) + tuple(rest)
+    out0 = values(rng, shape, dtype)
+    index = rng.integers(-N, N, K)                       # negative indices count from the end
+    src = values(rng, (K,) + tuple(rest), dtype)
+    B = int(np.prod(rest, dtype=np.int64))
+    want = out0.astype(np.float64)
+    ref.index_add_rows(want.reshape(N, B), index, src.astype(np.float64).reshape(K, B))
+    mag = np.abs(out0).astype(np.float64)
+    ref.index_add_rows(mag.reshape(N, B), index, np.abs(src).astype(np.float64).reshape(K, B))
+    out = be.asarray(noncontig(out0) if nc else out0)
+    got = be.index_add(out, be.asarray(index), be.asarray(noncontig(src) if nc else src))
+    assert got is out
+    assert np.all(np.abs(be.to_numpy(out) - want) <= (K + 1) * EPS[np.dtype(dtype)] * mag)
+
+
+def test_index_add_other_indices_keep_add_at_semantics(backend):
+    """Tuple and 2-D indices (getitem's backward) still accumulate like np.add.at."""
+    be = get_backend(backend)
+    out = be.asarray(np.zeros((3, 4)))
+    be.index_add(out, (be.asarray(np.array([0, 0, 2])), be.asarray(np.array([1, 1, 3]))), be.asarray(np.ones(3)))
+    be.index_add(out, be.asarray(np.array([[1, 1]])), be.asarray(np.ones((1, 2, 4))))
+    np.testing.assert_array_equal(be.to_numpy(out), [[0, 2, 0, 0], [2, 2, 2, 2], [0, 0, 0, 1]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_index_select_and_embedding_grads_match_torch(backend, dim):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 6))
+    sel = np.array([4, 0, 4, 2, 4]) if dim == 0 else np.array([5, 1, 5, 0])
+    emb_idx = np.array([[1, 3, 1], [0, 1, 4]])
+    res = []
+    for L, dev in ((torch, "cpu"), (fastnn, backend)):
+        t = L.tensor(x, requires_grad=True, device=dev)
+        y = (t.index_select(dim, L.tensor(sel, device=dev)) ** 2).sum()
+        y = y + (L.nn.functional.embedding(L.tensor(emb_idx, device=dev), t) ** 3).sum()
+        y.backward()
+        res.append((y.detach().cpu().numpy(), t.grad.cpu().numpy()))
+    for want, got in zip(*res):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * (1 + np.abs(want).max()))
+
+
+def test_cpu_kernels_refuse_out_of_range_indices_plainly():
+    """Below the ops' checks the cpu kernels skip and count bad indices; the backend raises a plain error."""
+    be = get_backend("cpu")
+    x = np.zeros((2, 3))
+    for call in (lambda: be.gather(x, np.array([[0, 3, 1]] * 2), 1),
+                 lambda: be.scatter_add(x.copy(), np.array([[-1], [0]]), np.ones((2, 1)), 1),
+                 lambda: be.index_add(x.copy(), np.array([2]), np.ones((1, 3)))):
+        with pytest.raises(RuntimeError, match="out of bounds for dimension"):
+            call()

@@ -80,7 +80,28 @@ class Backend:
         raise NotImplementedError
 
     def index_add(self, out, index, src):
-        """out[index] += src with repeated indices accumulated (backward of advanced indexing)."""
+        """out[index] += src with repeated indices accumulated (backward of advanced indexing), in place.
+        A 1-D integer index along the first axis of a float out (embedding, index_select, padding
+        backwards) runs kernels/index's index_add_rows; any other index the backend's index_add_at."""
+        xp = self.xp
+        if not (self.owns(index) and index.ndim == 1 and index.dtype.kind in "iu" and out.ndim >= 1
+                and out.dtype == src.dtype and tuple(src.shape) == tuple(index.shape) + tuple(out.shape[1:])):
+            return self.index_add_at(out, index, src)
+        work = out if out.flags.c_contiguous else xp.ascontiguousarray(out)
+        B = lines_shape(out.shape, 0)[2]
+        if src.size:
+            self.index_add_rows(work.reshape(out.shape[0], B), xp.ascontiguousarray(index, dtype="int64"),
+                                xp.ascontiguousarray(src).reshape(index.shape[0], B))
+        if work is not out:
+            out[...] = work
+        return out
+
+    def index_add_at(self, out, index, src):
+        """out[index] += src for any NumPy-style index (np.add.at semantics), in place; returns out."""
+        raise NotImplementedError
+
+    def index_add_rows(self, out, index, src):
+        """out (N,B)[index[k], :] += src (K,B), index int64 (negative counts from the end) (kernels/index)."""
         raise NotImplementedError
 
     # ---- optimizers: in-place updates over flat buffers (see kernels/optim/ref.py) -------------

@@ -194,9 +194,16 @@ class CPUBackend(Backend):
         self.k_reduce.sum_rows(out, x)
         return out
 
-    def index_add(self, out, index, src):
+    def index_add_at(self, out, index, src):
         np.add.at(out, index, src)
         return out
+
+    def index_add_rows(self, out, index, src):
+        from fastnn.kernels.index import cpu, ref
+
+        if out.dtype not in _FLOATS:
+            return ref.index_add_rows(out, index, src)
+        raise_bad_indices("index_add", cpu.index_add_rows(out, index, src), 0, out.shape[0])
 
     # ---- indexing, scans, sorting along a dim: kernel entries (base.py makes the views) ------------
     # float32/float64 run kernels/{index,scan,sort}/cpu.py; other dtypes their ref.py.

@@ -360,7 +360,7 @@ class CUDABackend(Backend):
             self.launch("sum_rows", ((N + 31) // 32,), (32, 8), out, x, M, N, 0)
         return out
 
-    def index_add(self, out, index, src):
+    def index_add_at(self, out, index, src):
         xp = self.xp
         if hasattr(xp, "add") and hasattr(xp.add, "at"):
             xp.add.at(out, index, src)
@@ -419,6 +419,14 @@ class CUDABackend(Backend):
                     shared_mem=P * (x.dtype.itemsize + 4))
 
     topk_rows = sort_rows  # the first K of the sorted row (sort.cu writes only K columns)
+
+    def index_add_rows(self, out, index, src):
+        from fastnn.kernels.index import ref
+
+        if out.dtype not in _FLOATS:
+            return ref.index_add_rows(out, index, src, xp=self.xp)
+        self.launch("index_add_rows" + _SUFFIX[out.dtype], *_grid1d(src.size), out, index, src, *out.shape,
+                    index.shape[0])
 
     # ---- optimizers ----------------------------------------------------------------------------
     def optimizer_step(self, name, *args):

@@ -1,4 +1,5 @@
-"""Indexing along a dim on the CPU (Numba) over C-contiguous (A, N, B) views (see ref.py).
+"""Indexing along a dim on the CPU (Numba) over C-contiguous (A, N, B) views (see ref.py), and
+index_add_rows (a 1-D index along the first axis: the backward of embedding and index_select).
 
 Work is cut into tiles of one `a` and up to BT columns `b`; a tile owns out[a, :, b0:b1] for every n,
 so scatter_add's tiles never write the same element (no races, no atomics, no per-thread partials) and
@@ -84,4 +85,23 @@ def scatter_add(out, index, src):
     for t in prange(A * ((B + BT - 1) // BT)):
         a, b0, b1 = tile(t, B)
         bad += _scatter_add_tile(out, index, src, a, b0, b1)
+    return bad
+
+
+@pjit
+def index_add_rows(out, index, src):
+    # out (N,B)[index[k], :] += src (K,B), in place; negative indices count from the end; returns the
+    # number of indices outside [-N, N). Tiles of up to BT columns: each owns its columns of every row
+    N, B = out.shape
+    bad = 0
+    for t in prange((B + BT - 1) // BT):
+        b0 = t * BT
+        b1 = min(b0 + BT, B)
+        for k in range(index.shape[0]):
+            i = index[k] + N if index[k] < 0 else index[k]
+            if i >= 0 and i < N:
+                for b in range(b0, b1):
+                    out[i, b] += src[k, b]
+            else:
+                bad += 1
     return bad

@@ -18,3 +18,8 @@ def scatter_add(out, index, src, xp=np):
         return
     flat = ((a * N + index) * B + b).reshape(-1)             # position in out.reshape(-1) (out is C-contiguous)
     xp.add.at(out.reshape(-1), flat, src.reshape(-1))
+
+
+def index_add_rows(out, index, src, xp=np):
+    # out (N,B)[index[k], :] += src (K,B); negative indices count from the end; repeats accumulate
+    xp.add.at(out, index, src)
