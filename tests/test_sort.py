@@ -1,26 +1,13 @@
 """Sorting along a dim on every backend: the sort / topk primitives (kernels/sort) against
 kernels/sort/ref.py over hypothesis shapes (size-0/1 dims, negative dims, non-contiguous inputs) with
 ties, -0.0 and NaN (torch's stable order: NaN largest, ties by index), the cuda backend's fallback for
-rows longer than SORT_MAX, other dtypes through ref.py, and the ops against torch."""
+rows longer than SORT_MAX and other dtypes through ref.py (torch parity: test_torch_parity_alongdim.py)."""
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
-import fastnn
-from alongdim import SETTINGS, noncontig, shape_and_dim, values
+from alongdim import SETTINGS, noncontig, ref_sort as _ref_sort, shape_and_dim, values
 from fastnn.backends import get_backend
-from fastnn.kernels.sort import ref
-
-
-def _ref_sort(x, d, descending, k=None):
-    """ref.sort over rows with dim d moved last, shaped back."""
-    xm = np.moveaxis(x, d, -1)
-    rows = np.ascontiguousarray(xm).reshape(int(np.prod(xm.shape[:-1])), x.shape[d])
-    k = x.shape[d] if k is None else k
-    v, i = np.empty((rows.shape[0], k), x.dtype), np.empty((rows.shape[0], k), np.int64)
-    ref.sort(v, i, rows, descending)
-    return (np.moveaxis(v.reshape(xm.shape[:-1] + (k,)), -1, d), np.moveaxis(i.reshape(xm.shape[:-1] + (k,)), -1, d))
 
 
 def _same(got, want, be):
@@ -82,54 +69,3 @@ def test_other_dtypes_run_the_reference(backend, dtype):
     x = rng.integers(0, 3, (4, 9)).astype(dtype)
     for descending in (False, True):
         _same(be.sort(be.asarray(x), 1, descending), _ref_sort(x, 1, descending), be)
-
-
-def test_reference_order_is_torchs_stable_order():
-    """The oracle itself against torch.sort(stable=True): NaN, ties, -0.0, both directions."""
-    rng = np.random.default_rng(9)
-    x = values(rng, (6, 30), np.float64, ties=True, nans=True)
-    for descending in (False, True):
-        tv, ti = torch.sort(torch.tensor(x), dim=1, descending=descending, stable=True)
-        v, i = _ref_sort(x, 1, descending)
-        np.testing.assert_array_equal(i, ti.numpy())
-        np.testing.assert_array_equal(v, tv.numpy())
-
-
-# ---- the ops against torch ---------------------------------------------------------------------------
-@pytest.mark.parametrize("dim", [0, 1, -1, -2])
-@pytest.mark.parametrize("descending", [False, True])
-def test_sort_op_matches_torch_stable(backend, dim, descending):
-    rng = np.random.default_rng(10)
-    x = values(rng, (5, 7), np.float32, ties=True, nans=True)
-    tv, ti = torch.sort(torch.tensor(x), dim=dim, descending=descending, stable=True)
-    v, i = fastnn.tensor(x, device=backend).sort(dim, descending, stable=True)
-    np.testing.assert_array_equal(i.cpu().numpy(), ti.numpy())
-    np.testing.assert_array_equal(v.cpu().numpy(), tv.numpy())
-    np.testing.assert_array_equal(fastnn.tensor(x, device=backend).argsort(dim, descending).cpu().numpy(), ti.numpy())
-
-
-@pytest.mark.parametrize("largest", [False, True])
-def test_topk_op_values_and_grads_match_torch(backend, largest):
-    """Distinct values (torch's tie order in topk is unspecified) plus NaNs; gradients flow back."""
-    rng = np.random.default_rng(11)
-    x = rng.permutation(40).reshape(5, 8).astype(np.float64) / 7
-    x[1, 3] = x[3, 0] = np.nan
-    res = []
-    for L, dev in ((torch, "cpu"), (fastnn, backend)):
-        t = L.tensor(x, requires_grad=True, device=dev)
-        v, i = t.topk(3, dim=-1, largest=largest)
-        (L.nan_to_num(v, nan=5.0) * L.arange(3.0, dtype=v.dtype).to(dev)).sum().backward()
-        res.append((v.detach().cpu().numpy(), i.cpu().numpy(), t.grad.cpu().numpy()))
-    for want, got in zip(*res):
-        np.testing.assert_array_equal(got, want)
-
-
-def test_sort_errors_match_torch(backend):
-    cases = [lambda L, a: a.sort(dim=2), lambda L, a: a.topk(5), lambda L, a: a.topk(2, dim=-3),
-             lambda L, a: a.argsort(dim=3)]
-    for fn in cases:
-        with pytest.raises((IndexError, RuntimeError)) as t_err:
-            fn(torch, torch.zeros(3, 4))
-        with pytest.raises(t_err.type) as e:
-            fn(fastnn, fastnn.zeros(3, 4, device=backend))
-        assert str(t_err.value) in str(e.value)
