@@ -51,9 +51,9 @@ def test_long_rows_both_topk_paths(backend, n, k):
         _same(be.topk(be.asarray(x), k, 1, largest), _ref_sort(x, 1, largest, k), be)
 
 
-def test_cuda_falls_back_above_sort_max(backend):
-    """Rows of SORT_MAX run sort.cu at its shared-memory bound; longer rows run ref.py on the device
-    arrays (same order)."""
+def test_rows_at_and_above_sort_max(backend):
+    """cuda: rows of SORT_MAX run sort.cu at its shared-memory bound (48 KB for double), longer rows
+    run ref.py on the device arrays; cpu: long rows through the radix sort. Same order everywhere."""
     from fastnn.backends.cuda import SORT_MAX
 
     be, rng = get_backend(backend), np.random.default_rng(7)
