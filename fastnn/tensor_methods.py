@@ -14,15 +14,15 @@ def _T():
 def _check_index(self, index, name, dim):
     if not isinstance(index, _T()):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    if index._data.dtype != np.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{'scatter' if name == 'scatter_add' else name}(): Expected dtype int32/int64 for index")
     if index.ndim != self.ndim and not (name == "index_select" and index.ndim <= 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {'input' if name == 'gather' else 'self'} tensor")
     n = self.shape[norm_dim(dim, self.ndim)] if self.ndim else 1
     if index.numel() and (int(index._data.min()) < 0 or int(index._data.max()) >= n):
         raise RuntimeError(f"index {int(index._data.max()) if int(index._data.max()) >= n else int(index._data.min())} "
                            f"is out of bounds for dimension {norm_dim(dim, max(self.ndim, 1))} with size {n}")
-    return index.to(self.device)
+    return index.to(self.device).to(np.int64)
 
 
 def _floating(t):
@@ -144,21 +144,13 @@ class TensorMethods:
 
     # ---- sorting ---------------------------------------------------------------------------------
     def argsort(self, dim=-1, descending=False, stable=False):
-        xp = self.backend.xp
-        if self.ndim == 0:
-            return _T()._wrap(xp.zeros((), np.int64), self.backend)
-        d = norm_dim(dim, self.ndim)
-        key = -self._data if descending and self._data.dtype != np.bool_ else self._data
-        if descending and self._data.dtype == np.bool_:
-            key = ~self._data
-        return _T()._wrap(xp.argsort(key, axis=d, kind="stable").astype(np.int64), self.backend)
+        return self.sort(dim, descending, stable)[1]
 
     def sort(self, dim=-1, descending=False, stable=False):
-        from .tensor_ops import _MinMax
+        """Always stable (a valid order for stable=False too): NaN sorts as the largest value."""
+        from .tensor_ops import _topk
 
-        idx = self.argsort(dim, descending)
-        values = self.gather(dim, idx) if self.ndim else self.clone()
-        return _MinMax((values, idx))
+        return _topk(self, self.shape[norm_dim(dim, self.ndim)] if self.ndim else 1, dim, descending)
 
     # ---- scans and reductions --------------------------------------------------------------------
     def cumsum(self, dim, dtype=None):

@@ -233,11 +233,8 @@ class TensorOps:
         return _max(self, dim, keepdim, minimum=True)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        """(values, indices) of the k largest elements along dim, like torch.topk."""
-        values = red.TopK.apply(self, k=int(k), dim=dim, largest=largest)
-        indices = type(self)._wrap(values.grad_fn.indices if values.grad_fn else _topk_indices(self, k, dim, largest),
-                                   self.backend)
-        return _MinMax((values, indices))
+        """(values, indices) of the k largest elements along dim, like torch.topk (always sorted)."""
+        return _topk(self, int(k), dim, largest)
 
     def argmax(self, dim=None, keepdim=False):
         return _argmax(self, dim, keepdim, self.backend.xp.argmax)
@@ -396,11 +393,15 @@ def _max(t, dim, keepdim, minimum):
     return _MinMax((fn_out, idx))
 
 
-def _topk_indices(t, k, dim, largest):
-    xp = t.backend.xp
-    d = norm_dim(dim, t.ndim)
-    order = xp.argsort(-t._data if largest else t._data, axis=d, kind="stable")
-    return xp.take(order, xp.arange(int(k)), axis=d).astype(np.int64)
+def _topk(t, k, dim, largest):
+    """(values, indices) through red.TopK when a gradient is wanted, else straight from the backend."""
+    from .autograd import is_grad_enabled
+
+    if is_grad_enabled() and t.requires_grad:
+        values = red.TopK.apply(t, k=k, dim=dim, largest=largest)
+        return _MinMax((values, type(t)._wrap(values.grad_fn.indices, t.backend)))
+    values, indices = red.topk_arrays(t.backend, t._data, k, dim, largest)
+    return _MinMax((type(t)._wrap(values, t.backend), type(t)._wrap(indices, t.backend)))
 
 
 def _argmax(t, dim, keepdim, op):

@@ -76,7 +76,28 @@ class Backend:
         raise NotImplementedError
 
     def index_add(self, out, index, src):
-        """out[index] += src with repeated indices accumulated (backward of advanced indexing)."""
+        """out[index] += src with repeated indices accumulated (backward of advanced indexing), in place.
+        A 1-D integer index along the first axis of a float out (embedding, index_select, padding
+        backwards) runs kernels/index's index_add_rows; any other index the backend's index_add_at."""
+        xp = self.xp
+        if not (self.owns(index) and index.ndim == 1 and index.dtype.kind in "iu" and out.ndim >= 1
+                and out.dtype == src.dtype and tuple(src.shape) == tuple(index.shape) + tuple(out.shape[1:])):
+            return self.index_add_at(out, index, src)
+        work = out if out.flags.c_contiguous else xp.ascontiguousarray(out)
+        B = lines_shape(out.shape, 0)[2]
+        if src.size:
+            self.index_add_rows(work.reshape(out.shape[0], B), xp.ascontiguousarray(index, dtype="int64"),
+                                xp.ascontiguousarray(src).reshape(index.shape[0], B))
+        if work is not out:
+            out[...] = work
+        return out
+
+    def index_add_at(self, out, index, src):
+        """out[index] += src for any NumPy-style index (np.add.at semantics), in place; returns out."""
+        raise NotImplementedError
+
+    def index_add_rows(self, out, index, src):
+        """out (N,B)[index[k], :] += src (K,B), index int64 (negative counts from the end) (kernels/index)."""
         raise NotImplementedError
 
     # ---- optimizers: in-place updates over flat buffers (see kernels/optim/ref.py) -------------
@@ -122,19 +143,143 @@ class Backend:
         """dx (N,C,H,W): each window's dout / div spread over its inputs."""
         raise NotImplementedError
 
-    # ---- indexing and scans (kernels/index, kernels/scan; references in their ref.py) -----------
+    # ---- indexing, scans, sorting along a dim (kernels/index, kernels/scan, kernels/sort) ----------
+    # The primitives below bring their arrays to C-contiguous (A, N, B) views (dim in the middle) or
+    # (M, N) rows (dim last) and call the backend's kernel entries (the *_lines / *_rows methods after
+    # them). float32/float64 run kernels; other dtypes run the family's ref.py on `xp`. Index int64.
     def gather(self, x, index, dim):
-        """out[..., j, ...] = x[..., index[..., j, ...], ...] along dim (index int64, same ndim)."""
-        return self.xp.take_along_axis(x, index, axis=dim)
+        """out (index.shape) = x[..., index[..., j, ...], ...] along dim; x's shape equals index's on every
+        other dim (the ops pass the part of x that index covers)."""
+        check_index_shapes("gather", x, index, dim, exact=True)
+        x3 = self.xp.ascontiguousarray(x).reshape(lines_shape(x.shape, dim))
+        i3 = self.xp.ascontiguousarray(index).reshape(lines_shape(index.shape, dim))
+        out = self.xp.empty(i3.shape, x.dtype)
+        if out.size:
+            self.gather_lines(out, x3, i3, dim)
+        return out.reshape(index.shape)
 
     def scatter_add(self, out, index, src, dim):
-        """out[..., index[..., j, ...], ...] += src[..., j, ...] along dim, in place; returns out."""
+        """out[..., index[..., j, ...], ...] += src[..., j, ...] along dim, in place (repeated indices
+        accumulate); index and src share a shape no larger than out's on the other dims. Returns out."""
+        check_index_shapes("scatter_add", out, index, dim, exact=False)
+        if tuple(src.shape) != tuple(index.shape):
+            raise RuntimeError(f"scatter_add: src shape {tuple(src.shape)} differs from index shape "
+                               f"{tuple(index.shape)}")
         xp = self.xp
-        idx = [xp.arange(n).reshape((1,) * k + (n,) + (1,) * (index.ndim - k - 1))
-               for k, n in enumerate(index.shape)]
-        idx[dim] = index
-        return self.index_add(out, tuple(idx), src)
+        lead = leading(out, index.shape, dim)
+        work = lead if lead.flags.c_contiguous else xp.ascontiguousarray(lead)
+        if index.size:
+            self.scatter_add_lines(work.reshape(lines_shape(work.shape, dim)),
+                                   xp.ascontiguousarray(index).reshape(lines_shape(index.shape, dim)),
+                                   xp.ascontiguousarray(src, dtype=out.dtype).reshape(lines_shape(src.shape, dim)),
+                                   dim)
+        if work is not lead:
+            lead[...] = work
+        return out
 
     def cumsum(self, x, dim):
-        """Inclusive prefix sum along dim."""
-        return self.xp.cumsum(x, axis=dim)
+        """Inclusive prefix sums along dim (float accumulation in float64)."""
+        return self._scan("cumsum", x, dim)
+
+    def cumprod(self, x, dim):
+        """Inclusive prefix products along dim (float accumulation in float64)."""
+        return self._scan("cumprod", x, dim)
+
+    def cumprod_backward(self, dout, x, out, dim):
+        """dx of out = cumprod(x, dim) for dout; exact with zeros in x (no division)."""
+        xp, shape = self.xp, lines_shape(x.shape, dim)
+        dx = xp.empty(shape, x.dtype)
+        if dx.size:
+            self.cumprod_backward_lines(dx, *(xp.ascontiguousarray(a, dtype=x.dtype).reshape(shape)
+                                              for a in (dout, x, out)))
+        return dx.reshape(x.shape)
+
+    def sort(self, x, dim, descending=False):
+        """(values, indices int64) of x sorted along dim in torch's stable order: NaN is the largest value
+        (last ascending, first descending), equal values keep their index order."""
+        return self._sorted_rows(x, dim, x.shape[dim], descending, self.sort_rows)
+
+    def topk(self, x, k, dim, largest=True):
+        """(values, indices int64): the first k of sort(x, dim, descending=largest) along dim."""
+        if not 0 <= k <= x.shape[dim]:
+            raise RuntimeError(f"selected index k out of range (k={k}, size={x.shape[dim]})")
+        return self._sorted_rows(x, dim, k, largest, self.topk_rows)
+
+    def _scan(self, op, x, dim):
+        x3 = self.xp.ascontiguousarray(x).reshape(lines_shape(x.shape, dim))
+        out = self.xp.empty(x3.shape, x.dtype)
+        if out.size:
+            self.scan_lines(op, out, x3)
+        return out.reshape(x.shape)
+
+    def _sorted_rows(self, x, dim, k, flag, entry):
+        """Move dim last, run entry(values (M,k), indices (M,k), rows (M,N), flag), move it back."""
+        xp = self.xp
+        lead = tuple(n for i, n in enumerate(x.shape) if i != dim)
+        A, N, B = lines_shape(x.shape, dim)
+        rows = xp.ascontiguousarray(xp.moveaxis(x, dim, -1)).reshape(A * B, N)
+        values, indices = xp.empty((rows.shape[0], k), x.dtype), xp.empty((rows.shape[0], k), "int64")
+        if values.size:
+            entry(values, indices, rows, bool(flag))
+        return (xp.moveaxis(values.reshape(lead + (k,)), -1, dim),
+                xp.moveaxis(indices.reshape(lead + (k,)), -1, dim))
+
+    # kernel entries (each backend: allocate nothing, call the kernel; arrays C-contiguous, non-empty)
+    def gather_lines(self, out, x, index, dim):
+        """out (A,K,B) = x (A,N,B)[a, index[a,k,b], b] (kernels/index)."""
+        raise NotImplementedError
+
+    def scatter_add_lines(self, out, index, src, dim):
+        """out (A,N,B)[a, index[a,k,b], b] += src (A,K,B) (kernels/index)."""
+        raise NotImplementedError
+
+    def scan_lines(self, op, out, x):
+        """out (A,N,B) = op ('cumsum' | 'cumprod') of x (A,N,B) along axis 1 (kernels/scan)."""
+        raise NotImplementedError
+
+    def cumprod_backward_lines(self, dx, dout, x, out):
+        """dx (A,N,B) of out = cumprod(x) along axis 1 (kernels/scan)."""
+        raise NotImplementedError
+
+    def sort_rows(self, values, indices, x, descending):
+        """values, indices (M,K) = first K of each row of x (M,N) in stable order (kernels/sort)."""
+        raise NotImplementedError
+
+    def topk_rows(self, values, indices, x, largest):
+        """values, indices (M,K) = the K largest/smallest of each row of x (M,N), sorted (kernels/sort)."""
+        raise NotImplementedError
+
+
+# ---- views shared by the backends' indexing / scan / sort entries -------------------------------------
+def lines_shape(shape, dim):
+    """(A, N, B): `shape` seen as A = prod(shape[:dim]) lines of N = shape[dim] by B = prod(shape[dim+1:])."""
+    A = B = 1
+    for n in shape[:dim]:
+        A *= int(n)
+    for n in shape[dim + 1:]:
+        B *= int(n)
+    return A, int(shape[dim]), B
+
+
+def leading(x, shape, dim):
+    """The view of x covering `shape` on every dim but dim (torch lets index be smaller than x)."""
+    if all(k == dim or a == b for k, (a, b) in enumerate(zip(x.shape, shape))):
+        return x
+    return x[tuple(slice(None) if k == dim else slice(0, n) for k, n in enumerate(shape))]
+
+
+def check_index_shapes(op, x, index, dim, exact):
+    """Same ndim, and index no larger (exact: equal) than x on every dim but dim."""
+    ok = x.ndim == index.ndim and all(k == dim or (a == b if exact else b <= a)
+                                      for k, (a, b) in enumerate(zip(x.shape, index.shape)))
+    if not ok:
+        raise RuntimeError(f"{op}: index shape {tuple(index.shape)} does not fit input shape {tuple(x.shape)} "
+                           f"apart from dimension {dim}")
+    if index.dtype != "int64":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+
+
+def raise_bad_indices(op, bad, dim, size):
+    """The kernels skip and count indices outside [0, size): the ops check first, so this is a bug guard."""
+    if bad:
+        raise RuntimeError(f"{op}(): {bad} index values out of bounds for dimension {dim} with size {size}")

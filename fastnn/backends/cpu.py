@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, raise_bad_indices
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
 
@@ -187,9 +187,52 @@ class CPUBackend(Backend):
         self.k_reduce.sum_rows(out, x)
         return out
 
-    def index_add(self, out, index, src):
+    def index_add_at(self, out, index, src):
         np.add.at(out, index, src)
         return out
+
+    def index_add_rows(self, out, index, src):
+        from fastnn.kernels.index import cpu, ref
+
+        if out.dtype not in _FLOATS:
+            return ref.index_add_rows(out, index, src)
+        raise_bad_indices("index_add", cpu.index_add_rows(out, index, src), 0, out.shape[0])
+
+    # ---- indexing, scans, sorting along a dim: kernel entries (base.py makes the views) ------------
+    # float32/float64 run kernels/{index,scan,sort}/cpu.py; other dtypes their ref.py.
+    def gather_lines(self, out, x, index, dim):
+        from fastnn.kernels.index import cpu, ref
+
+        if x.dtype not in _FLOATS:
+            return ref.gather(out, x, index)
+        raise_bad_indices("gather", cpu.gather(out, x, index), dim, x.shape[1])
+
+    def scatter_add_lines(self, out, index, src, dim):
+        from fastnn.kernels.index import cpu, ref
+
+        if out.dtype not in _FLOATS:
+            return ref.scatter_add(out, index, src)
+        raise_bad_indices("scatter_add", cpu.scatter_add(out, index, src), dim, out.shape[1])
+
+    def scan_lines(self, op, out, x):
+        from fastnn.kernels.scan import cpu, ref
+
+        getattr(cpu if x.dtype in _FLOATS else ref, op)(out, x)
+
+    def cumprod_backward_lines(self, dx, dout, x, out):
+        from fastnn.kernels.scan import cpu, ref
+
+        (cpu if x.dtype in _FLOATS else ref).cumprod_backward(dx, dout, x, out)
+
+    def sort_rows(self, values, indices, x, descending):
+        from fastnn.kernels.sort import cpu, ref
+
+        (cpu if x.dtype in _FLOATS else ref).sort(values, indices, x, descending)
+
+    def topk_rows(self, values, indices, x, largest):
+        from fastnn.kernels.sort import cpu, ref
+
+        (cpu if x.dtype in _FLOATS else ref).topk(values, indices, x, largest)
 
     # ---- optimizers ----------------------------------------------------------------------------
     def optimizer_step(self, name, *args):

@@ -18,6 +18,9 @@ from .base import Backend
 from .cuda_launcher import Launcher, grid1d, row_block
 
 _F32 = np.dtype(np.float32)
+_FLOATS = (_F32, np.dtype(np.float64))
+_SUFFIX = {_F32: "_f32", np.dtype(np.float64): "_f64"}   # kernel name suffix per dtype
+SORT_MAX = 4096   # longest row sort.cu sorts in shared memory (48 KB of double keys + indices)
 _GEMM_IMPLS = ("auto", "cublas", "fastnn")
 _AUTO_FASTNN_MAX_WORK = 1 << 21   # auto: our sgemm when M*N*K is at most this (launch-bound sizes)
 
@@ -238,7 +241,7 @@ class CUDABackend(Backend):
             self.launch("sum_rows", ((N + 31) // 32,), (32, 8), out, x, M, N, 0)
         return out
 
-    def index_add(self, out, index, src):
+    def index_add_at(self, out, index, src):
         xp = self.xp
         if hasattr(xp, "add") and hasattr(xp.add, "at"):
             xp.add.at(out, index, src)
@@ -247,6 +250,64 @@ class CUDABackend(Backend):
 
             cupyx.scatter_add(out, index, src)
         return out
+
+    # ---- indexing, scans, sorting along a dim: kernel entries (base.py makes the views) ------------
+    # float32/float64 launch kernels/{index,scan,sort}/*.cu; other dtypes, and sort rows longer than
+    # SORT_MAX, run the family's ref.py on CuPy.
+    def gather_lines(self, out, x, index, dim):
+        from fastnn.kernels.index import ref
+
+        if x.dtype not in _FLOATS:
+            return ref.gather(out, x, index, xp=self.xp)
+        self.launch("gather" + _SUFFIX[x.dtype], *grid1d(out.size), out, x, index, *x.shape, index.shape[1])
+
+    def scatter_add_lines(self, out, index, src, dim):
+        from fastnn.kernels.index import ref
+
+        if out.dtype not in _FLOATS:
+            return ref.scatter_add(out, index, src, xp=self.xp)
+        self.launch("scatter_add" + _SUFFIX[out.dtype], *grid1d(src.size), out, index, src, *out.shape,
+                    index.shape[1])
+
+    def scan_lines(self, op, out, x):
+        from fastnn.kernels.scan import ref
+
+        A, N, B = x.shape
+        if x.dtype not in _FLOATS:
+            getattr(ref, op)(out, x, xp=self.xp)
+        elif B > 1:
+            self.launch(op + "_lines" + _SUFFIX[x.dtype], *grid1d(A * B), out, x, A, N, B)
+        else:  # one warp per row
+            self.launch(op + "_rows" + _SUFFIX[x.dtype], *grid1d(A * 32), out, x, A, N)
+
+    def cumprod_backward_lines(self, dx, dout, x, out):
+        from fastnn.kernels.scan import ref
+
+        if x.dtype not in _FLOATS:
+            return ref.cumprod_backward(dx, dout, x, out, xp=self.xp)
+        A, N, B = x.shape
+        self.launch("cumprod_backward" + _SUFFIX[x.dtype], *grid1d(A * B), dx, dout, x, out, A, N, B)
+
+    def sort_rows(self, values, indices, x, descending):
+        from fastnn.kernels.sort import ref
+
+        M, N = x.shape
+        if x.dtype not in _FLOATS or N > SORT_MAX:
+            return ref.sort(values, indices, x, descending, xp=self.xp)
+        P = 1 << max(0, N - 1).bit_length()                      # pairs in shared memory: N rounded up
+        self.launch("sort_rows" + _SUFFIX[x.dtype], (min(M, 65535),), (min(256, max(32, P // 2)),),
+                    values, indices, x, M, N, values.shape[1], P, int(descending),
+                    shared_mem=P * (x.dtype.itemsize + 4))
+
+    topk_rows = sort_rows  # the first K of the sorted row (sort.cu writes only K columns)
+
+    def index_add_rows(self, out, index, src):
+        from fastnn.kernels.index import ref
+
+        if out.dtype not in _FLOATS:
+            return ref.index_add_rows(out, index, src, xp=self.xp)
+        self.launch("index_add_rows" + _SUFFIX[out.dtype], *grid1d(src.size), out, index, src, *out.shape,
+                    index.shape[0])
 
     # ---- optimizers ----------------------------------------------------------------------------
     def optimizer_step(self, name, *args):

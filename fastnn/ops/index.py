@@ -113,27 +113,19 @@ class Cumsum(Function):
 
 
 class Cumprod(Function):
-    """Backward: dx_k = sum_{i>=k} dout_i * prod_{j<=i, j!=k} x_j, computed exactly (zeros included)."""
+    """Backward: dx_k = sum_{i>=k} dout_i * prod_{j<=i, j!=k} x_j, by a reverse scan that is exact with
+    zeros (backend.cumprod_backward)."""
 
     def forward(self, x, dim):
         d = _axis(x, dim)
-        out = x.cumprod(axis=d) if x.ndim else x.copy()
-        self.save(x, d)
+        out = self.backend.cumprod(x, d) if x.ndim else x.copy()
+        self.save(x, out, d)
         return out
 
-    def backward(self, dout, x, d):
-        xp = self.xp
+    def backward(self, dout, x, out, d):
         if x.ndim == 0:
             return dout
-        xm, gm = xp.moveaxis(x, d, -1), xp.moveaxis(dout, d, -1)
-        n = xm.shape[-1]
-        dx = xp.zeros_like(xm)
-        for k in range(n):  # O(n^2) but exact for zeros, as torch's
-            others = xp.array(xm, copy=True)
-            others[..., k] = 1
-            partial = xp.cumprod(others, axis=-1)
-            dx[..., k] = (gm[..., k:] * partial[..., k:]).sum(axis=-1)
-        return xp.moveaxis(dx, -1, d)
+        return self.backend.cumprod_backward(dout, x, out, d)
 
 
 class Prod(Function):

@@ -79,21 +79,30 @@ class MaxDim(Function):
         return dx
 
 
+def topk_arrays(backend, x, k, dim, largest):
+    """(values, indices int64): the first k of x sorted along dim (largest: descending) in torch's stable
+    order (backend.topk: NaN is the largest value, ties keep index order); a 0-d x is one element."""
+    d = norm_dim(dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"selected index k out of range (k={k}, size={n})")
+    if x.ndim == 0:
+        values, idx = backend.topk(x.reshape(1), k, 0, largest)
+        return (values.reshape(()), idx.reshape(())) if k == 1 else (values, idx)
+    return backend.topk(x, k, d, largest)
+
+
 class TopK(Function):
-    """The k largest (or smallest) values along dim; the gradient flows back to where they came from."""
+    """The k largest (or smallest) values along dim, sorted (sort is TopK with k = the dim's size); the
+    gradient flows back to where they came from."""
 
     def forward(self, x, k, dim=-1, largest=True):
-        dim = norm_dim(dim, x.ndim)
-        xp = self.xp
-        if not 0 <= k <= (x.shape[dim] if x.ndim else 1):
-            raise RuntimeError(f"selected index k out of range (k={k}, size={x.shape[dim] if x.ndim else 1})")
-        order = xp.argsort(-x if largest else x, axis=dim, kind="stable")
-        idx = xp.take(order, xp.arange(k), axis=dim)
-        self.indices = idx.astype(xp.int64)
-        self.save(x.shape, idx, dim)
-        return xp.take_along_axis(x, idx, axis=dim)
+        values, self.indices = topk_arrays(self.backend, x, k, dim, largest)
+        self.save(x.shape, self.indices, norm_dim(dim, x.ndim))
+        return values
 
     def backward(self, dout, shape, idx, dim):
-        dx = self.xp.zeros(shape, dtype=dout.dtype)
-        self.xp.put_along_axis(dx, idx, dout, axis=dim)
-        return dx
+        xp = self.xp
+        dx = xp.zeros(shape or (1,), dtype=dout.dtype)
+        xp.put_along_axis(dx, idx.reshape(idx.shape or (1,)), dout.reshape(dout.shape or (1,)), axis=dim)
+        return dx.reshape(shape)

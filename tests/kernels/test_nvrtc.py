@@ -28,7 +28,8 @@ _NVRTC_ERR = _nvrtc_missing()
 
 pytestmark = pytest.mark.skipif(_NVRTC_ERR is not None, reason=_NVRTC_ERR or "")
 
-FAMILIES = ["gemm", "activation", "softmax", "xent", "reduce", "optim", "fused_mlp", "conv2d", "pool2d"]
+FAMILIES = ["gemm", "activation", "softmax", "xent", "reduce", "optim", "fused_mlp", "conv2d", "pool2d", "index",
+            "scan", "sort"]
 
 
 def test_every_family_has_its_cu_file():
@@ -47,7 +48,8 @@ def test_command_line_check_passes(tmp_path):
     n = len(cuda_build.CU_FILES) * len(cuda_build.ARCHS)
     assert f"{n}/{n} builds clean" in r.stdout
     for kernel in ("sgemm_nt_bias_act", "bmm_tn", "softmax_forward", "cross_entropy_fused", "sum_rows",
-                   "adam_step", "gather_rows_u8_i64"):
+                   "adam_step", "gather_rows_u8_i64", "gather_f64", "scatter_add_f64", "cumsum_rows_f32",
+                   "cumprod_backward_f64", "sort_rows_f64"):
         assert r.stdout.count(f" {kernel} ") == len(cuda_build.ARCHS), kernel  # one table row per arch
 
 
