@@ -48,10 +48,32 @@ class TensorOps:
         a, b = _operands(self, exponent)
         return ew.Pow.apply(a, b)
 
+    def remainder(self, other):
+        """Python's modulus, as torch.remainder: the result takes the divisor's sign."""
+        a, b = _operands(self, other)
+        if a._data.dtype.kind in "biu":
+            return type(self)._wrap(a.backend.xp.mod(a._data, b._data), a.backend)
+        return a - (a / b).floor() * b
+
+    def floor_divide(self, other):
+        from .functions import div
+
+        return div(self, other, rounding_mode="floor")
+
+    def __rmod__(self, other):
+        b, a = _operands(self, other)
+        return a.remainder(b)
+
+    def __rfloordiv__(self, other):
+        b, a = _operands(self, other)
+        return a.floor_divide(b)
+
     __add__ = __radd__ = add
     __mul__ = __rmul__ = mul
     __sub__ = sub
     __truediv__ = div
+    __mod__ = remainder
+    __floordiv__ = floor_divide
     __pow__ = pow
     __matmul__ = lambda self, other: self.matmul(other)  # noqa: E731
 

@@ -42,7 +42,9 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(t[index] for t in self.tensors)
+        from ..creation import from_numpy
+
+        return tuple(from_numpy(np.asarray(t[index])) for t in self.tensors)   # tensors, as torch's
 
     def get_batch(self, indices):
         return tuple(t[indices] for t in self.tensors)
