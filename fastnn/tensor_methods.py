@@ -160,7 +160,7 @@ class TensorMethods:
 
         idx = self.argsort(dim, descending)
         values = self.gather(dim, idx) if self.ndim else self.clone()
-        return _MinMax((values, idx))
+        return _MinMax((values, idx), "sort")
 
     # ---- scans and reductions --------------------------------------------------------------------
     def cumsum(self, dim, dtype=None):

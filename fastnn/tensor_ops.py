@@ -251,7 +251,7 @@ class TensorOps:
         values = red.TopK.apply(self, k=int(k), dim=dim, largest=largest)
         indices = type(self)._wrap(values.grad_fn.indices if values.grad_fn else _topk_indices(self, k, dim, largest),
                                    self.backend)
-        return _MinMax((values, indices))
+        return _MinMax((values, indices), "topk")
 
     def argmax(self, dim=None, keepdim=False):
         return _argmax(self, dim, keepdim, self.backend.xp.argmax)
@@ -391,7 +391,15 @@ def _index(t, index):
 
 
 class _MinMax(tuple):
-    """(values, indices) like torch.return_types.max."""
+    """(values, indices) like torch.return_types.max; `name` (max, min, sort, topk) is printed as torch's."""
+
+    def __new__(cls, pair, name="max"):
+        self = super().__new__(cls, pair)
+        self.name = name
+        return self
+
+    def __repr__(self):
+        return f"fastnn.return_types.{self.name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
     @property
     def values(self):
@@ -407,7 +415,7 @@ def _max(t, dim, keepdim, minimum):
         return red.MaxAll.apply(t, minimum=minimum)
     fn_out = red.MaxDim.apply(t, dim=dim, keepdim=keepdim, minimum=minimum)
     idx = _argmax(t, dim, keepdim, t.backend.xp.argmin if minimum else t.backend.xp.argmax)
-    return _MinMax((fn_out, idx))
+    return _MinMax((fn_out, idx), "min" if minimum else "max")
 
 
 def _topk_indices(t, k, dim, largest):

@@ -97,7 +97,10 @@ def _start(source, cwd, env_extra=None):
     cwd.mkdir(parents=True, exist_ok=True)
     script = cwd / "program.py"
     script.write_text(source)
-    env = dict(os.environ, PYTHONHASHSEED="0", **(env_extra or {}))
+    # one thread per run: the fastnn and torch runs go side by side on CI's 2 cores (torch's pool of 2
+    # spinning threads had tripled its CPU time on these small programs)
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1", **(env_extra or {}))
     return subprocess.Popen([sys.executable, str(script)], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

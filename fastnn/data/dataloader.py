@@ -16,6 +16,8 @@ def _to_tensor(a):
 def _convert(b):
     if isinstance(b, tuple):
         return tuple(_convert(x) for x in b)
+    if isinstance(b, dict):
+        return {k: _convert(v) for k, v in b.items()}
     if isinstance(b, np.ndarray):
         return _to_tensor(np.ascontiguousarray(b))
     return b
@@ -23,8 +25,10 @@ def _convert(b):
 
 def default_collate(samples):
     """List of samples -> stacked arrays: arrays/Tensors stack on a new axis 0, Python ints ->
-    int64, floats -> float64, bools -> bool (as torch); tuples/lists collate per field."""
+    int64, floats -> float64, bools -> bool (as torch); tuples/lists per field, dicts per key."""
     first = samples[0]
+    if isinstance(first, dict):                 # dicts collate per key, as torch's
+        return {k: default_collate([s[k] for s in samples]) for k in first}
     if isinstance(first, (tuple, list)):
         n = len(first)
         if any(len(s) != n for s in samples):
