@@ -44,7 +44,8 @@ def numbers(text):
 
 def tensors(out):
     """The tensors printed in `out` (each `tensor(...)` block), as lists of numbers."""
-    return [numbers(m) for m in re.findall(r"tensor\((.*?)\)", out, re.S)]
+    return [numbers(re.split(r", (?:grad_fn|dtype|requires_grad)=", m)[0])
+            for m in re.findall(r"tensor\((.*?)\)", out, re.S)]
 
 
 def check_products(out):      # 02: the values the notes print
@@ -112,6 +113,54 @@ def check_losses(out):         # 25: MSE and L1 of the first pair by hand
     assert f"MSELoss() tensor({(d ** 2).mean():.4f}" in out and f"L1Loss() tensor({abs(d).sum():.4f}" in out
 
 
+def check_nn_scratch(out):     # 12: two epochs of SGD on 2000 digits classify held-out digits well
+    assert 0.8 < tensors(out.splitlines()[-1])[0][0] <= 1.0
+
+
+def check_nn_refactor(out):    # 13: the validation loss falls below chance level (ln 10) and keeps falling
+    val = [numbers(line)[1] for line in out.splitlines()[-2:]]
+    assert val[1] < val[0] < 0.6
+
+
+def check_optimization_loop(out):  # 17: the test accuracy beats chance (10%)
+    acc = [numbers(line)[0] for line in out.splitlines() if "Accuracy:" in line]
+    assert len(acc) == 3 and acc[-1] > 30
+
+
+def check_synthetic_cnn(out):  # 23: bars are easy: well above chance (50%)
+    assert numbers(out.splitlines()[-1])[-1] >= 75
+
+
+def check_functional(out):     # 22: the pointwise activations of linspace(-3, 3, 7)
+    x = np.linspace(-3, 3, 7)
+    t = tensors(out)
+    erf = np.vectorize(math.erf)
+    expected = [np.maximum(x, 0), np.where(x > 0, x, 0.1 * x), x * (1 + erf(x / math.sqrt(2))) / 2,
+                0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), x / (1 + np.exp(-x)),
+                np.where(x > 0, x, np.expm1(x)), np.log1p(np.exp(x)), np.clip(x, -1, 1), 1 / (1 + np.exp(-x)),
+                np.tanh(x)]
+    for got, want in zip(t, expected):
+        np.testing.assert_allclose(got, want, atol=1.5e-4)
+
+
+def check_batchnorm(out):      # 24: batch statistics, running estimates with momentum 0.1 (unbiased var)
+    x = np.array([[1.0, 2.0, 3.0], [3.0, 6.0, -1.0], [5.0, 1.0, 0.0], [7.0, 3.0, 2.0]])
+    t = tensors(out)
+    np.testing.assert_allclose(np.reshape(t[0], (4, 3)), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), atol=1e-4)
+    mean1, var1 = 0.1 * x.mean(0), 0.9 + 0.1 * x.var(0, ddof=1)
+    np.testing.assert_allclose(t[1] + t[2], np.concatenate([mean1, var1]), atol=1e-4)
+    assert t[3] == [1]
+    np.testing.assert_allclose(t[4] + t[5], np.concatenate([0.9 * mean1 + 0.2 * x.mean(0),
+                                                            0.9 * var1 + 0.1 * 4 * x.var(0, ddof=1)]), atol=1e-4)
+
+
+def check_init(out):           # 26: the gains' closed forms; every range and moment check printed True
+    lines = out.splitlines()
+    np.testing.assert_allclose(numbers(lines[0]), [math.sqrt(2), 5 / 3, 1], rtol=1e-15)
+    np.testing.assert_allclose(numbers(lines[1]), [math.sqrt(2 / (1 + 0.2 ** 2)), 0.75], rtol=1e-15)
+    assert "False" not in out and out.count("True") >= 15
+
+
 def check_vision_mnist(out):   # 33: the famous first digits and the dataset sizes
     lines = out.splitlines()
     assert lines[0] == "60000 10000" and " 5 <class 'int'>" in lines[1] and " 7 " in lines[3]
@@ -132,21 +181,21 @@ SEED = {
 OWN = {
     "10_tensors_tutorial.py": Port(shape=[range(9, 11), range(13, 15)]),
     "11_autograd_tutorial.py": Port(default="close", checks=[check_autograd]),
-    "12_nn_really_scratch.py": Port(default="close", rtol=1e-4, mnist=True),
-    "13_nn_really_refactor.py": Port(default="close", rtol=1e-4, mnist=True),
+    "12_nn_really_scratch.py": Port(default="close", rtol=1e-4, mnist=True, checks=[check_nn_scratch]),
+    "13_nn_really_refactor.py": Port(default="close", rtol=1e-4, mnist=True, checks=[check_nn_refactor]),
     "14_nn_really_cnn.py": Port(default="close", rtol=2e-3, mnist=True),
     "15_data_loading.py": Port(),
     "16_samplers.py": Port(),
-    "17_optimization_loop.py": Port(default="close", rtol=1e-4),
+    "17_optimization_loop.py": Port(default="close", rtol=1e-4, checks=[check_optimization_loop]),
     "18_save_load.py": Port(default="close", rtol=1e-4, atol=1e-6),
     "19_lr_schedulers.py": Port(default="close", rtol=1e-9, checks=[check_schedulers]),
     "20_custom_autograd_function.py": Port(default="close", rtol=1e-4, checks=[check_custom_function]),
     "21_hooks.py": Port(default="close"),
-    "22_functional.py": Port(default="close"),
-    "23_cnn_synthetic.py": Port(default="close", rtol=1e-3),
-    "24_batchnorm_dropout.py": Port(default="close", atol=1e-6),
+    "22_functional.py": Port(default="close", checks=[check_functional]),
+    "23_cnn_synthetic.py": Port(default="close", rtol=1e-3, checks=[check_synthetic_cnn]),
+    "24_batchnorm_dropout.py": Port(default="close", atol=1e-6, checks=[check_batchnorm]),
     "25_losses.py": Port(default="close", checks=[check_losses]),
-    "26_init.py": Port(default="close"),
+    "26_init.py": Port(default="close", checks=[check_init]),
     "27_grad_clipping.py": Port(default="close"),
     "28_tensor_ops.py": Port(default="close"),
     "29_modules_containers.py": Port(),
