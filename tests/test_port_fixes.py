@@ -100,6 +100,15 @@ def test_tensor_dataset_samples_are_tensors():
     assert x.tolist() == [2.0, 3.0] and y.shape == () and y.item() == 5 and y.dtype == fastnn.int64
 
 
+def test_subset_keeps_its_indices_and_random_split_gives_lists():
+    ds = TensorDataset(fastnn.arange(10))
+    a, b = fastnn.utils.data.random_split(ds, [7, 3])
+    assert type(a.indices) is list and sorted(a.indices + b.indices) == list(range(10))
+    assert [a[i][0].item() for i in range(len(a))] == a.indices
+    sub = fastnn.utils.data.Subset(ds, range(2, 5))
+    assert sub.indices == range(2, 5) and len(sub) == 3 and sub[1][0].item() == 3
+
+
 def test_default_collate_of_dicts():
     batch = next(iter(DataLoader([{"x": fastnn.ones(2) * i, "y": i} for i in range(3)], batch_size=3)))
     assert sorted(batch) == ["x", "y"]
