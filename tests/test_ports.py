@@ -245,6 +245,8 @@ def test_port(name, tmp_path, request):
     problem = _check_run(name, "fastnn", mine, spec)
     if problem:
         _gap_or_fail(name, problem)
+    if mine[2].strip() and not (theirs and theirs[2].strip()):   # e.g. NumPy's RuntimeWarnings
+        pytest.fail(f"{name}: fastnn wrote to stderr where torch is silent:\n{mine[2][-3000:]}", pytrace=False)
     if theirs is None:
         return               # no torch here: the closed-form checks above are the oracle
     ref_lines = mask_addresses(normalize_torch(theirs[1])).splitlines()
