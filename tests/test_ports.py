@@ -129,7 +129,8 @@ def run_program(name, tmp_path, mnist_files, with_torch):
             _lay_out_mnist(d, mnist_files)
     procs = {"fastnn": _start(rewrite(source), dirs["fastnn"])}
     if with_torch and name not in _TORCH_RUNS:
-        extra = {} if _has("torchvision") else {"PYTHONPATH": str(STANDIN)}
+        path = os.pathsep.join(p for p in (str(STANDIN), os.environ.get("PYTHONPATH", "")) if p)
+        extra = {} if _has("torchvision") else {"PYTHONPATH": path}
         procs["torch"] = _start(source, dirs["torch"], extra)
     results = {lib: _finish(p, name, lib) for lib, p in procs.items()}
     if "torch" in results:
