@@ -21,6 +21,7 @@ from .functions import (add, addmm, addmv, all, any, argsort, baddbmm, bernoulli
                         narrow, neg, norm, normal, prod, reciprocal, roll, round, rsqrt, scatter, scatter_add,
                         set_printoptions, sign, sin, sort, split, square, std, sub, subtract, tensordot, topk,
                         tril, triu, trunc, var)
+from .functions import floor_divide, remainder, unique
 
 __version__ = "0.1.0"
 

@@ -161,13 +161,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return t.requires_grad_(True) if requires_grad else t
 
 
-def linspace(start, end, steps, dtype=None, device=None):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     be = get_backend(device or "cpu")
     npd = to_dtype(dtype).np if dtype is not None else np.float32
-    return Tensor._wrap(be.xp.linspace(start, end, steps).astype(npd), be)
+    return Tensor._wrap(be.xp.linspace(start, end, steps).astype(npd), be).requires_grad_(requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     be = get_backend(device or "cpu")
     npd = to_dtype(dtype).np if dtype is not None else np.float32
-    return Tensor._wrap(be.xp.eye(n, m, dtype=npd), be)
+    return Tensor._wrap(be.xp.eye(n, m, dtype=npd), be).requires_grad_(requires_grad)

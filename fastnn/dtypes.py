@@ -8,6 +8,8 @@ import numpy as np
 class dtype:
     """A tensor element type, printed like torch (`fastnn.float32`); wraps a NumPy dtype."""
 
+    __module__ = "fastnn"   # <class 'fastnn.dtype'>, as torch's <class 'torch.dtype'>
+
     def __init__(self, name, np_dtype, is_floating_point):
         self.name = name
         self.np = np.dtype(np_dtype)
@@ -87,6 +89,8 @@ def to_dtype(spec):
 
 class device:
     """A device, like torch.device: `device('cpu')`, `device('cuda')`, `device('cuda', 0)`."""
+
+    __module__ = "fastnn"   # <class 'fastnn.device'>, as torch's <class 'torch.device'>
 
     def __init__(self, type, index=None):
         if isinstance(type, device):

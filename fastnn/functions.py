@@ -49,8 +49,24 @@ def where(condition, input, other):
     return ew.Where.apply(cond.detach(), a, b)
 
 
-def matmul(input, other):
-    return input.matmul(other)
+def _out(result, out):
+    """torch's `out=`: `result` written into the tensor `out` (resized when its shape differs), which is
+    returned. Like torch, refused when autograd would have to record it."""
+    from .autograd import is_grad_enabled
+
+    if out is None:
+        return result
+    if is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but "
+                           "one of the arguments requires grad.")
+    if tuple(out.shape) != tuple(result.shape):
+        out._data = out.backend.xp.empty(result.shape, dtype=out._data.dtype)
+    out._data[...] = result._data.astype(out._data.dtype, copy=False)
+    return out
+
+
+def matmul(input, other, out=None):
+    return _out(input.matmul(other), out)
 
 
 def mm(input, mat2):
@@ -188,25 +204,28 @@ def _t(x, like=None):
 
 
 def add(input, other, alpha=1, out=None):
-    return _t(input, other).add(other, alpha=alpha)
+    return _out(_t(input, other).add(other, alpha=alpha), out)
 
 
 def sub(input, other, alpha=1, out=None):
-    return _t(input, other).sub(other, alpha=alpha)
+    return _out(_t(input, other).sub(other, alpha=alpha), out)
 
 
 subtract = sub
 
 
 def mul(input, other, out=None):
-    return _t(input, other).mul(other)
+    return _out(_t(input, other).mul(other), out)
 
 
 multiply = mul
 
 
 def div(input, other, rounding_mode=None, out=None):
-    input = _t(input, other)
+    return _out(_div(_t(input, other), other, rounding_mode), out)
+
+
+def _div(input, other, rounding_mode):
     if rounding_mode is None:
         return input.div(other)
     if rounding_mode not in ("trunc", "floor"):
@@ -568,3 +587,25 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
     printing.set_printoptions(precision=precision, threshold=threshold, edgeitems=edgeitems,
                               linewidth=linewidth, profile=profile, sci_mode=sci_mode)
+
+
+def remainder(input, other):
+    return _t(input, other).remainder(other)
+
+
+def floor_divide(input, other):
+    return _t(input, other).floor_divide(other)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of `input` (flattened, or the distinct slices along `dim`), in ascending
+    order, optionally with the inverse indices (input's shape) and the counts. No gradient."""
+    xp = input.backend.xp
+    values, inverse, counts = xp.unique(input._data, return_inverse=True, return_counts=True, axis=dim)
+    wrap = lambda a: Tensor._wrap(a, input.backend)  # noqa: E731
+    out = (wrap(values),)
+    if return_inverse:
+        out += (wrap(inverse.reshape(input._data.shape if dim is None else -1).astype("int64")),)
+    if return_counts:
+        out += (wrap(counts.astype("int64")),)
+    return out[0] if len(out) == 1 else out

@@ -14,6 +14,8 @@ from .tensor_methods_extra import TensorMethodsExtra
 class Size(tuple):
     """The shape of a tensor: a tuple that prints like torch.Size."""
 
+    __module__ = "fastnn"   # type(t.shape) prints <class 'fastnn.Size'>, as torch's <class 'torch.Size'>
+
     def __repr__(self):
         return f"fastnn.Size([{', '.join(str(n) for n in self)}])"
 
@@ -36,6 +38,8 @@ def common_backend(tensors):
 
 class Tensor(TensorOps, TensorMethods, TensorMethodsExtra):
     """An n-dimensional array on a device, recording the ops that made it when it requires grad."""
+
+    __module__ = "fastnn"   # type(t) prints <class 'fastnn.Tensor'>, as torch's <class 'torch.Tensor'>
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
 

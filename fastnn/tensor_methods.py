@@ -67,6 +67,8 @@ class TensorMethods:
         return T._wrap(self.backend.xp.full(self._data.shape or (1,), src, dtype=self._data.dtype), self.backend)
 
     def scatter(self, dim, index, src=None, value=None):
+        if isinstance(index, _T()) and index.ndim == 0 and self.ndim == 1:
+            index = index.reshape(1)   # torch treats a 0-d index as 1-d (one_hot via scatter_(0, tensor(y), 1))
         index = _check_index(self, index, "scatter", dim)
         src = self._scatter_src(value if src is None else src)
         if src.ndim != index.ndim and src.numel() != 1:
@@ -150,7 +152,7 @@ class TensorMethods:
         """Always stable (a valid order for stable=False too): NaN sorts as the largest value."""
         from .tensor_ops import _topk
 
-        return _topk(self, self.shape[norm_dim(dim, self.ndim)] if self.ndim else 1, dim, descending)
+        return _topk(self, self.shape[norm_dim(dim, self.ndim)] if self.ndim else 1, dim, descending, name="sort")
 
     # ---- scans and reductions --------------------------------------------------------------------
     def cumsum(self, dim, dtype=None):
@@ -336,6 +338,11 @@ class TensorMethods:
         hooks = self.__dict__.setdefault("_grad_hooks", [])
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        from .functions import unique
+
+        return unique(self, sorted, return_inverse, return_counts, dim)
 
     # ---- in-place variants (outside autograd, like the existing add_/mul_) -------------------------
     exp_, log_, sqrt_, abs_, neg_ = (_inplace_of(n) for n in ("exp", "log", "sqrt", "abs", "__neg__"))

@@ -52,10 +52,32 @@ class TensorOps:
         a, b = _operands(self, exponent)
         return ew.Pow.apply(a, b)
 
+    def remainder(self, other):
+        """Python's modulus, as torch.remainder: the result takes the divisor's sign."""
+        a, b = _operands(self, other)
+        if a._data.dtype.kind in "biu":
+            return type(self)._wrap(a.backend.xp.mod(a._data, b._data), a.backend)
+        return a - (a / b).floor() * b
+
+    def floor_divide(self, other):
+        from .functions import div
+
+        return div(self, other, rounding_mode="floor")
+
+    def __rmod__(self, other):
+        b, a = _operands(self, other)
+        return a.remainder(b)
+
+    def __rfloordiv__(self, other):
+        b, a = _operands(self, other)
+        return a.floor_divide(b)
+
     __add__ = __radd__ = add
     __mul__ = __rmul__ = mul
     __sub__ = sub
     __truediv__ = div
+    __mod__ = remainder
+    __floordiv__ = floor_divide
     __pow__ = pow
     __matmul__ = lambda self, other: self.matmul(other)  # noqa: E731
 
@@ -234,7 +256,7 @@ class TensorOps:
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the k largest elements along dim, like torch.topk (always sorted)."""
-        return _topk(self, int(k), dim, largest)
+        return _topk(self, int(k), dim, largest, name="topk")
 
     def argmax(self, dim=None, keepdim=False):
         return _argmax(self, dim, keepdim, self.backend.xp.argmax)
@@ -374,7 +396,15 @@ def _index(t, index):
 
 
 class _MinMax(tuple):
-    """(values, indices) like torch.return_types.max."""
+    """(values, indices) like torch.return_types.max; `name` (max, min, sort, topk) is printed as torch's."""
+
+    def __new__(cls, pair, name="max"):
+        self = super().__new__(cls, pair)
+        self.name = name
+        return self
+
+    def __repr__(self):
+        return f"fastnn.return_types.{self.name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
     @property
     def values(self):
@@ -390,18 +420,19 @@ def _max(t, dim, keepdim, minimum):
         return red.MaxAll.apply(t, minimum=minimum)
     fn_out = red.MaxDim.apply(t, dim=dim, keepdim=keepdim, minimum=minimum)
     idx = _argmax(t, dim, keepdim, t.backend.xp.argmin if minimum else t.backend.xp.argmax)
-    return _MinMax((fn_out, idx))
+    return _MinMax((fn_out, idx), "min" if minimum else "max")
 
 
-def _topk(t, k, dim, largest):
-    """(values, indices) through red.TopK when a gradient is wanted, else straight from the backend."""
+def _topk(t, k, dim, largest, name):
+    """(values, indices) through red.TopK when a gradient is wanted, else straight from the backend;
+    `name` ('topk' or 'sort') is the torch.return_types name it prints as."""
     from .autograd import is_grad_enabled
 
     if is_grad_enabled() and t.requires_grad:
         values = red.TopK.apply(t, k=k, dim=dim, largest=largest)
-        return _MinMax((values, type(t)._wrap(values.grad_fn.indices, t.backend)))
+        return _MinMax((values, type(t)._wrap(values.grad_fn.indices, t.backend)), name)
     values, indices = red.topk_arrays(t.backend, t._data, k, dim, largest)
-    return _MinMax((type(t)._wrap(values, t.backend), type(t)._wrap(indices, t.backend)))
+    return _MinMax((type(t)._wrap(values, t.backend), type(t)._wrap(indices, t.backend)), name)
 
 
 def _argmax(t, dim, keepdim, op):

@@ -110,20 +110,21 @@ class Subset(Dataset):
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = indices                  # kept as given, as torch does (random_split: a list)
+        self._index = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(dataset)
-        if self.indices.size and (self.indices.min() < -n or self.indices.max() >= n):
+        if self._index.size and (self._index.min() < -n or self._index.max() >= n):
             raise IndexError(f"Subset: indices out of range for a dataset of length {n}")
 
     def __len__(self):
-        return self.indices.shape[0]
+        return self._index.shape[0]
 
     def __getitem__(self, index):
-        return self.dataset[int(self.indices[index])]
+        return self.dataset[int(self._index[index])]
 
     def __getattr__(self, name):
         if name == "get_batch" and hasattr(self.dataset, "get_batch"):
-            return lambda idx: self.dataset.get_batch(self.indices[idx])
+            return lambda idx: self.dataset.get_batch(self._index[idx])
         raise AttributeError(name)
 
 
@@ -158,4 +159,4 @@ def random_split(dataset, lengths, generator=None, seed=None):
     g = np.random.default_rng(seed) if seed is not None else numpy_generator(generator)
     perm = np.asarray(g.permutation(len(dataset)), dtype=np.int64)
     bounds = np.cumsum([0] + lengths)
-    return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Subset(dataset, perm[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:])]

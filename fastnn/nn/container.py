@@ -2,7 +2,7 @@
 ModuleDict, ParameterList, ParameterDict."""
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _addindent
 
 
 def _index(idx, n, what):
@@ -96,6 +96,20 @@ class ModuleList(_ModuleSequence):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
         return self._modules[str(_index(idx, len(self), "ModuleList"))]
+
+    def __repr__(self):
+        """torch's ModuleList repr: a run of equal module reprs prints once, as "(0-2): 3 x Linear(...)"."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []                                   # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2) for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)

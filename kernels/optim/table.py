@@ -53,7 +53,7 @@ OPTIMIZERS = {d.name: d for d in (
     Descriptor(
         "sgd", "SGD", 0, "sgd_step", "optim_tick",
         hparams=(("lr", 1e-3), ("momentum", 0), ("dampening", 0), ("weight_decay", 0), ("nesterov", False),
-                 ("maximize", False)),
+                 ("maximize", False), ("foreach", None), ("differentiable", False), ("fused", None)),
         fields=(("lr", "lr"), ("momentum", "momentum"), ("dampening", "dampening"),
                 ("weight_decay", "weight_decay"), ("nesterov", "nesterov"), ("maximize", "maximize")),
         state=(State("momentum_buffer", ("momentum", "!= 0")),), args=("momentum_buffer",),
