@@ -68,6 +68,12 @@ def _check_generator(generator):
     numpy_generator(generator)          # raises TypeError naming the type for anything else
 
 
+def get_worker_info():
+    """torch.utils.data.get_worker_info: None in the main process. fastnn loads every batch in the
+    calling process (num_workers > 0 is accepted and runs in-process), so it is always None."""
+    return None
+
+
 class DataLoader:
     """torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
     num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,

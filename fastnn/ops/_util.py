@@ -68,3 +68,9 @@ def prod(shape):
     for d in shape:
         n *= int(d)
     return n
+
+
+def ieee_quiet():
+    """Context for float math that may overflow, divide by zero or make NaN: torch returns inf/NaN
+    silently, NumPy would print a RuntimeWarning. Costs ~2 us, so only ops that can hit it use it."""
+    return np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore")

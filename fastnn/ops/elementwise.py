@@ -1,6 +1,6 @@
 """Elementwise arithmetic with broadcasting: forward and hand-derived backward for each op."""
 from ..autograd import Function
-from ._util import unbroadcast
+from ._util import ieee_quiet, unbroadcast
 
 
 class Add(Function):
@@ -35,7 +35,8 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         self.save(a, b)
-        return a / b
+        with ieee_quiet():
+            return a / b
 
     def backward(self, dout, a, b):
         da = unbroadcast(self.xp, dout / b, a.shape) if self.needs_input_grad[0] else None
@@ -55,7 +56,8 @@ class Pow(Function):
     """a ** b for two tensors (b may be a 0-d constant made from a Python scalar)."""
 
     def forward(self, a, b):
-        out = a ** b
+        with ieee_quiet():
+            out = a ** b
         self.save(a, b, out)
         return out
 
@@ -72,7 +74,8 @@ class Pow(Function):
 
 class Exp(Function):
     def forward(self, a):
-        out = self.xp.exp(a)
+        with ieee_quiet():
+            out = self.xp.exp(a)
         self.save(out)
         return out
 
@@ -83,7 +86,8 @@ class Exp(Function):
 class Log(Function):
     def forward(self, a):
         self.save(a)
-        return self.xp.log(a)
+        with ieee_quiet():
+            return self.xp.log(a)
 
     def backward(self, dout, a):
         return dout / a
@@ -91,7 +95,8 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, a):
-        out = self.xp.sqrt(a)
+        with ieee_quiet():
+            out = self.xp.sqrt(a)
         self.save(out)
         return out
 

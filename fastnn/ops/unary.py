@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..autograd import Function
-from ._util import unbroadcast
+from ._util import ieee_quiet, unbroadcast
 
 # name -> (forward(xp, x), backward(xp, dout, x, out)); a None backward means a zero gradient
 _UNARY = {
@@ -26,7 +26,8 @@ _UNARY = {
 
 class Unary(Function):
     def forward(self, x, op):
-        out = _UNARY[op][0](self.xp, x)
+        with ieee_quiet():
+            out = _UNARY[op][0](self.xp, x)
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)
         self.save(x, out, op)
