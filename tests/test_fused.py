@@ -100,6 +100,36 @@ def test_fused_clip_grad_norm_equals_eager_clip_grad_norm_(backend, opt, double)
         assert sum(n > 0.1 for n in norms) >= len(norms) // 2      # the clip did act
 
 
+def test_fused_clip_value_is_a_runtime_scalar(backend):
+    """Changing fm.clip_grad_norm between steps (0.1, 0.05, 0.2, off, ...) follows eager clip_grad_norm_
+    step by step, with no new compiled specialization (cpu) and no new graph capture (cuda) for a new value."""
+    from fastnn.kernels.fused_mlp import cpu as fused_cpu
+
+    X, Y = _data()
+    eager_model, fused_model = _model(backend), _model(backend)
+    eager_opt, fused_opt = OPTIMIZERS["adam"](eager_model.parameters()), OPTIMIZERS["adam"](fused_model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    fm = FusedMLP(fused_model, loss_fn, fused_opt)
+    clips = [0.1, 0.05, 0.2, None, 0.07, 0.15]
+    for s, clip in enumerate(clips):
+        x, y = fastnn.tensor(X[s * 16:(s + 1) * 16], device=backend), fastnn.tensor(Y[s * 16:(s + 1) * 16], device=backend)
+        eager_opt.zero_grad()
+        loss_fn(eager_model(x), y).backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(eager_model.parameters(), clip)
+        eager_opt.step()
+        fm.clip_grad_norm = clip
+        fm.step(x, y)
+        if s == 0:
+            compiled = len(fused_cpu.train_epoch.signatures)
+            captures = getattr(fm.backend, "stats", None) and fm.backend.stats.graph_captures
+    for pe, pf in zip(eager_model.parameters(), fused_model.parameters()):
+        np.testing.assert_allclose(pf.detach().cpu().numpy(), pe.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    assert len(fused_cpu.train_epoch.signatures) == compiled
+    if backend == "cuda":   # one graph for clipping steps, one for the unclipped step: no capture per value
+        assert fm.backend.stats.graph_captures == captures + 1
+
+
 def test_fused_epoch_equals_steps_in_the_same_order(backend):
     X, Y = _data(50)
     m1, m2 = _model(backend, nn.Tanh), _model(backend, nn.Tanh)
