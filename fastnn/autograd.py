@@ -194,32 +194,23 @@ class set_detect_anomaly:
 
 
 class detect_anomaly:
-    """Context manager (or decorator) turning anomaly detection on inside it (torch.autograd.detect_anomaly):
+    """Context manager turning anomaly detection on inside it (torch.autograd.detect_anomaly; like torch's,
+    the mode to restore is the one at construction):
     forward records where each op was created; backward checks every gradient an op's backward
     produces and raises RuntimeError("Function 'MulBackward0' returned nan values in its 0th output.")
     naming the first op that produced NaN, after a warning with the traceback of its forward call."""
 
     def __init__(self, check_nan=True):
-        self.check_nan = bool(check_nan)
+        self.check_nan, self.prev = bool(check_nan), tuple(_anomaly)
         warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only "
                       "be enabled for debugging.", stacklevel=2)
 
     def __enter__(self):
-        self.prev = tuple(_anomaly)
         _anomaly[0], _anomaly[1] = True, self.check_nan
 
     def __exit__(self, *exc):
         _anomaly[0], _anomaly[1] = self.prev
         return False
-
-    def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with self.__class__(self.check_nan):
-                return fn(*args, **kwargs)
-        return wrapped
 
 
 def _accumulate_leaf(t, g):
