@@ -131,9 +131,10 @@ class FusedMLP:
     def _before(self):
         self.seg.sync()
         self.impl.steps = self.seg.steps[0]
-        if self.clip_grad_norm is not None and not float(self.clip_grad_norm) > 0:
-            raise ValueError(f"FusedMLP.clip_grad_norm must be a positive max norm or None, got {self.clip_grad_norm}")
-        self.impl.clip_grad_norm = self.clip_grad_norm
+        clip = self.clip_grad_norm
+        if clip is not None and not float(clip) > 0:
+            raise ValueError(f"FusedMLP.clip_grad_norm must be a positive max norm or None, got {clip}")
+        self.impl.clip_grad_norm = clip
 
     def _after(self):
         if self.optimizer._counts_step(self.group):

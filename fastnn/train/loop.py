@@ -1,14 +1,13 @@
 """The training run behind `fastnn train`: data on the device, the eager epoch loop, evaluation, per-epoch
 atomic checkpoints, resume, the divergence check, and the run folder."""
 import contextlib
+import dataclasses
 import math
 import os
 import sys
 import time
 
 import numpy as np
-
-import dataclasses
 
 from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
@@ -96,12 +95,6 @@ class EagerTrainer:
     name = "eager"
     clip_grad_norm = None   # max norm for nn.utils.clip_grad_norm_ before every step (fastnn train sets it)
 
-    def _clip(self):
-        if self.clip_grad_norm:
-            from ..nn.utils import clip_grad_norm_
-
-            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-
     def __init__(self, model, optimizer, scheduler=None, per_step_scheduler=False):
         from ..nn import functional as F
 
@@ -144,6 +137,12 @@ class EagerTrainer:
                     check_loss(mean)
                     progress.set_postfix(loss=f"{mean:.4f}", refresh=False)
         return float(total) / max(seen, 1)
+
+    def _clip(self):
+        if self.clip_grad_norm:
+            from ..nn.utils import clip_grad_norm_
+
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
 
     def optimizer_state(self):
         return self.optimizer.state_dict()
