@@ -51,6 +51,18 @@ def test_divergence_in_the_first_epoch_writes_no_checkpoint(tmp_path, capsys, sa
     assert saved == [] and not (tmp_path / "checkpoint.safetensors").exists()
 
 
+def test_resume_with_a_lower_lr_applies_it(tmp_path):
+    """The hint's remedy: --resume CHECKPOINT --lr LOWER trains on at the new lr (the optimizer state
+    loaded from the checkpoint would otherwise bring the old lr back); without --lr the old one stays."""
+    out = tmp_path / "run"
+    assert main(["train", *QUICK, "--lr", "0.1", "--epochs", "1", "--out", str(out)]) == 0
+    ckpt = str(out / "checkpoint.safetensors")
+    assert main(["train", "--resume", ckpt, "--epochs", "2", "--quiet"]) == 0
+    assert fastnn.train.load_checkpoint(ckpt)[1]["optimizer"]["param_groups"][0]["lr"] == 0.1
+    assert main(["train", "--resume", ckpt, "--epochs", "3", "--lr", "0.02", "--quiet"]) == 0
+    assert fastnn.train.load_checkpoint(ckpt)[1]["optimizer"]["param_groups"][0]["lr"] == 0.02
+
+
 def test_clip_grad_norm_same_on_eager_and_fused_and_it_clips(tmp_path):
     def weights(path, *extra):
         out = tmp_path / f"{path}{len(extra)}"

@@ -192,6 +192,9 @@ def _restore(cfg, model, optimizer, sched, rng, state, tensors):
     model.load_state_dict({k: tensor(v, dtype=v.dtype, device=cfg.device) for k, v in tensors.items()})
     if state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
+        if cfg.schedule == "none" and prev and TrainConfig.from_dict(prev).resolved_lr() != cfg.resolved_lr():
+            for group in optimizer.param_groups:   # a new --lr on resume (say after a divergence) applies
+                group["lr"] = cfg.resolved_lr()
     if sched is not None and state.get("scheduler") is not None:
         sched.load_state_dict(state["scheduler"])
     r = state.get("rng", {})

@@ -7,9 +7,11 @@ Threads: a batch is cut into S row shards (S = the workspace's shard count, chos
 from the thread count and batch size). With S > 1 each Numba thread runs forward and backward of
 its own rows on its own buffers with serial GEMMs, writing its partial gradient to grads[s]; then a
 second parallel region sums the partials and applies the optimizer, each thread on its slice of P.
-Two fork/joins per step, and no activations cross cores. With S == 1 everything runs on the calling
-thread, except the update, split over `nthreads` when nthreads > 1. GEMMs are always serial here
-(gemm_serial): threads come from the shards, and no GEMM parallel region is compiled in.
+Two fork/joins per step, and no activations cross cores (three while clipping: max_norm > 0 adds a
+pass that sums the partials and their squares before the scaled update; see `update`). With S == 1
+everything runs on the calling thread, except the update, split over `nthreads` when nthreads > 1.
+GEMMs are always serial here (gemm_serial): threads come from the shards, and no GEMM parallel region
+is compiled in.
 Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
 GEMMs: kernels/gemm's `gemm_serial` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
