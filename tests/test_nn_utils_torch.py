@@ -79,6 +79,7 @@ def _nan_backward(lib, dev_kw):
     for a's gradient (its 0th output)."""
     a = lib.tensor([1.0, 2.0], requires_grad=True, **dev_kw)
     b = lib.tensor([math.inf, 1.0], **dev_kw)
+    _nan_backward.leaf = a
     return ((a * b) * 0).sum()
 
 
@@ -105,6 +106,7 @@ def test_anomaly_off_lets_nan_through_and_set_detect_anomaly_restores(backend):
     y = _nan_backward(fastnn, {"device": backend})
     with np.errstate(invalid="ignore"):
         y.backward()                               # off: no check, the NaN reaches the leaf (as in torch)
+    assert np.isnan(_np(_nan_backward.leaf.grad)).tolist() == [True, False]
     with autograd.set_detect_anomaly(True):
         assert fastnn.is_anomaly_enabled() and fastnn.is_anomaly_check_nan_enabled()
         y = _nan_backward(fastnn, {"device": backend})
@@ -116,4 +118,5 @@ def test_anomaly_off_lets_nan_through_and_set_detect_anomaly_restores(backend):
         y = _nan_backward(fastnn, {"device": backend})
         with np.errstate(invalid="ignore"):
             y.backward()                           # check_nan=False: recorded but not checked, as torch
+        assert np.isnan(_np(_nan_backward.leaf.grad)).tolist() == [True, False]
     assert not fastnn.is_anomaly_enabled()
