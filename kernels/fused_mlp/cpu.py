@@ -174,11 +174,20 @@ def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, co
             gs = grads[s]
             for i in range(lo, hi):
                 g[i] += gs[i]
-    if mode == 1:
-        for i in range(lo, hi):
-            v = np.float64(g[i])
-            sumsq += v * v
-        return sumsq
+    if mode == 1:   # four accumulators: four independent add chains (a float sum does not vectorize)
+        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
+        i = lo
+        while i + 4 <= hi:
+            v0, v1, v2, v3 = np.float64(g[i]), np.float64(g[i + 1]), np.float64(g[i + 2]), np.float64(g[i + 3])
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+            i += 4
+        for j in range(i, hi):
+            v = np.float64(g[j])
+            s0 += v * v
+        return (s0 + s1) + (s2 + s3)
     if mode == 2 and not coef >= 1.0:
         k = g.dtype.type(coef)
         for i in range(lo, hi):
