@@ -1,5 +1,6 @@
 """fastnn: a from-scratch deep-learning engine with PyTorch's API, Numba CPU kernels and CUDA C GPU kernels."""
-from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+from .autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled, is_anomaly_enabled,
+                       is_grad_enabled, is_inference_mode_enabled, no_grad,
                        set_grad_enabled)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,

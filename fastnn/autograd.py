@@ -1,11 +1,17 @@
-"""Autograd: `Function` (a forward and its hand-derived backward), recording, `backward()`, no_grad."""
+"""Autograd: `Function` (a forward and its hand-derived backward), recording, `backward()`, no_grad,
+anomaly detection (`detect_anomaly`, `set_detect_anomaly`)."""
 import contextlib
 import inspect
 import threading
+import traceback
+import warnings
 
 from .autograd_names import next_functions, node_name
 
 _state = threading.local()
+# anomaly mode, process-wide as in torch: [enabled, check_nan]. Off, it costs one list-item test per
+# recorded op in Function.apply and one per backward() call.
+_anomaly = [False, True]
 
 
 def is_grad_enabled():
@@ -89,6 +95,8 @@ class Function:
         if is_grad_enabled() and any(fn.needs_input_grad) and out.dtype.kind == "f":
             result.requires_grad = True
             result.grad_fn = fn
+            if _anomaly[0]:
+                fn.trace = traceback.format_stack()[:-1]  # where the op was created, for the error's warning
         return result
 
 
@@ -132,6 +140,7 @@ def backward(root, grad=None, retain_graph=False):
         if tuple(dout.shape) != tuple(root.shape):
             raise RuntimeError(f"grad has shape {tuple(dout.shape)} but the output has shape {tuple(root.shape)}")
     grads = {id(root): dout}
+    anomaly = _anomaly[0]
     for t in _topological_order(root):
         g = grads.pop(id(t), None)
         if g is None:
@@ -146,9 +155,12 @@ def backward(root, grad=None, retain_graph=False):
             _accumulate_leaf(t, g)
         if fn.saved is None:
             raise RuntimeError("Trying to backward through the graph a second time; pass retain_graph=True")
-        in_grads = fn.backward(g, *fn.saved)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
+        if anomaly:
+            in_grads = _anomaly_backward(fn, g)
+        else:
+            in_grads = fn.backward(g, *fn.saved)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
         for parent, pg in zip(fn.inputs, in_grads):
             if pg is None or not parent.requires_grad:
                 continue
@@ -160,6 +172,69 @@ def backward(root, grad=None, retain_graph=False):
         if not retain_graph:
             fn.saved = None
     _run_callbacks()
+
+
+def _anomaly_backward(fn, g):
+    """fn's backward in anomaly mode: torch's NaN check of every produced gradient, and on any error a
+    warning with the traceback of the forward call that created fn."""
+    try:
+        in_grads = fn.backward(g, *fn.saved)
+        in_grads = in_grads if isinstance(in_grads, tuple) else (in_grads,)
+        if _anomaly[1]:
+            for i, pg in enumerate(in_grads):
+                if pg is not None and pg.dtype.kind in "fc" and bool(fn.xp.isnan(pg).any()):
+                    raise RuntimeError(f"Function '{fn.name}' returned nan values in its {i}th output.")
+    except Exception:
+        trace = getattr(fn, "trace", None)
+        where = "".join(trace) if trace else "(not recorded: the op was created while anomaly mode was off)\n"
+        warnings.warn(f"Error detected in {fn.name}. Traceback of forward call that caused the error:\n{where}",
+                      stacklevel=3)
+        raise
+    return in_grads
+
+
+def is_anomaly_enabled():
+    return _anomaly[0]
+
+
+def is_anomaly_check_nan_enabled():
+    return _anomaly[1]
+
+
+class set_detect_anomaly:
+    """Anomaly detection on (mode=True) or off, from construction; as a context manager it restores the
+    previous mode on exit (torch.autograd.set_detect_anomaly)."""
+
+    def __init__(self, mode, check_nan=True):
+        self.prev = tuple(_anomaly)
+        _anomaly[0], _anomaly[1] = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        _anomaly[0], _anomaly[1] = self.prev
+        return False
+
+
+class detect_anomaly:
+    """Context manager turning anomaly detection on inside it (torch.autograd.detect_anomaly; like torch's,
+    the mode to restore is the one at construction):
+    forward records where each op was created; backward checks every gradient an op's backward
+    produces and raises RuntimeError("Function 'MulBackward0' returned nan values in its 0th output.")
+    naming the first op that produced NaN, after a warning with the traceback of its forward call."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan, self.prev = bool(check_nan), tuple(_anomaly)
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only "
+                      "be enabled for debugging.", stacklevel=2)
+
+    def __enter__(self):
+        _anomaly[0], _anomaly[1] = True, self.check_nan
+
+    def __exit__(self, *exc):
+        _anomaly[0], _anomaly[1] = self.prev
+        return False
 
 
 def _accumulate_leaf(t, g):

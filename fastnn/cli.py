@@ -5,6 +5,8 @@ import sys
 TRAIN_EPILOG = """\
 inputs: x = pixel/255 in [0,1]; with --normalize x = (pixel/255 - 0.5)/0.5 in [-1,1]
 (torchvision's Normalize((0.5,),(0.5,)), the recipe bench/compare.py gives every system).
+A NaN or Inf loss stops the run (exit status 1) with the epoch, step and value, before that epoch's
+checkpoint is written: the last finite checkpoint stays as it was.
 Each epoch writes <out>/checkpoint.safetensors atomically (model under torch's state_dict keys,
 trainer state in the metadata) and <out>/metrics.json; curves.png is drawn at the end.
 --resume CHECKPOINT continues that run (model, optimizer, scheduler, epoch, RNG); options not
@@ -65,6 +67,11 @@ def train_parser(prog="fastnn train"):
     a("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.safetensors")
     a("--normalize", action="store_true", help="inputs in [-1,1] instead of [0,1] (see below)")
     a("--quiet", action="store_true", help="no progress bar")
+    a("--clip-grad-norm", type=float, metavar="MAX_NORM",
+      help="clip each step's gradient to this global L2 norm (nn.utils.clip_grad_norm_; eager and fused)")
+    a("--detect-anomaly", action="store_true",
+      help="autograd anomaly detection (fastnn.autograd.detect_anomaly): name the op whose backward made "
+           "NaN; runs the eager path")
     a("--nproc", type=int, help="data-parallel over N ranks: relaunches through mpiexec with "
       "`python -m mpi4py -m fastnn train`, the cores divided between ranks (needs fastnn[dist])")
     a("--eval-batch-size", type=int, help=argparse.SUPPRESS)
@@ -85,7 +92,7 @@ def config_from_args(ns):
 
         _, state = load_checkpoint(given["resume"])
         base = dict(state.get("config", {}))
-        for k in ("out", "resume", "quiet", "threads"):     # per-invocation, never inherited
+        for k in ("out", "resume", "quiet", "threads", "detect_anomaly"):     # per-invocation, never inherited
             base.pop(k, None)
     base.update(given)
     return TrainConfig.from_dict(base).validate()

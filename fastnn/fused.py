@@ -6,6 +6,10 @@ the eager model and optimizer. Device-agnostic: the backend's `fused_mlp(spec)` 
     loss, correct = fm.step(x, y)                  # one batch
     loss, acc = fm.epoch(X, Y, batch_size=64, shuffle=True, seed=0)   # resident data, batches gathered inside
 
+`fm.clip_grad_norm = max_norm` (a float, None = off, changeable between calls) clips every step's
+summed gradient to that global L2 norm before the update, exactly as
+`nn.utils.clip_grad_norm_(model.parameters(), max_norm)` between backward() and step() would.
+
 The optimizer already packs the model's parameters into one flat buffer in `model.parameters()`
 order (W (out,in) then b per layer), which is exactly the fused kernels' layout; the fused path
 updates that buffer and the optimizer's flat state in place, so eager and fused steps can be mixed
@@ -122,10 +126,15 @@ class FusedMLP:
                          reduction="mean", optimizer=self.name, hparams=self.group, params=self.seg.flat,
                          state=self.seg.state, step=self.seg.steps[0])
         self.impl = self.backend.fused_mlp(self.spec)
+        self.clip_grad_norm = None
 
     def _before(self):
         self.seg.sync()
         self.impl.steps = self.seg.steps[0]
+        clip = self.clip_grad_norm
+        if clip is not None and not float(clip) > 0:
+            raise ValueError(f"FusedMLP.clip_grad_norm must be a positive max norm or None, got {clip}")
+        self.impl.clip_grad_norm = clip
 
     def _after(self):
         if self.optimizer._counts_step(self.group):

@@ -27,10 +27,11 @@ def _data(n=96, seed=1):
     return rng.standard_normal((n, 12)).astype(np.float32), rng.integers(0, 5, n).astype(np.int64)
 
 
-def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state_rtol=1e-4):
+def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state_rtol=1e-4, clip=None):
     """100 steps (10 on the emulated GPU) of fused and eager from the same init on the same batches:
     the same loss at step 1, the same weights (1e-5 relative in float32, 1e-12 in float64) and
-    optimizer state after."""
+    optimizer state after. With clip, eager runs nn.utils.clip_grad_norm_ before each step and the fused
+    path clips its summed gradient (fm.clip_grad_norm); returns fm and the eager total norms."""
     X, Y = _data()
     eager_model, fused_model = _model(backend), _model(backend)
     rtol, atol = (1e-12, 1e-14) if double else (1e-5, 1e-6)
@@ -39,6 +40,7 @@ def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state
     eager_opt, fused_opt = OPTIMIZERS[opt](eager_model.parameters()), OPTIMIZERS[opt](fused_model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     fm = FusedMLP(fused_model, loss_fn, fused_opt)
+    fm.clip_grad_norm, norms = clip, []
     if shard_threads is not None:  # cpu: cut each batch into row shards as this many threads would
         fm.impl.trainer.nthreads = shard_threads
     steps = 100 if backend == "cpu" else 10  # the emulated GPU runs every CUDA thread as a fiber
@@ -49,6 +51,8 @@ def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state
         eager_opt.zero_grad()
         loss = loss_fn(eager_model(x), y)
         loss.backward()
+        if clip is not None:
+            norms.append(float(nn.utils.clip_grad_norm_(eager_model.parameters(), clip)))
         eager_opt.step()
         fused_loss, _ = fm.step(x, y)
         if s == 0:
@@ -63,7 +67,7 @@ def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state
         for name in se[k]:
             np.testing.assert_allclose(sf[k][name].cpu().numpy(), se[k][name].cpu().numpy(),
                                        rtol=1e-12 if double else state_rtol, atol=atol)
-    return fm
+    return fm, norms
 
 
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
@@ -78,8 +82,51 @@ def test_fused_row_shards_equal_eager_steps(opt, double):
     The weights meet the same bars; in float32 the state's bar is 1e-3 (centered RMSprop's grad_avg
     differs by 3e-4 relative in one element: the summation order of the gradient changed), and in
     float64 weights and state agree to 1e-12, so the sharded math is the eager math."""
-    fm = _fused_vs_eager("cpu", opt, batch=48, shard_threads=2, double=double, state_rtol=1e-3)
+    fm, _ = _fused_vs_eager("cpu", opt, batch=48, shard_threads=2, double=double, state_rtol=1e-3)
     assert fm.impl.trainer._grads.shape[0] == 2
+
+
+@pytest.mark.parametrize("opt", ["adam", "sgd"])
+def test_fused_clip_grad_norm_equals_eager_clip_grad_norm_(backend, opt):
+    """fm.clip_grad_norm = c == nn.utils.clip_grad_norm_(params, c) between eager backward and step, with
+    the clip active on most steps (c below the typical norm); on cpu also over two row shards. The
+    clip value is a runtime scalar: changing it mid-run needs no new compile (cpu) or capture (cuda).
+    float64 on the cpu (the cuda fused MLP is float32 only)."""
+    for double, threads in ([(False, None), (False, 2), (True, None), (True, 2)] if backend == "cpu"
+                            else [(False, None)]):
+        fm, norms = _fused_vs_eager(backend, opt, batch=16 if threads is None else 48, shard_threads=threads,
+                                    double=double, state_rtol=1e-3, clip=0.1)
+        assert sum(n > 0.1 for n in norms) >= len(norms) // 2      # the clip did act
+
+
+def test_fused_clip_value_is_a_runtime_scalar(backend):
+    """Changing fm.clip_grad_norm between steps (0.1, 0.05, 0.2, off, ...) follows eager clip_grad_norm_
+    step by step, with no new compiled specialization (cpu) and no new graph capture (cuda) for a new value."""
+    from fastnn.kernels.fused_mlp import cpu as fused_cpu
+
+    X, Y = _data()
+    eager_model, fused_model = _model(backend), _model(backend)
+    eager_opt, fused_opt = OPTIMIZERS["adam"](eager_model.parameters()), OPTIMIZERS["adam"](fused_model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    fm = FusedMLP(fused_model, loss_fn, fused_opt)
+    clips = [0.1, 0.05, 0.2, None, 0.07, 0.15]
+    for s, clip in enumerate(clips):
+        x, y = fastnn.tensor(X[s * 16:(s + 1) * 16], device=backend), fastnn.tensor(Y[s * 16:(s + 1) * 16], device=backend)
+        eager_opt.zero_grad()
+        loss_fn(eager_model(x), y).backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(eager_model.parameters(), clip)
+        eager_opt.step()
+        fm.clip_grad_norm = clip
+        fm.step(x, y)
+        if s == 0:
+            compiled = len(fused_cpu.train_epoch.signatures)
+            captures = getattr(fm.backend, "stats", None) and fm.backend.stats.graph_captures
+    for pe, pf in zip(eager_model.parameters(), fused_model.parameters()):
+        np.testing.assert_allclose(pf.detach().cpu().numpy(), pe.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    assert len(fused_cpu.train_epoch.signatures) == compiled
+    if backend == "cuda":   # one graph for clipping steps, one for the unclipped step: no capture per value
+        assert fm.backend.stats.graph_captures == captures + 1
 
 
 def test_fused_epoch_equals_steps_in_the_same_order(backend):

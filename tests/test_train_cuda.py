@@ -82,6 +82,36 @@ def test_cuda_fused_path_matches_eager(tmp_path, cuda):
         assert hf["train_loss"] == pytest.approx(he["train_loss"], rel=1e-4)
 
 
+@pytest.mark.parametrize("path", ["eager", "fused"])
+def test_cuda_divergence_stops_and_keeps_the_checkpoint(tmp_path, cuda, path):
+    """StepLR x1e9 after epoch 1: epoch 2's loss is NaN; the run raises naming epoch 2 (no step: on cuda the
+    loss is checked at the syncs that exist) and epoch 1's checkpoint stays byte-identical."""
+    kw = dict(SMALL, device=cuda, optimizer="sgd", lr=0.1, schedule="step", step_size=1, gamma=1e9, epochs=3,
+              path=path, out=str(tmp_path))
+    ckpt, saved = tmp_path / "checkpoint.safetensors", []
+    with np.errstate(all="ignore"), pytest.raises(RuntimeError, match=r"training diverged at epoch 2: the training "
+                                                  r"loss is nan; the checkpoint of epoch 1 .* was left as it was"):
+        run(TrainConfig(**kw), log=lambda *a: None, on_epoch=lambda rec, model: saved.append(ckpt.read_bytes()))
+    assert len(saved) == 1 and ckpt.read_bytes() == saved[0]
+
+
+def test_cuda_clip_grad_norm_fused_matches_eager(tmp_path, cuda):
+    """--clip-grad-norm on cuda: the fused graphs clip the summed gradient as eager clip_grad_norm_ does."""
+    kw = dict(SMALL, device=cuda, optimizer="sgd", lr=0.5, momentum=0.9, epochs=2, clip_grad_norm=0.05)
+    kw.pop("path")
+    f = _silent(path="fused", out=str(tmp_path / "fused"), **kw)
+    _silent(path="eager", out=str(tmp_path / "eager"), **kw)
+    assert f["path"] == "fused"
+    a, _ = load_checkpoint(tmp_path / "eager" / "checkpoint.safetensors")
+    b, _ = load_checkpoint(tmp_path / "fused" / "checkpoint.safetensors")
+    eps = np.finfo(np.float32).eps
+    for k in a:   # the bar of test_cuda_fused_path_matches_eager
+        np.testing.assert_allclose(b[k], a[k], atol=64 * eps * np.abs(a[k]).max(), rtol=0, err_msg=k)
+    u = _silent(path="fused", out=str(tmp_path / "unclipped"), **dict(kw, clip_grad_norm=None))
+    c, _ = load_checkpoint(tmp_path / "unclipped" / "checkpoint.safetensors")
+    assert u["path"] == "fused" and max(np.abs(c[k] - b[k]).max() for k in a) > 1e-4    # the clip acted
+
+
 def test_unknown_device_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="unknown device type 'tpu'"):
         _silent(device="tpu", out=str(tmp_path), **{k: v for k, v in SMALL.items()}, epochs=1)

@@ -26,6 +26,7 @@ class CPUFusedMLP:
                 spec["state"][name] = state3[row]  # the optimizer now reads and writes the kernel's rows
         self.trainer.state = state3
         self.steps = int(spec.get("step", 0))
+        self.clip_grad_norm = None   # set by fastnn.fused.FusedMLP before each call
 
     def _hp(self):
         """The group's torch hyper-parameters the table knows for this optimizer."""
@@ -35,6 +36,7 @@ class CPUFusedMLP:
     def _sync_in(self):
         self.trainer.opt_code, self.trainer.hp = table.pack_group(self.spec["optimizer"], self.spec["hparams"])
         self.trainer.step_count = self.steps
+        self.trainer.clip_grad_norm = self.clip_grad_norm or 0.0
 
     def step(self, x, y):
         self._sync_in()

@@ -96,6 +96,9 @@ class CUDAFusedMLP:
         self.dW, self.db = self._layer_views(self.grads)
         self.hp = xp.zeros(HP_N, dtype=np.float64)
         self._hp_host = None                                 # (steps, packed hyper-parameters) on the device
+        self.clip_grad_norm = None                           # max norm, set by fastnn.fused.FusedMLP (None: off)
+        self.clip = xp.zeros(3, dtype=np.float64)            # gather.cu's [max_norm, sumsq, coefficient]
+        self._clip_host = 0.0
         self.acc = xp.zeros(2, dtype=np.int32)              # [loss_sum (float32 bits), correct]
         self.loss_sum, self.correct = self.acc[0:1].view(np.float32), self.acc[1:2]
         self.pos = xp.zeros(1, dtype=np.int32)              # the device batch cursor
@@ -141,6 +144,10 @@ class CUDAFusedMLP:
         if want != self._hp_host:
             self.hp[...] = self.cp.asarray(device_hp(self.opt, self.steps, packed))
             self._hp_host = want
+        max_norm = float(self.clip_grad_norm or 0.0)
+        if max_norm != self._clip_host:   # a runtime scalar: the captured graphs read it from clip[0]
+            self.clip[0:1] = self.cp.asarray(np.array([max_norm]))
+            self._clip_host = max_norm
 
     # ---- the captured step -----------------------------------------------------------------------
     def _enqueue_step(self, M, gather):
@@ -180,16 +187,22 @@ class CUDAFusedMLP:
             be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
 
     def _enqueue_optimizer(self):
-        """The tick and ONE update launch; every scalar is read from the device buffer hp."""
+        """[global-norm clipping of the gradient], the tick and ONE update launch; every scalar is read
+        from the device buffers hp and clip."""
         be, d, n = self.be, self.desc, self.params.size
+        if self.clip_grad_norm:
+            be.launch("grad_sumsq", *_grid1d(n), self.clip, self.grads, n)
+            be.launch("clip_coef", (1,), (1,), self.clip)
+            be.launch("grad_clip", *_grid1d(n), self.grads, self.clip, n)
         be.launch(d.tick, (1,), (1,), self.hp)
         be.launch(d.update, *_grid1d(n), self.params, *[self.state.get(a) for a in d.args], self.grads, self.hp, n)
 
     def _graph(self, key, M, gather):
         """The graph of one step shape, captured on first use. Only what is baked into the graph is in
-        the key: the step kind and batch rows, the resident data, and which optional state buffers
-        the update reads (their pointers); every scalar lives in hp. At most MAX_GRAPHS are kept."""
-        key += tuple(self._state_names())
+        the key: the step kind and batch rows, the resident data, which optional state buffers the
+        update reads (their pointers), and whether it clips; every scalar lives in hp and clip. At most
+        MAX_GRAPHS are kept."""
+        key += tuple(self._state_names()) + (bool(self.clip_grad_norm),)   # the clip value itself is in clip[0]
         g = self._graphs.get(key)
         if g is not None:
             self._graphs.move_to_end(key)

@@ -1,5 +1,5 @@
 """fastnn.nn: PyTorch-shaped modules, losses, functional API (fastnn.nn.functional) and initialisers."""
-from . import functional, init
+from . import functional, init, utils
 from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
@@ -22,7 +22,7 @@ from .sparse import Embedding
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity",
            "L1Loss", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
-           "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init"]
+           "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils"]
 __all__ += ["CELU", "ELU", "GELU", "Hardtanh", "LeakyReLU", "Mish", "PReLU", "ReLU6", "SELU", "SiLU", "Softmin",
             "Softplus", "ModuleDict", "ParameterDict", "ParameterList", "Unflatten", "CosineEmbeddingLoss",
             "HuberLoss", "KLDivLoss", "MarginRankingLoss", "SmoothL1Loss", "GroupNorm", "LayerNorm", "Embedding"]

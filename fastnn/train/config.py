@@ -41,6 +41,8 @@ class TrainConfig:
     train_subset: int = None       # keep the first N training samples (quick runs)
     test_subset: int = None
     synthetic_size: tuple = (512, 256)
+    clip_grad_norm: float = None   # nn.utils.clip_grad_norm_ max norm before every step (eager and fused)
+    detect_anomaly: bool = False   # fastnn.autograd.detect_anomaly around the eager epochs
     extra: dict = field(default_factory=dict)
 
     def resolved_lr(self):
@@ -63,6 +65,8 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.clip_grad_norm is not None and not float(self.clip_grad_norm) > 0:
+            raise ValueError(f"--clip-grad-norm must be a positive max norm, got {self.clip_grad_norm}")
         if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
             raise ValueError("--nesterov needs --optimizer sgd with --momentum > 0")
         return self

@@ -82,6 +82,7 @@ class DistributedEagerTrainer(EagerTrainer):
             loss = self.F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
+            self._clip()
             opt.step()
             if self.scheduler is not None:
                 self.scheduler.step()

@@ -71,6 +71,15 @@ class FusedTrainer:
         with self.fm.backend.shared_thread_pool():
             return evaluate(model, x, y, batch_size)
 
+    @property
+    def clip_grad_norm(self):
+        """Max global L2 norm of each step's gradient (None: off), clipped inside the fused step."""
+        return self.fm.clip_grad_norm
+
+    @clip_grad_norm.setter
+    def clip_grad_norm(self, max_norm):
+        self.fm.clip_grad_norm = max_norm
+
     def sync_model(self):
         """Nothing to do: the model's parameters are the fused kernel's buffer."""
 

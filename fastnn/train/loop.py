@@ -1,5 +1,8 @@
 """The training run behind `fastnn train`: data on the device, the eager epoch loop, evaluation, per-epoch
-atomic checkpoints, resume, and the run folder."""
+atomic checkpoints, resume, the divergence check, and the run folder."""
+import contextlib
+import dataclasses
+import math
 import os
 import sys
 import time
@@ -47,11 +50,50 @@ def model_backend(model):
     return next(iter(model.parameters())).backend
 
 
+# ---- divergence: a NaN/Inf loss stops the run before its checkpoint is overwritten -----------------
+class NonFiniteLoss(Exception):
+    """Raised by a trainer when the training loss is NaN or Inf; step = the batch in the epoch (1-based)
+    where known, None when only the epoch's mean loss was seen (fused path, eager on cuda)."""
+
+    def __init__(self, value, step=None):
+        super().__init__(value, step)
+        self.value, self.step = value, step
+
+
+def check_loss(value, step=None):
+    """NonFiniteLoss unless the Python float value is finite."""
+    if not math.isfinite(value):
+        raise NonFiniteLoss(value, step)
+
+
+def _diverged(cfg, epoch, steps, e, ckpt, lr, what="training loss"):
+    """The message of a stopped run: where, the value, what was kept on disk, and what to try (the
+    caller raises it as a RuntimeError: `fastnn train` prints it and exits with status 1)."""
+    where = f"epoch {epoch}" + (f", step {e.step} of {steps}" if e.step is not None else "")
+    kept = (f"the checkpoint of epoch {epoch - 1} ({ckpt}) was left as it was" if os.path.exists(ckpt)
+            else "no checkpoint was written")
+    clip = (f"a lower --clip-grad-norm (this run: {cfg.clip_grad_norm:g})" if cfg.clip_grad_norm
+            else "--clip-grad-norm 1.0")
+    return (f"training diverged at {where}: the {what} is {e.value}; {kept}. "
+            f"Try a lower --lr (this run: {cfg.resolved_lr():g}"
+            + (f", {lr:g} when it diverged" if lr != cfg.resolved_lr() else "") + f") or {clip}.")
+
+
+def _anomaly_mode(cfg):
+    """fastnn.autograd.set_detect_anomaly(True) for --detect-anomaly (restored on exit), else a no-op."""
+    from .. import autograd
+
+    return autograd.set_detect_anomaly(True) if cfg.detect_anomaly else contextlib.nullcontext()
+
+
 # ---- the eager epoch ------------------------------------------------------------------------------
 class EagerTrainer:
-    """One autograd step per batch: forward, cross_entropy, backward, optimizer.step()."""
+    """One autograd step per batch: forward, cross_entropy, backward, [clip_grad_norm_], optimizer.step().
+    On the cpu each step's loss is checked (a float it already has); on cuda the epoch's mean is, at
+    the host syncs that exist (the progress refresh and the epoch's end)."""
 
     name = "eager"
+    clip_grad_norm = None   # max norm for nn.utils.clip_grad_norm_ before every step (fastnn train sets it)
 
     def __init__(self, model, optimizer, scheduler=None, per_step_scheduler=False):
         from ..nn import functional as F
@@ -73,12 +115,16 @@ class EagerTrainer:
         n = perm.shape[0]
         model.train()
         total, seen, refresh = xp.zeros((), dtype=np.float64), 0, 20 if be.name == "cpu" else 100
+        host_loss = be.name == "cpu"
         for k, i in enumerate(range(0, n, batch_size)):
             idx = perm[i:i + batch_size]
             xb, yb = Tensor._wrap(x[idx], be), Tensor._wrap(y[idx], be)
             loss = self.F.cross_entropy(model(xb), yb)
+            if host_loss:
+                check_loss(float(loss._data), k + 1)
             opt.zero_grad()
             loss.backward()
+            self._clip()
             opt.step()
             if self.scheduler is not None:
                 self.scheduler.step()
@@ -87,8 +133,16 @@ class EagerTrainer:
             if progress is not None:
                 progress.update(1)
                 if k % refresh == 0:
-                    progress.set_postfix(loss=f"{float(total) / seen:.4f}", refresh=False)
+                    mean = float(total) / seen
+                    check_loss(mean)
+                    progress.set_postfix(loss=f"{mean:.4f}", refresh=False)
         return float(total) / max(seen, 1)
+
+    def _clip(self):
+        if self.clip_grad_norm:
+            from ..nn.utils import clip_grad_norm_
+
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
 
     def optimizer_state(self):
         return self.optimizer.state_dict()
@@ -138,6 +192,9 @@ def _restore(cfg, model, optimizer, sched, rng, state, tensors):
     model.load_state_dict({k: tensor(v, dtype=v.dtype, device=cfg.device) for k, v in tensors.items()})
     if state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
+        if cfg.schedule == "none" and prev and TrainConfig.from_dict(prev).resolved_lr() != cfg.resolved_lr():
+            for group in optimizer.param_groups:   # a new --lr on resume (say after a divergence) applies
+                group["lr"] = cfg.resolved_lr()
     if sched is not None and state.get("scheduler") is not None:
         sched.load_state_dict(state["scheduler"])
     r = state.get("rng", {})
@@ -198,13 +255,21 @@ def _setup(cfg, log):
         s["start"], s["step"], s["history"] = _restore(cfg, model, optimizer, s["sched"], s["rng"], state, tensors)
         log(f"resumed from {cfg.resume} after epoch {s['start']}")
     step_sched = s["sched"] if s["sched_every"] == "step" else None
-    s["trainer"], s["path"], s["reason"] = choose_trainer(cfg, model, optimizer, step_sched)
+    if cfg.detect_anomaly and cfg.path == "fused":
+        raise ValueError("--detect-anomaly checks every op's backward, which only the eager (autograd) path "
+                         "runs; drop --path fused")
+    anomaly_auto = cfg.detect_anomaly and cfg.path == "auto"
+    s["trainer"], s["path"], s["reason"] = choose_trainer(
+        dataclasses.replace(cfg, path="eager") if anomaly_auto else cfg, model, optimizer, step_sched)
+    if anomaly_auto:
+        s["reason"] = "auto: --detect-anomaly checks every op's backward, which needs the eager (autograd) path"
     if s.get("world", 1) > 1:  # fastnn train --nproc N / mpiexec: data-parallel (train/distributed.py)
         from .distributed import DistributedEagerTrainer
 
         s["trainer"] = DistributedEagerTrainer(s["trainer"])
         s["reason"] = (f"data-parallel over {s['world']} ranks (DistributedDataParallel over MPI; "
                        "the fused path is not data-parallel yet)")
+    s["trainer"].clip_grad_norm = cfg.clip_grad_norm
     log(f"path: {s['path']} ({s['reason']})")
     return s
 
@@ -235,12 +300,22 @@ def run(cfg, log=print, on_epoch=None):
         perm = s["rng"].permutation(xtr.shape[0])
         bar = _progress(cfg, s["steps"], epoch)
         t0 = time.perf_counter()
-        train_loss = trainer.train_epoch(X, Y, perm, cfg.batch_size, bar)
+        try:
+            with _anomaly_mode(cfg):
+                train_loss = trainer.train_epoch(X, Y, perm, cfg.batch_size, bar)
+            check_loss(train_loss)
+        except NonFiniteLoss as e:
+            bar.close()
+            lr_now = s["optimizer"].param_groups[0]["lr"]
+            raise RuntimeError(_diverged(cfg, epoch, s["steps"], e, ckpt, lr_now)) from None
         secs = time.perf_counter() - t0
         bar.close()
         trainer.sync_model()
         step += s["steps"]
         test_loss, test_acc = trainer.evaluate(model, Xte, yte, cfg.eval_batch_size)
+        if rank0 and yte.shape[0] and not math.isfinite(test_loss):
+            raise RuntimeError(_diverged(cfg, epoch, s["steps"], NonFiniteLoss(test_loss), ckpt,
+                                         s["optimizer"].param_groups[0]["lr"], "test loss after the epoch's last step"))
         lr = s["optimizer"].param_groups[0]["lr"]
         if s["sched_every"] == "epoch":
             s["sched"].step()

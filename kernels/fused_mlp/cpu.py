@@ -7,9 +7,11 @@ Threads: a batch is cut into S row shards (S = the workspace's shard count, chos
 from the thread count and batch size). With S > 1 each Numba thread runs forward and backward of
 its own rows on its own buffers with serial GEMMs, writing its partial gradient to grads[s]; then a
 second parallel region sums the partials and applies the optimizer, each thread on its slice of P.
-Two fork/joins per step, and no activations cross cores. With S == 1 everything runs on the calling
-thread, except the update, split over `nthreads` when nthreads > 1. GEMMs are always serial here
-(gemm_serial): threads come from the shards, and no GEMM parallel region is compiled in.
+Two fork/joins per step, and no activations cross cores (three while clipping: max_norm > 0 adds a
+pass that sums the partials and their squares before the scaled update; see `update`). With S == 1
+everything runs on the calling thread, except the update, split over `nthreads` when nthreads > 1.
+GEMMs are always serial here (gemm_serial): threads come from the shards, and no GEMM parallel region
+is compiled in.
 Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
 GEMMs: kernels/gemm's `gemm_serial` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
@@ -157,38 +159,77 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
 
 
 @jit
-def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks):
-    # slice c of nchunks of P (cut on 16-element = 64-byte boundaries): grads[0] += grads[1:] (the
-    # shards' partial gradients), then one optimizer update of that slice
+def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, coef):
+    # slice c of nchunks of P (cut on 16-element = 64-byte boundaries). mode 0: grads[0] += grads[1:]
+    # (the shards' partial gradients), then one optimizer update of the slice; mode 1: the sum only,
+    # returning the float64 sum of squares of the summed slice (clip_grad_norm's first pass); mode 2:
+    # grads[0] *= coef unless coef >= 1 (NaN scales, as eager clip_grad_norm_), then the update
     P = params.size
     lo = (P * c // nchunks) // 16 * 16
     hi = P if c == nchunks - 1 else (P * (c + 1) // nchunks) // 16 * 16
     g = grads[0]
-    for s in range(1, grads.shape[0]):
-        gs = grads[s]
+    sumsq = 0.0
+    if mode != 2:
+        for s in range(1, grads.shape[0]):
+            gs = grads[s]
+            for i in range(lo, hi):
+                g[i] += gs[i]
+    if mode == 1:   # four accumulators: four independent add chains (a float sum does not vectorize)
+        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
+        i = lo
+        while i + 4 <= hi:
+            v0, v1, v2, v3 = np.float64(g[i]), np.float64(g[i + 1]), np.float64(g[i + 2]), np.float64(g[i + 3])
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+            i += 4
+        for j in range(i, hi):
+            v = np.float64(g[j])
+            s0 += v * v
+        return (s0 + s1) + (s2 + s3)
+    if mode == 2 and not coef >= 1.0:
+        k = g.dtype.type(coef)
         for i in range(lo, hi):
-            g[i] += gs[i]
+            g[i] *= k
     optimizer_update(params, state, g, hp, opt_code, step, lo, hi)
+    return sumsq
 
 
 @pjit
-def _update_par(params, state, grads, hp, opt_code, step, nchunks):
-    # _update_chunk over nchunks slices, one per thread
+def _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq):
+    # _update_chunk over nchunks slices, one per thread; sumsq[c] = slice c's result
     for c in numba.prange(nchunks):
         old = ftz_enter()
-        _update_chunk(params, state, grads, hp, opt_code, step, np.int64(c), nchunks)
+        sumsq[c] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(c), nchunks, mode, coef)
         ftz_leave(old)
 
 
 @jit
-def update(params, state, grads, hp, opt_code, step, nthreads):
-    # params (P,), state (3,P) (+)= one optimizer step with the gradient sum(grads (S,P), axis 0),
-    # which is left in grads[0]; split over max(S, nthreads) threads when P is large enough
-    nchunks = max(grads.shape[0], nthreads)
-    if nchunks > 1 and params.size >= PAR_MIN_PARAMS:
-        _update_par(params, state, grads, hp, opt_code, step, nchunks)
+def _update_pass(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq):
+    # one pass of _update_chunk over P: split over nchunks threads when nchunks > 1, else on this thread
+    if nchunks > 1:
+        _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq)
     else:
-        _update_chunk(params, state, grads, hp, opt_code, step, np.int64(0), np.int64(1))
+        sumsq[0] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(0), np.int64(1), mode, coef)
+
+
+@jit
+def update(params, state, grads, hp, opt_code, step, nthreads, max_norm):
+    # params (P,), state (3,P) (+)= one optimizer step with the gradient sum(grads (S,P), axis 0),
+    # which is left in grads[0]; split over max(S, nthreads) threads when P is large enough. With
+    # max_norm > 0 the summed gradient is first clipped to that global L2 norm, as
+    # nn.utils.clip_grad_norm_ does: scaled by max_norm / (norm + 1e-6) when that is below 1
+    nchunks = max(grads.shape[0], nthreads)
+    if nchunks < 2 or params.size < PAR_MIN_PARAMS:
+        nchunks = 1
+    sumsq = np.zeros(nchunks)
+    if max_norm > 0:
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(1), 1.0, sumsq)
+        coef = max_norm / (math.sqrt(sumsq.sum()) + 1e-6)
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(2), coef, sumsq)
+    else:
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(0), 1.0, sumsq)
 
 
 @jit
@@ -340,10 +381,11 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
 @jit
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp,
                 opt_code, step0, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val,
-                acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads):
+                acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads, max_norm):
     # steps over batches perm[s:s+batch_size] of X (N, dims[0]) float or uint8 (normalized by
     # scale/shift in the gather); grads (S, P) and the per-shard buffers (S, ...) of a Workspace;
-    # returns (sample-mean loss, accuracy, steps taken)
+    # max_norm > 0 clips each step's gradient to that global L2 norm (update); returns
+    # (sample-mean loss, accuracy, steps taken)
     N, S = perm.shape[0], grads.shape[0]
     loss_s, correct_s = np.zeros(S), np.zeros(S, np.int64)
     tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
@@ -362,7 +404,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                         dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
                         act_off, drops, drop_off, deltas, delta_off, tbuf)
             loss, correct = loss_s.sum(), correct_s.sum()
-        update(params, state, grads, hp, opt_code, step0 + steps, nthreads)
+        update(params, state, grads, hp, opt_code, step0 + steps, nthreads, max_norm)
         tot_loss += loss
         tot_correct += correct
         seen += B

@@ -2,7 +2,10 @@
 // gather a batch of rows of a dataset (float32 or uint8, normalization out = data * scale + shift
 // fused) and its labels through a device-side permutation, epoch loss / correct-count accumulators
 // kept on the device, counter-hash dropout identical to fused_mlp/ref.py's dropout_uniform, and the
-// fused MSE loss (the CrossEntropy one is xent.cu's cross_entropy_fused).
+// fused MSE loss (the CrossEntropy one is xent.cu's cross_entropy_fused), and global-norm gradient
+// clipping (nn.utils.clip_grad_norm_'s formula) with its scalars in a device buffer clip (double[3]):
+// clip[0] = max_norm (uploaded by the host; a graph replays it with no re-capture), clip[1] = the sum
+// of squares accumulator (zero between steps), clip[2] = the step's coefficient.
 //
 // Batch start: row = start + (pos ? pos[0] : 0). A captured CUDA graph passes start = 0 and a device
 // cursor `pos` advanced by advance_cursor after each step, so replays walk the epoch with no host
@@ -12,6 +15,8 @@
 // Launch: gather_rows_*: 1-D grid-stride over B*D (any grid); gather_labels_*: same over B;
 // advance_cursor, epoch_reset: grid 1, block 1; epoch_accumulate, mse_fused: block (T,1,1) with T a
 // multiple of 32 in [32, 1024], grid (min(B, 65535),1,1); dropout_hash: 1-D grid-stride (any grid).
+// Clipping, per step: grad_sumsq (1-D grid-stride, block a multiple of 32 <= 1024), clip_coef (grid 1,
+// block 1), grad_clip (1-D grid-stride, any grid).
 
 #define GA_FULL_MASK 0xffffffffu
 
@@ -192,4 +197,41 @@ extern "C" __global__ void mse_fused(float* loss_rows, float* dpred, const float
             if (correct && ip == iy) atomicAdd(correct, 1);
         }
     }
+}
+
+// clip[1] += sum(g (n,)^2), accumulated in double: per-thread sums, a warp/block reduction, one atomicAdd
+// per block
+extern "C" __global__ void grad_sumsq(double* clip, const float* g, int n) {
+    __shared__ double part[32];
+    double s = 0.0;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        double v = (double)g[i];
+        s += v * v;
+    }
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(GA_FULL_MASK, s, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    if (lane == 0) part[warp] = s;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < nwarps; ++w) s += part[w];
+        atomicAdd(&clip[1], s);
+    }
+}
+
+// clip[2] = clip[0] / (sqrt(clip[1]) + 1e-6); clip[1] = 0 for the next step
+extern "C" __global__ void clip_coef(double* clip) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        clip[2] = clip[0] / (sqrt(clip[1]) + 1e-6);
+        clip[1] = 0.0;
+    }
+}
+
+// g (n,) *= (float)clip[2] unless clip[2] >= 1 (a NaN coefficient scales, as eager clip_grad_norm_ does)
+extern "C" __global__ void grad_clip(float* g, const double* clip, int n) {
+    double c = clip[2];
+    if (c >= 1.0) return;
+    float k = (float)c;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        g[i] *= k;
 }

@@ -33,6 +33,8 @@ class FusedMLPTrainer:
     fastnn.set_num_threads sets; 1 runs everything on the calling thread; > 1 cuts each batch into
     shards_for(batch, nthreads) row shards, one per thread, and splits the optimizer update (no BLAS
     is involved). `grads` is the last step's gradient (row 0 of the (shards, P) buffer).
+    clip_grad_norm: when > 0, each step's summed gradient is clipped to this global L2 norm before the
+    update (nn.utils.clip_grad_norm_'s formula); a runtime scalar, 0 = off.
     """
 
     def __init__(self, dims, activations, has_bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
@@ -67,6 +69,7 @@ class FusedMLPTrainer:
         for row, name in enumerate(table.get(optimizer).args):
             self.state[row] = table.state_fill(optimizer, name, group)
         self.seed, self.step_count, self.nthreads = int(seed), 0, nthreads
+        self.clip_grad_norm = 0.0
         self.ws = Workspace(self.dims, batch_size, self.dtype, self.drop_p if L > 1 else None)
 
     @property
@@ -150,6 +153,6 @@ class FusedMLPTrainer:
             self.params, self._grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
             float(shift), self.hp, self.opt_code, self.step_count, self.dims, self.w_off, self.b_off,
             self.act_codes, self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts,
-            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf, nt)
+            ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf, nt, float(self.clip_grad_norm or 0.0))
         self.step_count += steps
         return loss, acc
