@@ -26,5 +26,5 @@ from .functions import floor_divide, remainder, unique
 
 __version__ = "0.1.0"
 
-from . import cuda, utils  # noqa: E402  (torch-shaped namespaces: fastnn.cuda, fastnn.utils.data)
+from . import cuda, linalg, utils  # noqa: E402  (torch-shaped namespaces: fastnn.cuda, fastnn.linalg, fastnn.utils.data)
 from . import nn, optim  # noqa: E402  (torch.nn / torch.optim are there after `import torch`, so are ours)
