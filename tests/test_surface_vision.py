@@ -30,7 +30,7 @@ def test_to_tensor_as_torchvision():
         np.testing.assert_array_equal(t.numpy(), ref.numpy())
     assert tuple(transforms.PILToTensor()(RGB).shape) == (3, 5, 7)
     np.testing.assert_array_equal(transforms.PILToTensor()(RGB).numpy(), RGB.transpose(2, 0, 1))
-    with pytest.raises(TypeError, match="pic should be PIL Image or ndarray. Got <class 'fastnn.tensor.Tensor'>"):
+    with pytest.raises(TypeError, match="pic should be PIL Image or ndarray. Got <class 'fastnn.Tensor'>"):
         transforms.ToTensor()(fastnn.ones(2, 2))
 
 
