@@ -156,21 +156,27 @@ def test_backward_kernel_matches_central_differences(shape, training):
         np.testing.assert_allclose(got, num, rtol=1e-6, atol=1e-7 * np.abs(num).max(initial=1))
 
 
-def test_cpu_serial_and_parallel_drivers_agree():
-    """Inputs above SERIAL_MAX run the prange driver: per channel the same arithmetic, so equal results
-    (called directly here on a small input)."""
-    x = _data((4, 3, 1000), np.float32, 0, 3.0)
-    C, dout = 3, _data(x.shape, np.float32, 1)
-    w, b = _data((C,), np.float32, 2), _data((C,), np.float32, 3)
+@pytest.mark.parametrize("L", [1, 3, 40])
+def test_cpu_drivers_agree(L):
+    """The entry points pick a driver by size and row length (prange over channels above SERIAL_MAX,
+    streaming rows below ROWS_L); called directly here on small inputs. Serial and parallel run the
+    same per-channel arithmetic: equal results; the streaming variant sums in another order."""
+    x = _data((5, 3, L), np.float64, 0, 3.0)
+    C, dout = 3, _data(x.shape, np.float64, 1)
+    w, b = _data((C,), np.float64, 2), _data((C,), np.float64, 3)
     res = []
-    for kernel, bkernel in ((cpu._forward_serial, cpu._backward_serial), (cpu._forward_parallel, cpu._backward_parallel)):
-        out, mean, invstd, var = np.empty_like(x), *(np.empty(C, np.float32) for _ in range(3))
-        kernel(out, mean, invstd, var, x, w, b, mean, var, EPS_BN, True)
-        dx, dw, db = np.empty_like(x), np.empty(C, np.float32), np.empty(C, np.float32)
-        bkernel(dx, dw, db, dout, x, w, mean, invstd, True)
-        res.append((out, mean, invstd, var, dx, dw, db))
-    for a, b_ in zip(*res):
+    for kernel, bkernel in ((cpu._forward_serial, cpu._backward_serial), (cpu._forward_parallel, cpu._backward_parallel),
+                            (cpu._forward_rows, cpu._backward_rows)):
+        for training in (True, False):
+            out, mean, invstd, var = np.empty_like(x), *(np.empty(C) for _ in range(3))
+            kernel(out, mean, invstd, var, x, w, b, b, np.abs(w), EPS_BN, training)
+            dx, dw, db = np.empty_like(x), np.empty(C), np.empty(C)
+            bkernel(dx, dw, db, dout, x, w, mean, invstd, training)
+            res.append((out, mean, invstd, var, dx, dw, db))
+    for a, b_ in zip(res[0] + res[1], res[2] + res[3]):
         np.testing.assert_array_equal(a, b_)
+    for a, b_ in zip(res[0] + res[1], res[4] + res[5]):
+        np.testing.assert_allclose(a, b_, rtol=1e-13, atol=1e-13 * np.abs(a).max())
 
 
 def test_cpu_entry_points_refuse_bad_layouts():
