@@ -15,3 +15,8 @@ def jit_fast(fn):
 def pjit_fast(fn):
     """@pjit with fastmath, for parallel GEMM drivers."""
     return numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)(fn)
+
+
+def jit_reassoc(fn):
+    """@jit allowing only reassociation (no nnan/ninf/contract): float reductions vectorize, in any order."""
+    return numba.njit(cache=True, nogil=True, fastmath={"reassoc"})(fn)

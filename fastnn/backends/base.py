@@ -1,5 +1,6 @@
 """Backend: the contract every device implements (a table of primitives over native arrays)."""
 import contextlib
+import math
 
 
 class Backend:
@@ -143,6 +144,19 @@ class Backend:
         """dx (N,C,H,W): each window's dout / div spread over its inputs."""
         raise NotImplementedError
 
+    # ---- batch normalisation (kernels/batchnorm; x (N,C,*) runs as a C-contiguous (N,C,L) view) ----
+    def batch_norm(self, x, weight, bias, eps, running_mean=None, running_var=None):
+        """(out, mean, invstd, var): out (N,C,*) = (x - mean) * invstd * weight + bias per channel (dim 1),
+        invstd = 1/sqrt(var + eps). running_mean None: batch statistics over every dim but 1 (var biased;
+        an empty channel has mean 0, var 0); else the running ones (eval). weight/bias None: 1/0.
+        mean, invstd, var (C,) in x's dtype (the backward's saved tensors and the running-stat update)."""
+        raise NotImplementedError
+
+    def batch_norm_backward(self, dout, x, weight, mean, invstd, training):
+        """(dx, dweight, dbias) of batch_norm from its saved mean, invstd; training: the batch statistics
+        depend on x; else they were constants. dweight, dbias None when weight is None."""
+        raise NotImplementedError
+
     # ---- indexing, scans, sorting along a dim (kernels/index, kernels/scan, kernels/sort) ----------
     # The primitives below bring their arrays to C-contiguous (A, N, B) views (dim in the middle) or
     # (M, N) rows (dim last) and call the backend's kernel entries (the *_lines / *_rows methods after
@@ -283,3 +297,15 @@ def raise_bad_indices(op, bad, dim, size):
     """The kernels skip and count indices outside [0, size): the ops check first, so this is a bug guard."""
     if bad:
         raise RuntimeError(f"{op}(): {bad} index values out of bounds for dimension {dim} with size {size}")
+
+
+def bn_view(xp, x):
+    """x (N,C,*) as a C-contiguous (N,C,L) array, L = prod(shape[2:]) (batch_norm's kernel layout)."""
+    return xp.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+def bn_channels(xp, x, *arrays):
+    """Each per-channel array (C,) C-contiguous in x's dtype; (weight, bias) None become ones / zeros."""
+    C, dt = x.shape[1], x.dtype
+    fill = [xp.ones, xp.zeros]
+    return [fill[min(i, 1)](C, dt) if a is None else xp.ascontiguousarray(a, dtype=dt) for i, a in enumerate(arrays)]

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .base import Backend, raise_bad_indices
+from .base import Backend, bn_channels, bn_view, raise_bad_indices
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
 
@@ -332,3 +332,22 @@ class CPUBackend(Backend):
         if dout.size:
             pool.avg_backward(dx, np.ascontiguousarray(dout), hs, hn, ws, wn, div)
         return dx
+
+    # ---- batch normalisation (kernels/batchnorm) -----------------------------------------------
+    def batch_norm(self, x, weight, bias, eps, running_mean=None, running_var=None):
+        from fastnn.kernels.batchnorm import cpu as bn
+
+        x3, (w, b), training = bn_view(np, x), bn_channels(np, x, weight, bias), running_mean is None
+        out, mean, invstd, var = np.empty_like(x3), *(np.empty(x.shape[1], x.dtype) for _ in range(3))
+        rm, rv = (mean, var) if training else bn_channels(np, x, running_mean, running_var)
+        bn.batch_norm_forward(out, mean, invstd, var, x3, w, b, rm, rv, eps, training)
+        return out.reshape(x.shape), mean, invstd, var
+
+    def batch_norm_backward(self, dout, x, weight, mean, invstd, training):
+        from fastnn.kernels.batchnorm import cpu as bn
+
+        x3, (w, _, mean, invstd) = bn_view(np, x), bn_channels(np, x, weight, None, mean, invstd)
+        dout3 = bn_view(np, np.asarray(dout, x.dtype))
+        dx, dweight, dbias = np.empty_like(x3), np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+        bn.batch_norm_backward(dx, dweight, dbias, dout3, x3, w, mean, invstd, training)
+        return (dx.reshape(x.shape),) + ((None, None) if weight is None else (dweight, dbias))

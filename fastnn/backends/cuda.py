@@ -14,7 +14,7 @@ import numpy as np
 
 from fastnn.kernels.activation.codes import act_code as _act_code
 
-from .base import Backend
+from .base import Backend, bn_channels, bn_view
 from .cuda_launcher import Launcher, grid1d, row_block
 
 _F32 = np.dtype(np.float32)
@@ -434,6 +434,33 @@ class CUDABackend(Backend):
             self.launch("avg_pool_backward", *grid1d(dx.size), dx, self.xp.ascontiguousarray(dout),
                         *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
         return dx
+
+    # ---- batch normalisation (kernels/batchnorm/batchnorm.cu; other dtypes run ref.py on CuPy) ------
+    def batch_norm(self, x, weight, bias, eps, running_mean=None, running_var=None):
+        xp = self.xp
+        x3, (w, b), training = bn_view(xp, x), bn_channels(xp, x, weight, bias), running_mean is None
+        out, mean, invstd, var = xp.empty_like(x3), *(xp.empty(x.shape[1], x.dtype) for _ in range(3))
+        rm, rv = (None, None) if training else bn_channels(xp, x, running_mean, running_var)
+        N, C, L = x3.shape
+        if x.dtype != _F32:
+            _ref("batchnorm").batch_norm_forward(out, mean, invstd, var, x3, w, b, rm, rv, eps, training, xp=xp)
+        elif C:
+            self.launch("batch_norm_forward", (min(C, 65535),), (row_block(N * L),), out, mean, invstd, var, x3,
+                        w, b, rm, rv, N, C, L, eps, int(training))
+        return out.reshape(x.shape), mean, invstd, var
+
+    def batch_norm_backward(self, dout, x, weight, mean, invstd, training):
+        xp = self.xp
+        x3, (w, _, mean, invstd) = bn_view(xp, x), bn_channels(xp, x, weight, None, mean, invstd)
+        dout3 = bn_view(xp, xp.asarray(dout, x.dtype))
+        dx, dweight, dbias = xp.empty_like(x3), xp.empty(x.shape[1], x.dtype), xp.empty(x.shape[1], x.dtype)
+        N, C, L = x3.shape
+        if x.dtype != _F32:
+            _ref("batchnorm").batch_norm_backward(dx, dweight, dbias, dout3, x3, w, mean, invstd, training, xp=xp)
+        elif C:
+            self.launch("batch_norm_backward", (min(C, 65535),), (row_block(N * L),), dx, dweight, dbias, dout3,
+                        x3, w, mean, invstd, N, C, L, int(training))
+        return (dx.reshape(x.shape),) + ((None, None) if weight is None else (dweight, dbias))
 
     fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
 

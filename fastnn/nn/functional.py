@@ -1,4 +1,5 @@
 """fastnn.nn.functional (import as F): stateless layers, activations and losses with torch's signatures."""
+import math
 import warnings
 
 from ..ops import activation as act_ops, linalg, loss as L, nn as nn_ops
@@ -75,21 +76,16 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation over dim 1 of (N, C, *); running buffers updated in place when training.
-    (N, C, H, W, ...) runs as (N, C, H*W*...), a view."""
+    The kernels (kernels/batchnorm) see (N, C, H, W, ...) as (N, C, H*W*...)."""
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
-    if input.ndim > 3:
-        shape = input.shape
-        out = batch_norm(input.reshape(shape[0], shape[1], -1), running_mean, running_var, weight, bias, training,
-                         momentum, eps)
-        return out.reshape(shape)
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (C,):
             raise RuntimeError(f"batch_norm: {name} should contain {C} elements not {t.numel()}")
     if training:
-        n = input.numel() // C if C else 0
-        if n <= 1:
+        n = input.shape[0] * math.prod(input.shape[2:])
+        if n == 1:  # values per channel, as torch counts them; an empty batch (n == 0) passes, like torch's
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"[{', '.join(str(s) for s in input.shape)}]")
     kw = dict(running_mean=None if running_mean is None else running_mean._data,

@@ -1,4 +1,4 @@
-"""Layer ops with hand-derived backwards: inverted dropout and batch normalisation (2-D / 3-D input)."""
+"""Layer ops with hand-derived backwards: inverted dropout and batch normalisation (kernels/batchnorm)."""
 from ..autograd import Function
 
 
@@ -40,53 +40,32 @@ class ChannelDropout(Function):
 
 
 class BatchNorm(Function):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias over axis 1 of x (N,C) or (N,C,L).
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over axis 1 of x (N,C,*) (any rank >= 2), by the backend's fused
+    batch_norm kernels (kernels/batchnorm), which save mean and invstd for the backward.
 
     Training: batch statistics (biased var), and the running buffers (native arrays, updated in
-    place) get mean and the unbiased var with factor `momentum`. Eval: the running statistics.
-    Inputs: x, then weight and bias when affine.
+    place) get mean and the unbiased var with factor `momentum` (an empty batch leaves them alone,
+    like torch). Eval: the running statistics. Inputs: x, then weight and bias when affine.
     """
 
     def forward(self, x, *affine, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
         _check_float(x, "batch_norm")
-        xp = self.xp
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        bshape = (1, -1) if x.ndim == 2 else (1, -1, 1)
-        n = x.size // x.shape[1] if x.shape[1] else 0
         use_batch = training or running_mean is None
-        if use_batch:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            if training and running_mean is not None:
-                m = momentum
-                running_mean *= 1 - m
-                running_mean += m * mean.astype(running_mean.dtype, copy=False)
-                running_var *= 1 - m
-                running_var += m * (var * (n / (n - 1))).astype(running_var.dtype, copy=False)
-        else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat = (x - mean.reshape(bshape)) * invstd.reshape(bshape)
-        out = xhat
-        if affine:
-            w, b = affine
-            out = xhat * w.reshape(bshape) + b.reshape(bshape)
-            self.save(xhat, invstd, w, axes, bshape, use_batch)
-        else:
-            self.save(xhat, invstd, None, axes, bshape, use_batch)
+        w, b = affine if affine else (None, None)
+        out, mean, invstd, var = self.backend.batch_norm(x, w, b, eps, *((None, None) if use_batch else
+                                                                         (running_mean, running_var)))
+        n = x.size // x.shape[1] if x.shape[1] else 0
+        if training and running_mean is not None and n:
+            m = momentum
+            running_mean *= 1 - m
+            running_mean += m * mean.astype(running_mean.dtype, copy=False)
+            running_var *= 1 - m
+            running_var += m * (var * (n / max(n - 1, 1))).astype(running_var.dtype, copy=False)
+        self.save(x, w, mean, invstd, use_batch)
         return out
 
-    def backward(self, dout, xhat, invstd, w, axes, bshape, use_batch):
-        dxhat = dout if w is None else dout * w.reshape(bshape)
-        if use_batch:
-            n = xhat.size // xhat.shape[1]
-            s1 = dxhat.sum(axis=axes, keepdims=True)
-            s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
-            dx = (invstd.reshape(bshape) / n) * (n * dxhat - s1 - xhat * s2)
-        else:
-            dx = dxhat * invstd.reshape(bshape)
+    def backward(self, dout, x, w, mean, invstd, use_batch):
+        dx, dw, db = self.backend.batch_norm_backward(dout, x, w, mean, invstd, use_batch)
         if w is None:
             return dx
-        dw = (dout * xhat).sum(axis=axes) if self.needs_input_grad[1] else None
-        db = dout.sum(axis=axes) if self.needs_input_grad[2] else None
-        return dx, dw, db
+        return dx, dw if self.needs_input_grad[1] else None, db if self.needs_input_grad[2] else None

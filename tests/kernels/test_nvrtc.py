@@ -29,7 +29,7 @@ _NVRTC_ERR = _nvrtc_missing()
 pytestmark = pytest.mark.skipif(_NVRTC_ERR is not None, reason=_NVRTC_ERR or "")
 
 FAMILIES = ["gemm", "activation", "softmax", "xent", "reduce", "optim", "fused_mlp", "conv2d", "pool2d", "index",
-            "scan", "sort"]
+            "scan", "sort", "batchnorm"]
 
 
 def test_every_family_has_its_cu_file():
