@@ -8,9 +8,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastnn.train import TrainConfig, load_checkpoint, run
-from fastnn.train import fused as fused_glue
 from fastnn.train.data import load_data, to_features
-from fastnn.train.loop import loss_and_accuracy
+from fastnn.train.loop import choose_trainer, loss_and_accuracy
 
 QUIET = dict(dataset="synthetic", synthetic_size=(256, 128), quiet=True)
 
@@ -64,7 +63,7 @@ def test_training_lowers_the_loss_on_learnable_data(tmp_path, model, kw):
 
 def test_eager_path_is_explained():
     cfg = TrainConfig(path="eager")
-    _, path, why = fused_glue.choose_trainer(cfg, *_model_opt(cfg))
+    _, path, why = choose_trainer(cfg, *_model_opt(cfg))
     assert (path, why) == ("eager", "requested with --path eager")
 
 
@@ -80,15 +79,15 @@ def test_auto_falls_back_with_the_reason_and_fused_refuses():
 
     cfg = TrainConfig(path="auto")
     model = nn.Sequential(nn.Linear(784, 10), nn.LogSoftmax(dim=1))  # not a plain MLP
-    _, path, why = fused_glue.choose_trainer(cfg, model, optim.Adam(model.parameters()))
+    _, path, why = choose_trainer(cfg, model, optim.Adam(model.parameters()))
     assert path == "eager" and why.startswith("auto: layer 1 is LogSoftmax")
     with pytest.raises(ValueError, match="--path fused cannot run this configuration: layer 1 is LogSoftmax"):
-        fused_glue.choose_trainer(TrainConfig(path="fused"), model, optim.Adam(model.parameters()))
+        choose_trainer(TrainConfig(path="fused"), model, optim.Adam(model.parameters()))
 
 
 def test_auto_picks_fused_for_the_zoo_mlp():
     cfg = TrainConfig(path="auto")
-    _, path, why = fused_glue.choose_trainer(cfg, *_model_opt(cfg))
+    _, path, why = choose_trainer(cfg, *_model_opt(cfg))
     assert path == "fused" and "one Numba call per epoch" in why
 
 

@@ -495,7 +495,11 @@ class CUDABackend(Backend):
                         *self._tables(hs, hn, ws, wn, div), N * C, H, W, hs.size, ws.size)
         return dx
 
-    fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
+    @property
+    def fused_mlp_features(self):
+        from .cuda_fused import FEATURES
+
+        return FEATURES
 
     def fused_mlp(self, spec):
         """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py)."""
