@@ -147,3 +147,25 @@ def test_real_mnist_300_adam_steps_clear_85_percent(tmp_path):
     h = res["history"][0]
     assert h["train_loss"] < 0.8 and h["test_loss"] < 0.5
     assert h["test_acc"] > 0.85
+
+
+def test_trainer_choice_has_no_import_cycle():
+    """fastnn/train/fused.py imports nothing that imports it back: loop.py (the trainer choice, beside
+    EagerTrainer) -> fused.py (FusedTrainer) -> evaluation.py. Checked on the source, every import
+    statement (top-level and inside functions)."""
+    import ast
+    import pathlib
+
+    import fastnn.train
+
+    root = pathlib.Path(fastnn.train.__file__).parent
+
+    def imports(name):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        return {n.module.split(".")[0] for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+
+    assert imports("fused") == {"evaluation"}
+    assert imports("evaluation") == set()
+    assert {"fused", "evaluation"} <= imports("loop")
+    assert callable(choose_trainer) and choose_trainer.__module__ == "fastnn.train.loop"
