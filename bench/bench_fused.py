@@ -20,7 +20,6 @@ from threadpoolctl import threadpool_limits
 
 from fastnn.kernels.fused_mlp import cpu
 from fastnn.kernels.gemm.cpu import gemm
-from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
 
 sys.path.insert(0, os.path.dirname(__file__))
 from numpy_mlp import NumpyMLP  # noqa: E402  (bench/numpy_mlp.py, the hand-written NumPy peer)
@@ -50,10 +49,18 @@ class threads:
 
 
 def fused_trainer(batch):
-    # nthreads=None: the kernel follows numba.get_num_threads(), set by `threads(n)` below
-    tr = FusedMLPTrainer(DIMS, "relu", batch_size=batch, optimizer="adam", lr=1e-3, nthreads=None)
+    """The cpu backend's fused MLP (backends/cpu_fused.CPUFusedMLP) of the model, built by the public
+    fastnn.fused.FusedMLP. Its nthreads is None: the kernel follows numba.get_num_threads(), set by
+    `threads(n)` below."""
+    import fastnn
+    from fastnn import nn, optim
+    from fastnn.fused import FusedMLP
+
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    tr = FusedMLP(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3)).impl
     X, Y = make_data(4 * batch, seed=1)
-    tr.epoch(X, Y, batch_size=batch)  # compile (or load the cache) outside the timing
+    tr.epoch(X, Y, batch, np.arange(len(X)))  # compile (or load the cache) outside the timing
     return tr
 
 
@@ -101,8 +108,8 @@ def split_args(tr, batch, X, Y, nthreads=1):
     xT, z1T, z2T, z3T = f(784, batch), f(128, batch), f(64, batch), f(10, batch)
     h1, h2, h3, d1, d2, d3 = f(batch, 128), f(batch, 64), f(batch, 10), f(batch, 128), f(batch, 64), f(batch, 10)
     g = (N // batch, xT, x, *Ws, z1T, z2T, z3T, h1, h2, d1, d2, d3, f(128, 784), f(64, 128), f(10, 64), nthreads)
-    r = (N // batch, x, xT, tr.params.copy(), tr.grads.copy()[None], tr.state.copy(), tr.hp, z1T, z2T, z3T, h1, h2, h3,
-         d1, d2, d3, Y[:batch].astype(np.int64), tr.b_off, nthreads)
+    r = (N // batch, x, xT, tr.params.copy(), tr.grads.copy()[None], tr.state.copy(), tr.hp[1], z1T, z2T, z3T,
+         h1, h2, h3, d1, d2, d3, Y[:batch].astype(np.int64), tr.b_off, nthreads)
     return g, r
 
 
@@ -117,7 +124,7 @@ def test_fused_epoch(benchmark, data, batch, nthreads):
     X, Y = data
     tr = fused_trainer(batch)
     with threads(nthreads):
-        benchmark.pedantic(tr.epoch, args=(X, Y), kwargs=dict(batch_size=batch, shuffle_seed=0), rounds=3,
+        benchmark.pedantic(tr.epoch, args=(X, Y, batch, np.random.default_rng(0).permutation(len(X))), rounds=3,
                            iterations=1, warmup_rounds=0)
 
 
@@ -203,7 +210,7 @@ def main(reps=5):
         for rep in range(reps):
             for nt in (1, 2):
                 with threads(nt):
-                    for name, fn in (("fused", lambda: tr.epoch(X, Y, batch_size=batch, perm=perm)),
+                    for name, fn in (("fused", lambda: tr.epoch(X, Y, batch, perm)),
                                      ("numpy", lambda: numpy_epoch(model, X, Y, batch, perm)),
                                      ("gemms_only", lambda: gemms_only_epoch(*g[:-1], nt)),
                                      ("rest_only", lambda: rest_only_epoch(*r[:-1], nt))):

@@ -24,6 +24,7 @@ from fastnn.kernels.activation import codes
 from fastnn.kernels.optim import table
 
 from . import nn, optim
+from .backends.base import FusedMLPSpec
 from .tensor import Tensor
 
 # derived from the one tables (kernels/activation/codes.py, kernels/optim/table.py)
@@ -90,22 +91,26 @@ def fused_unsupported_reason(model, loss_fn, optimizer):
     if name is None:
         return f"optimizer {type(optimizer).__name__} has no fused update"
     params = list(model.parameters())
-    if len(optimizer.param_groups) != 1 or len(optimizer._segments[0]) != 1:
+    if len(optimizer.param_groups) != 1 or len(optimizer.flat_buffers(0)) != 1:
         return "the optimizer must hold exactly one parameter group of one dtype"
-    seg = optimizer._segments[0][0]
-    if [id(p) for p in seg.params] != [id(p) for p in params]:
+    buf = optimizer.flat_buffers(0)[0]
+    if [id(p) for p in buf.params] != [id(p) for p in params]:
         return "the optimizer's parameters must be model.parameters(), in order"
-    if seg.flat.dtype not in (np.float32, np.float64):
-        return f"parameters of dtype {seg.flat.dtype} (float32/float64 only)"
-    if len(set(seg.steps)) != 1:
+    if len(set(buf.steps)) != 1:
         return "parameters were stepped different numbers of times"
-    if not hasattr(seg.backend, "fused_mlp"):
-        return f"the {seg.backend.name} backend has no fused MLP"
-    features = getattr(seg.backend, "fused_mlp_features", frozenset())
-    if any(layers[3]) and "dropout" not in features:
-        return f"the {seg.backend.name} fused MLP has no dropout"
-    if loss == "mse" and "mse" not in features:
-        return f"the {seg.backend.name} fused MLP has no MSE loss"
+    be, features = buf.backend, buf.backend.fused_mlp_features
+    if features is None:
+        return f"the {be.name} backend has no fused MLP"
+    if buf.flat.dtype.name not in features.dtypes:
+        return f"parameters of dtype {buf.flat.dtype} (the {be.name} fused MLP takes {sorted(features.dtypes)})"
+    acts, drops = layers[1], layers[3]
+    bad = sorted(set(acts) - features.activations)
+    if bad:
+        return f"the {be.name} fused MLP has no {bad[0]} activation"
+    if any(drops) and not features.dropout:
+        return f"the {be.name} fused MLP has no dropout"
+    if loss not in features.losses:
+        return f"the {be.name} fused MLP has no {'MSE' if loss == 'mse' else loss} loss"
     return None
 
 
@@ -118,29 +123,32 @@ class FusedMLP:
             raise ValueError(f"FusedMLP cannot train this model: {reason}")
         sizes, acts, bias, drops = _layers(model)
         self.model, self.optimizer = model, optimizer
-        self.group, self.seg = optimizer.param_groups[0], optimizer._segments[0][0]
+        self.group, self.buf = optimizer.param_groups[0], optimizer.flat_buffers(0)[0]
         self.name = _OPTS[type(optimizer)]
-        self.backend = self.seg.backend
-        optimizer._init_state(self.group, self.seg)
-        self.spec = dict(sizes=sizes, activations=acts, bias=bias, dropout=drops, loss=_loss_name(loss_fn),
-                         reduction="mean", optimizer=self.name, hparams=self.group, params=self.seg.flat,
-                         state=self.seg.state, step=self.seg.steps[0])
+        self.backend = self.buf.backend
+        self.has_dropout = any(drops)
+        optimizer.init_flat_state(0)
+        self.spec = FusedMLPSpec(sizes=sizes, activations=acts, bias=bias, dropout=drops,
+                                 loss=_loss_name(loss_fn), optimizer=self.name, hparams=self.group,
+                                 params=self.buf.flat, state=self.buf.state, step=self.buf.steps[0])
         self.impl = self.backend.fused_mlp(self.spec)
         self.clip_grad_norm = None
 
     def _before(self):
-        self.seg.sync()
-        self.impl.steps = self.seg.steps[0]
+        self.buf.sync()
+        self.impl.steps = self.buf.steps[0]
+        if self.has_dropout:  # fresh masks every call, reproducible under fastnn.manual_seed
+            self.impl.seed = _draw_seed()
         clip = self.clip_grad_norm
         if clip is not None and not float(clip) > 0:
             raise ValueError(f"FusedMLP.clip_grad_norm must be a positive max norm or None, got {clip}")
         self.impl.clip_grad_norm = clip
 
     def _after(self):
-        if self.optimizer._counts_step(self.group):
-            self.seg.steps = [int(self.impl.steps)] * len(self.seg.params)
+        if self.optimizer.step_advances_count(0):
+            self.buf.steps = [int(self.impl.steps)] * len(self.buf.params)
         else:
-            self.impl.steps = self.seg.steps[0]
+            self.impl.steps = self.buf.steps[0]
 
     def step(self, x, y):
         """Train on one batch x (B, in), y (B,) class indices (or (B, C) for MSE). Returns (loss, correct)
@@ -173,14 +181,12 @@ class FusedMLP:
             if perm.ndim != 1 or (perm.size and (perm.min() < 0 or perm.max() >= N)):
                 raise ValueError(f"FusedMLP.epoch: perm must be 1-D row indices in [0, {N}), got {perm.shape}")
         elif shuffle:
-            from .backends import get_backend
-
-            rng = np.random.default_rng(seed) if seed is not None else get_backend("cpu").rng
+            rng = np.random.default_rng(seed) if seed is not None else _generator()
             perm = rng.permutation(N).astype(np.int64)
         else:
             perm = np.arange(N, dtype=np.int64)
         args = (int(batch_size), bool(drop_last), float(scale), float(shift))
-        if on_step is not None and "on_step" not in getattr(self.backend, "fused_mlp_features", ()):
+        if on_step is not None and not self.backend.fused_mlp_features.on_step:
             return self._epoch_per_step(X, Y, perm, args, on_step)
         self._before()
         if on_step is None:
@@ -212,6 +218,18 @@ class FusedMLP:
         if seen == 0:
             return float("nan"), float("nan")
         return float(loss_sum / seen), float(correct / seen)
+
+
+def _generator():
+    """fastnn's generator (the cpu backend's; fastnn.manual_seed seeds it): shuffles and dropout seeds."""
+    from .backends import get_backend
+
+    return get_backend("cpu").rng
+
+
+def _draw_seed():
+    """A dropout seed from fastnn's generator: two runs after the same manual_seed draw the same ones."""
+    return int(_generator().integers(0, 2 ** 63))
 
 
 def _array(v, backend):

@@ -7,13 +7,14 @@ import pytest
 
 import cupy_standin
 from conftest_cuda import needs_emulator
+from fastnn.backends.base import FusedMLPSpec
 from fastnn.backends.cuda import CUDABackend
 from fastnn.kernels.optim import ref as optim_ref
 
 pytestmark = needs_emulator
 EPS = float(np.finfo(np.float32).eps)
 TOL = 256 * EPS  # params after a few float32 steps vs float64 (observed errors ~1e-7, updates ~1e-1)
-SIZES, ACTS = (20, 16, 10), ("relu", "none")
+SIZES, ACTS = (20, 16, 10), ("relu", "none")   # ACTS[l]: layer l's activation (the output layer's: none)
 HYPER = {
     "sgd": dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=1e-3, nesterov=True, maximize=False),
     "adam": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False),
@@ -109,8 +110,8 @@ def batches_of(perm, B, drop_last=False):
 
 
 def make(be, opt, p0, h=None):
-    spec = dict(sizes=SIZES, acts=ACTS, bias=(True, True), loss="cross_entropy", optimizer=opt,
-                hparams=dict(h or HYPER[opt]), params=be.asarray(p0), step=0)
+    spec = FusedMLPSpec(sizes=SIZES, activations=ACTS[:-1], bias=(True, True), loss="cross_entropy", optimizer=opt,
+                        hparams=dict(h or HYPER[opt]), params=be.asarray(p0), step=0)
     return be.fused_mlp(spec)
 
 
@@ -233,21 +234,22 @@ def test_bad_inputs_raise_clear_errors(be):
     with pytest.raises(ValueError, match=r"x \(B,20\)"):
         fm.step(be.asarray(X[:, :5]), be.asarray(Y))
     with pytest.raises(ValueError, match="optimizer"):
-        be.fused_mlp(dict(sizes=SIZES, acts=ACTS, bias=(True, True), optimizer="lbfgs", hparams={},
-                          params=be.asarray(p0)))
+        be.fused_mlp(FusedMLPSpec(sizes=SIZES, activations=ACTS[:-1], bias=(True, True), optimizer="lbfgs",
+                                  hparams={}, params=be.asarray(p0)))
     with pytest.raises(TypeError, match="float32 cuda buffer"):
-        be.fused_mlp(dict(sizes=SIZES, acts=ACTS, bias=(True, True), optimizer="sgd", hparams={"lr": 0.1},
-                          params=p0))
+        be.fused_mlp(FusedMLPSpec(sizes=SIZES, activations=ACTS[:-1], bias=(True, True), optimizer="sgd",
+                                  hparams={"lr": 0.1}, params=p0))
 
 
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_fused_matches_cpu_fused_trainer(be, opt):
-    """The CUDA graph path and the CPU fused path (kernels/fused_mlp, Numba) agree to float32 tolerance."""
-    from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+    """The CUDA graph path and the CPU fused path (backends/cpu_fused.py over kernels/fused_mlp, Numba)
+    agree to float32 tolerance."""
+    from fastnn.backends import get_backend
 
     p0, X, Y = problem(7)
-    h = {k: v for k, v in HYPER[opt].items() if k != "initial_accumulator_value"}
-    cpu = FusedMLPTrainer(list(SIZES), ["relu"], True, optimizer=opt, batch_size=8, params=p0, **h)
+    cpu = get_backend("cpu").fused_mlp(FusedMLPSpec(sizes=SIZES, activations=ACTS[:-1], bias=(True, True),
+                                                    optimizer=opt, hparams=dict(HYPER[opt]), params=p0.copy()))
     fm = make(be, opt, p0)
     Xd, Yd = be.asarray(X), be.asarray(Y)
     for epoch in range(2):
@@ -305,9 +307,9 @@ def test_resume_from_optimizer_state_and_step(be):
     p0, X, Y = problem(9)
     perm = np.random.default_rng(9).permutation(20)
     p3, state, _, _ = ref_train("adam", p0, X, Y, batches_of(perm, 8), HYPER["adam"])
-    spec = dict(sizes=SIZES, acts=ACTS, bias=(True, True), optimizer="adam", hparams=dict(HYPER["adam"]),
-                params=be.asarray(p3.astype(np.float32)), step=3,
-                state={k: be.asarray(v.astype(np.float32)) for k, v in state.items()})
+    spec = FusedMLPSpec(sizes=SIZES, activations=ACTS[:-1], bias=(True, True), optimizer="adam",
+                        hparams=dict(HYPER["adam"]), params=be.asarray(p3.astype(np.float32)), step=3,
+                        state={k: be.asarray(v.astype(np.float32)) for k, v in state.items()})
     fm = be.fused_mlp(spec)
     fm.epoch(be.asarray(X), be.asarray(Y), 8, perm)
     ref_p, *_ = ref_train("adam", p3.astype(np.float32), X, Y, batches_of(perm, 8), HYPER["adam"],

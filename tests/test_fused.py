@@ -42,7 +42,7 @@ def _fused_vs_eager(backend, opt, batch, shard_threads=None, double=False, state
     fm = FusedMLP(fused_model, loss_fn, fused_opt)
     fm.clip_grad_norm, norms = clip, []
     if shard_threads is not None:  # cpu: cut each batch into row shards as this many threads would
-        fm.impl.trainer.nthreads = shard_threads
+        fm.impl.nthreads = shard_threads
     steps = 100 if backend == "cpu" else 10  # the emulated GPU runs every CUDA thread as a fiber
     for s in range(steps):
         i = (s * batch) % 96
@@ -83,7 +83,7 @@ def test_fused_row_shards_equal_eager_steps(opt, double):
     differs by 3e-4 relative in one element: the summation order of the gradient changed), and in
     float64 weights and state agree to 1e-12, so the sharded math is the eager math."""
     fm, _ = _fused_vs_eager("cpu", opt, batch=48, shard_threads=2, double=double, state_rtol=1e-3)
-    assert fm.impl.trainer._grads.shape[0] == 2
+    assert fm.impl._grads.shape[0] == 2
 
 
 @pytest.mark.parametrize("opt", ["adam", "sgd"])
@@ -197,7 +197,96 @@ def test_backend_features_decide_dropout_and_mse(backend):
     reason = fused_unsupported_reason(m, nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1))
     m2 = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).to(backend)
     reason2 = fused_unsupported_reason(m2, nn.MSELoss(), optim.SGD(m2.parameters(), lr=0.1))
+    assert reason is None                     # both fused MLPs take dropout (FusedMLPFeatures.dropout)
     if backend == "cpu":
-        assert reason is None and reason2 is None
+        assert reason2 is None
     else:
-        assert "no dropout" in reason and "no MSE" in reason2
+        assert "no MSE" in reason2
+
+
+# ---- dropout follows fastnn.manual_seed -------------------------------------------------------------
+DROP_SIZES, DROP_P = (12, 16, 8, 5), (0.3, 0.5)
+
+
+def _dropout_model(backend, double=False):
+    """Linear-ReLU-Dropout(0.3)-Linear-Tanh-Dropout(0.5)-Linear; the same initial weights every time."""
+    fastnn.manual_seed(0)
+    m = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Dropout(DROP_P[0]), nn.Linear(16, 8), nn.Tanh(),
+                      nn.Dropout(DROP_P[1]), nn.Linear(8, 5)).to(backend)
+    return m.double() if double else m
+
+
+def _dropout_steps(backend, seed, double=False, steps=3, batch=16):
+    """`steps` fused SGD(momentum) steps after fastnn.manual_seed(seed): (losses, initial flat params,
+    final flat params)."""
+    X, Y = _data()
+    model = _dropout_model(backend, double)
+    p0 = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+    fm = FusedMLP(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    fastnn.manual_seed(seed)
+    losses = []
+    for s in range(steps):
+        rows = slice(s * batch, (s + 1) * batch)
+        x = fastnn.tensor(X[rows].astype(np.float64) if double else X[rows], device=backend)
+        losses.append(fm.step(x, fastnn.tensor(Y[rows], device=backend))[0].item())
+    p = np.concatenate([q.detach().cpu().numpy().ravel() for q in model.parameters()])
+    return losses, p0, p
+
+
+def test_fused_dropout_follows_manual_seed(backend):
+    """Two runs after the same manual_seed give identical results; another seed gives other masks."""
+    a, b, c = _dropout_steps(backend, 7), _dropout_steps(backend, 7), _dropout_steps(backend, 8)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[2], b[2])
+    assert a[0][0] != c[0][0]                                # same weights, other masks: another loss
+    assert np.abs(a[2] - c[2]).max() > 1e-3 * np.abs(a[2]).max()
+
+
+def test_fused_dropout_masks_are_the_reference_masks_of_drawn_seeds(backend):
+    """The fused steps == kernels/fused_mlp/ref.py's train_step (float64 NumPy) with the dropout seeds
+    fastnn's generator gives after manual_seed(11): one draw of integers(0, 2**63) per fused call."""
+    from fastnn.kernels.fused_mlp import ref
+    from fastnn.kernels.optim import table
+
+    double = backend == "cpu"                # the cuda fused MLP is float32
+    losses, p0, got = _dropout_steps(backend, 11, double=double)
+    draws = np.random.default_rng(11)        # what fastnn.manual_seed(11) makes the cpu generator
+    X, Y = _data()
+    params, grads, state = p0.astype(np.float64), np.zeros(p0.size), np.zeros((table.N_STATE, p0.size))
+    code, hp = table.pack_group("sgd", dict(lr=0.1, momentum=0.9))
+    for s in range(3):
+        seed = int(draws.integers(0, 2 ** 63))
+        loss, _ = ref.train_step(params, grads, state, X[s * 16:(s + 1) * 16].astype(np.float64),
+                                 Y[s * 16:(s + 1) * 16], hp, code, s + 1, DROP_SIZES, [True] * 3,
+                                 np.array([1, 3]), np.array(DROP_P), 0, seed)
+        tol = 1e-12 if double else 64 * float(np.finfo(np.float32).eps)
+        assert losses[s] == pytest.approx(loss, rel=tol)
+    tol = 1e-12 if double else 256 * float(np.finfo(np.float32).eps)
+    np.testing.assert_allclose(got, params, rtol=tol, atol=tol * np.abs(params).max())
+
+
+def test_fused_dropout_epochs_agree_across_devices_and_capture_once(backend):
+    """Two shuffled epochs with dropout (fresh seed per epoch call, ragged last batch) equal the cpu
+    fused run after the same manual_seed to float32 rounding; on cuda the seed changes without a
+    re-capture (the graphs read it from a device buffer)."""
+    X, Y = _data(40)
+
+    def run(device):
+        model = _dropout_model(device)
+        fm = FusedMLP(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2))
+        Xd, Yd = fastnn.tensor(X, device=device), fastnn.tensor(Y, device=device)
+        fastnn.manual_seed(5)
+        out = [fm.epoch(Xd, Yd, batch_size=16) for _ in range(2)]
+        return out, np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+
+    if backend == "cuda":
+        be = fastnn.backends.get_backend("cuda")
+        captures = be.stats.graph_captures
+    got, p = run(backend)
+    if backend == "cuda":
+        assert be.stats.graph_captures - captures == 2   # one per batch shape (16 and the ragged 8)
+    want, q = run("cpu")
+    tol = 256 * float(np.finfo(np.float32).eps)
+    for (l1, a1), (l2, a2) in zip(got, want):
+        assert l1 == pytest.approx(l2, rel=tol) and a1 == a2
+    np.testing.assert_allclose(p, q, rtol=tol, atol=tol * np.abs(q).max())

@@ -89,8 +89,9 @@ def test_params_become_views_of_one_flat_buffer(backend):
     params = _params(backend)
     before = [_host(p).copy() for p in params]
     opt = optim.SGD(params, lr=0.1)
-    seg = opt._segments[0][0]
-    assert len(opt._segments[0]) == 1 and seg.flat.size == sum(p.numel() for p in params)
+    assert len(opt.flat_buffers(0)) == 1                     # the public flat-buffer API (fastnn/fused.py)
+    seg = opt.flat_buffers(0)[0]
+    assert seg.flat.size == sum(p.numel() for p in params) and [id(p) for p in seg.params] == [id(p) for p in params]
     for p, b in zip(params, before):  # values preserved
         np.testing.assert_array_equal(_host(p), b)
     seg.flat[...] = 7.0  # storage shared with the flat buffer
@@ -254,3 +255,26 @@ def test_packing_property(shapes, cfg, masks):
     for p, r in zip(params, oracle.params):
         assert tuple(p.shape) == r.shape
         np.testing.assert_allclose(_host(p), r, rtol=1e-12, atol=1e-14)
+
+
+def test_public_flat_state_and_step_counting(backend):
+    """init_flat_state allocates torch's state buffers for the group's settings (Adam: zeros, Adagrad:
+    initial_accumulator_value); step_advances_count follows torch ('step' exists iff it counts; SGD
+    counts only with momentum)."""
+    params = _params(backend)
+    opt = optim.Adam(params, lr=0.1)
+    buf = opt.flat_buffers(0)[0]
+    assert buf.state == {}
+    opt.init_flat_state(0)
+    assert sorted(buf.state) == ["exp_avg", "exp_avg_sq"]
+    assert all((_host_arr(buf, v) == 0).all() and v.shape == buf.flat.shape for v in buf.state.values())
+    ada = optim.Adagrad(_params(backend), lr=0.1, initial_accumulator_value=0.25)
+    ada.init_flat_state(0)
+    assert (_host_arr(ada.flat_buffers(0)[0], ada.flat_buffers(0)[0].state["sum"]) == 0.25).all()
+    assert opt.step_advances_count(0)
+    assert not optim.SGD(_params(backend), lr=0.1).step_advances_count(0)
+    assert optim.SGD(_params(backend), lr=0.1, momentum=0.9).step_advances_count(0)
+
+
+def _host_arr(buf, a):
+    return np.asarray(buf.backend.to_numpy(a))

@@ -8,9 +8,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastnn.train import TrainConfig, load_checkpoint, run
-from fastnn.train import fused as fused_glue
 from fastnn.train.data import load_data, to_features
-from fastnn.train.loop import loss_and_accuracy
+from fastnn.train.loop import choose_trainer, loss_and_accuracy
 
 QUIET = dict(dataset="synthetic", synthetic_size=(256, 128), quiet=True)
 
@@ -64,7 +63,7 @@ def test_training_lowers_the_loss_on_learnable_data(tmp_path, model, kw):
 
 def test_eager_path_is_explained():
     cfg = TrainConfig(path="eager")
-    _, path, why = fused_glue.choose_trainer(cfg, *_model_opt(cfg))
+    _, path, why = choose_trainer(cfg, *_model_opt(cfg))
     assert (path, why) == ("eager", "requested with --path eager")
 
 
@@ -80,15 +79,15 @@ def test_auto_falls_back_with_the_reason_and_fused_refuses():
 
     cfg = TrainConfig(path="auto")
     model = nn.Sequential(nn.Linear(784, 10), nn.LogSoftmax(dim=1))  # not a plain MLP
-    _, path, why = fused_glue.choose_trainer(cfg, model, optim.Adam(model.parameters()))
+    _, path, why = choose_trainer(cfg, model, optim.Adam(model.parameters()))
     assert path == "eager" and why.startswith("auto: layer 1 is LogSoftmax")
     with pytest.raises(ValueError, match="--path fused cannot run this configuration: layer 1 is LogSoftmax"):
-        fused_glue.choose_trainer(TrainConfig(path="fused"), model, optim.Adam(model.parameters()))
+        choose_trainer(TrainConfig(path="fused"), model, optim.Adam(model.parameters()))
 
 
 def test_auto_picks_fused_for_the_zoo_mlp():
     cfg = TrainConfig(path="auto")
-    _, path, why = fused_glue.choose_trainer(cfg, *_model_opt(cfg))
+    _, path, why = choose_trainer(cfg, *_model_opt(cfg))
     assert path == "fused" and "one Numba call per epoch" in why
 
 
@@ -148,3 +147,25 @@ def test_real_mnist_300_adam_steps_clear_85_percent(tmp_path):
     h = res["history"][0]
     assert h["train_loss"] < 0.8 and h["test_loss"] < 0.5
     assert h["test_acc"] > 0.85
+
+
+def test_trainer_choice_has_no_import_cycle():
+    """fastnn/train/fused.py imports nothing that imports it back: loop.py (the trainer choice, beside
+    EagerTrainer) -> fused.py (FusedTrainer) -> evaluation.py. Checked on the source, every import
+    statement (top-level and inside functions)."""
+    import ast
+    import pathlib
+
+    import fastnn.train
+
+    root = pathlib.Path(fastnn.train.__file__).parent
+
+    def imports(name):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        return {n.module.split(".")[0] for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+
+    assert imports("fused") == {"evaluation"}
+    assert imports("evaluation") == set()
+    assert {"fused", "evaluation"} <= imports("loop")
+    assert callable(choose_trainer) and choose_trainer.__module__ == "fastnn.train.loop"

@@ -1,6 +1,73 @@
-"""Backend: the contract every device implements (a table of primitives over native arrays)."""
+"""Backend: the contract every device implements (a table of primitives over native arrays), and the
+fused MLP's spec and feature flags (`FusedMLPSpec`, `FusedMLPFeatures`, `Backend.fused_mlp`)."""
 import contextlib
 import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FusedMLPFeatures:
+    """What one backend's fused MLP (`Backend.fused_mlp`) can train, beyond Linear layers with bias or
+    not. fastnn.fused.fused_unsupported_reason reads these flags; nothing else decides it."""
+    activations: frozenset   # hidden-layer activation names (kernels/activation/codes.py)
+    losses: frozenset        # 'cross_entropy' (class-index targets) and/or 'mse' (mean reduction)
+    dtypes: frozenset        # parameter dtype names ('float32', 'float64')
+    dropout: bool            # Dropout after hidden activations (masks hashed from FusedMLPSpec.seed)
+    on_step: bool            # epoch(on_step=...) calls on_step between steps inside one epoch call
+
+
+@dataclass
+class FusedMLPSpec:
+    """One plain MLP's fused training, as fastnn.fused.FusedMLP hands it to `Backend.fused_mlp`.
+
+    Model: Linear(sizes[0], sizes[1]), activations[0], [Dropout(dropout[0])], ..., Linear(.., sizes[-1]);
+    loss over the mean of the batch; optimizer `optimizer` (a name in kernels/optim/table.py) whose torch
+    param group is `hparams`. The backend trains in place on the caller's buffers:
+        params   flat (P,) array of the backend, layer by layer W_l (sizes[l+1], sizes[l]) then b_l
+                 (when bias[l]): the optimizer's flat buffer, model.parameters() order
+        state    {torch state name: flat (P,) array}: the optimizer's flat state (missing ones are
+                 allocated; a backend may rebind entries to its own rows and must leave them in the dict)
+        hparams  the live param group: read at every call (a scheduler changes lr, betas, ...)
+        step     the optimizer's step count so far; the implementation's `steps` attribute after
+        seed     dropout seed: masks are splitmix64(seed, step, layer, row-in-batch index)
+                 (kernels/fused_mlp/ref.py); FusedMLP sets the implementation's `seed` attribute from
+                 fastnn's generator before every call
+    """
+    sizes: tuple                 # (d0, d1, ..., dL), L >= 1
+    activations: tuple           # L-1 hidden-layer activation names
+    bias: tuple                  # L bools
+    optimizer: str
+    hparams: dict
+    params: object
+    state: dict = field(default_factory=dict)
+    dropout: tuple = None        # L-1 probabilities in [0, 1); None: no dropout
+    loss: str = "cross_entropy"
+    reduction: str = "mean"      # 'sum' on backends that support it (cuda)
+    step: int = 0
+    seed: int = 0
+
+    def __post_init__(self):
+        self.sizes = tuple(int(d) for d in self.sizes)
+        L = len(self.sizes) - 1
+        self.activations = tuple(_per_layer(self.activations, L - 1))
+        self.bias = tuple(bool(b) for b in _per_layer(self.bias, L))
+        self.dropout = tuple(float(p) for p in _per_layer(0.0 if self.dropout is None else self.dropout, L - 1))
+        if L < 1 or len(self.activations) != L - 1 or len(self.bias) != L or len(self.dropout) != L - 1:
+            raise ValueError(f"fused_mlp: sizes {self.sizes} need {L - 1} hidden activations and dropout "
+                             f"probabilities and {L} bias flags, got {self.activations}, {self.dropout}, "
+                             f"{self.bias}")
+        if any(not 0.0 <= p < 1.0 for p in self.dropout):
+            raise ValueError(f"fused_mlp: dropout must be one p in [0, 1) per hidden layer, got {self.dropout}")
+
+    @property
+    def n_params(self):
+        """P: the flat buffer's length."""
+        return sum(o * i + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], self.bias))
+
+
+def _per_layer(v, n):
+    """v repeated n times when it is one value (a str, bool or number), else list(v)."""
+    return [v] * n if isinstance(v, str) or not hasattr(v, "__iter__") else list(v)
 
 
 class Backend:
@@ -113,6 +180,17 @@ class Backend:
         (for work interleaved with fused training, e.g. evaluation between fused epochs). Default:
         nothing to do."""
         return contextlib.nullcontext()
+
+    # ---- fused training (fastnn/fused.py; fastnn/backends/<device>_fused.py) ---------------------
+    fused_mlp_features = None  # a FusedMLPFeatures on backends that implement fused_mlp
+
+    def fused_mlp(self, spec):
+        """The fused MLP training of `spec` (a FusedMLPSpec) on this device: an object with
+        step(x, y) -> (mean loss, correct count) for one batch of native arrays, and
+        epoch(X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0[, on_step]) -> (mean loss,
+        accuracy) over rows perm of X*scale + shift in batches; attributes `steps` (the step count,
+        which the caller may set between calls) and `seed` (the dropout seed of the next call)."""
+        raise NotImplementedError
 
     # ---- convolution (kernels/conv2d; NCHW, zero padding (ph, pw) on both sides, no bias) ---------
     def conv2d(self, x, w, stride, padding, dilation, groups):

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from . import cpu_fused
 from .base import Backend, bn_channels, bn_view, raise_bad_indices
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
@@ -245,13 +246,11 @@ class CPUBackend(Backend):
             getattr(optim, name)(*args)
 
     # ---- fused training ------------------------------------------------------------------------
-    fused_mlp_features = frozenset({"dropout", "mse"})  # beyond Linear/act blocks + cross-entropy
+    fused_mlp_features = cpu_fused.FEATURES
 
     def fused_mlp(self, spec):
         """The whole-MLP training step/epoch in one Numba call (fastnn/backends/cpu_fused.py)."""
-        from .cpu_fused import CPUFusedMLP
-
-        return CPUFusedMLP(spec)
+        return cpu_fused.CPUFusedMLP(spec)
 
     # ---- convolution ---------------------------------------------------------------------------
     def _conv_args(self, w_shape, stride, padding, dilation, groups):

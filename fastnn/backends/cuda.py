@@ -462,7 +462,11 @@ class CUDABackend(Backend):
                         x3, w, mean, invstd, N, C, L, int(training))
         return (dx.reshape(x.shape),) + ((None, None) if weight is None else (dweight, dbias))
 
-    fused_mlp_features = frozenset({"on_step"})  # cross-entropy, no dropout; on_step between replays
+    @property
+    def fused_mlp_features(self):
+        from .cuda_fused import FEATURES
+
+        return FEATURES
 
     def fused_mlp(self, spec):
         """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py)."""

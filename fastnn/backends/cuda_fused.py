@@ -1,48 +1,33 @@
 """The fused MLP training step on the GPU: one CUDA graph per step shape, replayed once per batch.
 
 A step = [gather batch rows/labels through a device permutation at a device cursor] -> per layer
-sgemm_nt_bias_act -> cross_entropy_fused (loss/correct accumulated on the device) -> per layer
-sgemm_tn (dW) + sum_rows (db) + sgemm_nn and act_backward (dx) -> optimizer tick + ONE update launch
+sgemm_nt_bias_act [-> dropout_hash] -> cross_entropy_fused (loss/correct accumulated on the device) -> per layer
+sgemm_tn (dW) + sum_rows (db) + sgemm_nn [, dropout_hash] and act_backward (dx) -> optimizer tick + ONE update launch
 over the flat buffers -> [advance the cursor]. Every launch is captured once into a graph; an epoch
 is graph replays plus a single device->host read of (loss_sum, correct) at its end. Step-dependent
-optimizer scalars live in the device buffer `hp` (optim.cu), so replays need no host update.
+optimizer scalars live in the device buffer `hp` (optim.cu), so replays need no host update; the
+dropout seed lives in the device buffer `dseed` (a new one per call changes no graph), and the masks
+hash (seed, hp[0] + 1, layer, index in the batch) exactly as the cpu kernel and ref.py do.
 
-spec (attributes or dict keys; see DESIGN.md "Engine-level fused API"):
-    sizes      (d0, d1, ..., dL) layer widths; layer l maps d_l -> d_{l+1}          (alias: dims)
-    acts       L activation names ('relu' | 'sigmoid' | 'tanh' | 'none'), the last normally 'none'
-               (alias: activations; L-1 hidden-layer names get 'none' appended for the output layer)
-    bias       one bool per layer, or one bool for all                         (alias: has_bias)
-    loss       'cross_entropy' (class-index targets); reduction 'mean' (default) or 'sum'
-    optimizer  a name in kernels/optim/table.py ('sgd', 'adam', ...); hparams: the torch
-               param-group dict
-    params     flat float32 device buffer: W0 (d1,d0), b0 (d1,), W1 (d2,d1), b1, ...
-    grads      flat float32 buffer like params (optional: allocated here)
-    state      {torch state name: flat buffer} (the table's state names); missing ones are allocated
-               (zeros, or the table's fill: Adagrad's initial_accumulator_value)
-    step       the optimizer's step count so far (int, default 0; alias: step_count); `.steps` after
+spec: a FusedMLPSpec (backends/base.py): sizes, hidden activations, bias flags, loss 'cross_entropy'
+with reduction 'mean' or 'sum', optimizer name + live param group, the flat float32 device buffers
+params and state (missing state buffers are allocated: zeros, or the table's fill), the step count.
 """
 from collections import OrderedDict
 
 import numpy as np
 
-from fastnn.kernels.activation.codes import ACT as _ACT_CODE
+from fastnn.kernels.activation.codes import ACT as _ACT_CODE, MODULES
 from fastnn.kernels.optim import table
 from fastnn.kernels.optim.table import HP_N, device_hp, pack_group
 
+from .base import FusedMLPFeatures
 from .cuda_launcher import grid1d as _grid1d, row_block as _row_block
 
 _F32 = np.dtype(np.float32)
 MAX_GRAPHS = 8  # captured step graphs kept (least recently used dropped): batch shapes x data sets
-
-
-def _get(spec, name, default=KeyError):
-    if isinstance(spec, dict):
-        v = spec.get(name, default)
-    else:
-        v = getattr(spec, name, default)
-    if v is KeyError:
-        raise ValueError(f"fused_mlp spec is missing '{name}'")
-    return v
+FEATURES = FusedMLPFeatures(activations=frozenset(MODULES.values()), losses=frozenset({"cross_entropy"}),
+                            dtypes=frozenset({"float32"}), dropout=True, on_step=True)
 
 
 class CUDAFusedMLP:
@@ -51,47 +36,36 @@ class CUDAFusedMLP:
     def __init__(self, backend, spec):
         self.be, self.cp = backend, backend.cp
         xp = self.cp
-        sizes = _get(spec, "sizes", None)
-        self.sizes = tuple(int(d) for d in (_get(spec, "dims") if sizes is None else sizes))
-        L = len(self.sizes) - 1
-        acts = _get(spec, "acts", None)
-        acts = _get(spec, "activations") if acts is None else acts
-        acts = [acts] * (L - 1) if isinstance(acts, str) else list(acts)
-        self.acts = tuple(acts + ["none"] if len(acts) == L - 1 else acts)   # hidden-only lists get 'none'
-        bias = _get(spec, "bias", None)
-        bias = _get(spec, "has_bias", True) if bias is None else bias
-        self.bias = tuple(bool(b) for b in ([bias] * L if np.ndim(bias) == 0 else bias))
-        if L < 1 or len(self.acts) != L or len(self.bias) != L:
-            raise ValueError(f"fused_mlp: sizes {self.sizes} need {L} acts and bias flags, "
-                             f"got {self.acts}, {self.bias}")
-        for a in self.acts:
-            if a not in _ACT_CODE:
-                raise ValueError(f"fused_mlp: unsupported activation {a!r} (expected one of {sorted(_ACT_CODE)})")
-        if np.any(np.asarray(_get(spec, "dropout", 0.0), dtype=float) != 0):
-            raise ValueError("the cuda fused MLP does not support dropout (use the eager path)")
-        if _get(spec, "loss", "cross_entropy") != "cross_entropy":
-            raise ValueError(f"the cuda fused MLP supports loss 'cross_entropy' only, got {_get(spec, 'loss')!r}")
-        self.reduction = _get(spec, "reduction", "mean")
+        self.sizes = spec.sizes
+        self.acts = spec.activations + ("none",)           # the output layer has no activation
+        self.bias = spec.bias
+        for a in spec.activations:
+            if a not in FEATURES.activations:
+                raise ValueError(f"fused_mlp: unsupported activation {a!r} (expected one of "
+                                 f"{sorted(FEATURES.activations)})")
+        self.drop = spec.dropout                            # per hidden layer; > 0: dropout_hash after the act
+        if spec.loss not in FEATURES.losses:
+            raise ValueError(f"the cuda fused MLP supports loss 'cross_entropy' only, got {spec.loss!r}")
+        self.reduction = spec.reduction
         if self.reduction not in ("mean", "sum"):
             raise ValueError(f"fused_mlp: reduction must be 'mean' or 'sum', got {self.reduction!r}")
-        self.opt = str(_get(spec, "optimizer")).lower()
+        self.opt = str(spec.optimizer).lower()
         if self.opt not in table.OPTIMIZERS:
             raise ValueError(f"fused_mlp: unsupported optimizer {self.opt!r} (expected one of "
                              f"{sorted(table.OPTIMIZERS)})")
         self.desc = table.get(self.opt)
-        self.hparams = _get(spec, "hparams")
-        self.params = _get(spec, "params")
-        n = sum(o * i + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], self.bias))
+        self.hparams = spec.hparams
+        self.params = spec.params
+        n = spec.n_params
         if not backend.owns(self.params) or self.params.dtype != _F32 or self.params.shape != (n,) \
                 or not self.params.flags.c_contiguous:
             raise TypeError(f"fused_mlp: params must be a contiguous float32 cuda buffer of shape ({n},), got "
                             f"{type(self.params).__name__} {getattr(self.params, 'dtype', '')} "
                             f"{getattr(self.params, 'shape', '')}")
-        grads = _get(spec, "grads", None)
-        self.grads = xp.zeros(n, dtype=_F32) if grads is None else grads
-        self.state = dict(_get(spec, "state", {}) or {})
+        self.grads = xp.zeros(n, dtype=_F32)
+        self.state = spec.state
         self._init_state(n)
-        self.steps = int(_get(spec, "step", None) or _get(spec, "step_count", 0))
+        self.steps, self.seed = int(spec.step), int(spec.seed)
         self.W, self.b = self._layer_views(self.params)
         self.dW, self.db = self._layer_views(self.grads)
         self.hp = xp.zeros(HP_N, dtype=np.float64)
@@ -102,6 +76,8 @@ class CUDAFusedMLP:
         self.acc = xp.zeros(2, dtype=np.int32)              # [loss_sum (float32 bits), correct]
         self.loss_sum, self.correct = self.acc[0:1].view(np.float32), self.acc[1:2]
         self.pos = xp.zeros(1, dtype=np.int32)              # the device batch cursor
+        self.dseed = xp.zeros(1, dtype=np.uint64)           # the dropout seed the graphs read
+        self._seed_host = None
         self.stream = self.cp.cuda.Stream(non_blocking=True)
         self._cap, self._bufs, self._graphs, self._data = 0, None, OrderedDict(), None
 
@@ -124,12 +100,15 @@ class CUDAFusedMLP:
                 self.state[name] = self.cp.full(n, table.state_fill(self.opt, name, self.hparams), dtype=_F32)
 
     def _buffers(self, B):
-        """Activations h[l] (B, d_l) (h[0] = the batch input), gradients dz[l], labels, loss rows."""
+        """Activations h[l] (B, d_l) (h[0] = the batch input), each layer's input a[l] (= h[l], or
+        h[l] after dropout in its own buffer), gradients dz[l], labels, loss rows."""
         if self._bufs is None or self._cap < B:
             xp = self.cp
             self._cap = B
-            self._bufs = dict(h=[xp.zeros((B, d), _F32) for d in self.sizes],
-                              dz=[xp.zeros((B, d), _F32) for d in self.sizes],
+            h = [xp.zeros((B, d), _F32) for d in self.sizes]
+            a = [h[0]] + [xp.zeros((B, d), _F32) if p > 0 else hl
+                          for p, d, hl in zip(self.drop, self.sizes[1:], h[1:])]
+            self._bufs = dict(h=h, a=a, dz=[xp.zeros((B, d), _F32) for d in self.sizes],
                               y=xp.zeros(B, np.int64), loss_rows=xp.zeros(B, _F32))
             self._graphs.clear()
         return self._bufs
@@ -148,12 +127,15 @@ class CUDAFusedMLP:
         if max_norm != self._clip_host:   # a runtime scalar: the captured graphs read it from clip[0]
             self.clip[0:1] = self.cp.asarray(np.array([max_norm]))
             self._clip_host = max_norm
+        if any(self.drop) and self.seed != self._seed_host:
+            self.dseed[...] = self.cp.asarray(np.array([self.seed], np.uint64))
+            self._seed_host = self.seed
 
     # ---- the captured step -----------------------------------------------------------------------
     def _enqueue_step(self, M, gather):
         """Launch one training step over the first M rows of the buffers (recorded when capturing)."""
         be, bufs, L = self.be, self._bufs, len(self.sizes) - 1
-        h, dz, y = bufs["h"], bufs["dz"], bufs["y"]
+        h, a, dz, y = bufs["h"], bufs["a"], bufs["dz"], bufs["y"]
         if gather is None:
             be.launch("epoch_reset", (1,), (1,), self.loss_sum, self.correct)
         else:
@@ -164,27 +146,37 @@ class CUDAFusedMLP:
             be.launch("gather_labels_" + kind[-3:], *_grid1d(M), y, Y, perm, self.pos, 0, M, N)
         for l in range(L):
             i, o = self.sizes[l], self.sizes[l + 1]
-            be.launch("sgemm_nt_bias_act", ((o + 63) // 64, (M + 63) // 64), (256,), h[l + 1], h[l], self.W[l],
+            be.launch("sgemm_nt_bias_act", ((o + 63) // 64, (M + 63) // 64), (256,), h[l + 1], a[l], self.W[l],
                       self.b[l], M, o, i, _ACT_CODE[self.acts[l]])
+            if l < L - 1 and self.drop[l] > 0:
+                self._enqueue_dropout(a[l + 1], h[l + 1], l, M * o)
         C = self.sizes[-1]
         scale = 1.0 / M if self.reduction == "mean" else 1.0
         be.launch("cross_entropy_fused", (min(M, 65535),), (_row_block(C),), bufs["loss_rows"], dz[L], h[L], y,
                   M, C, scale, self.loss_sum, self.correct)
         for l in reversed(range(L)):
             i, o = self.sizes[l], self.sizes[l + 1]
-            be.launch("sgemm_tn", ((i + 63) // 64, (o + 63) // 64), (256,), self.dW[l], dz[l + 1], h[l],
+            be.launch("sgemm_tn", ((i + 63) // 64, (o + 63) // 64), (256,), self.dW[l], dz[l + 1], a[l],
                       o, i, M, 1.0, 0.0)
             if self.b[l] is not None:
                 be.launch("sum_rows", ((o + 31) // 32,), (32, 8), self.db[l], dz[l + 1], M, o, 0)
             if l > 0:
                 be.launch("sgemm_nn", ((i + 63) // 64, (M + 63) // 64), (256,), dz[l], dz[l + 1], self.W[l],
                           M, i, o, 1.0, 0.0)
+                if self.drop[l - 1] > 0:                         # d(dropped h) -> d(h): the same mask
+                    self._enqueue_dropout(dz[l], dz[l], l - 1, M * i)
                 act = self.acts[l - 1]
                 if act != "none":
                     be.launch("act_backward", *_grid1d(M * i), dz[l], dz[l], h[l], M * i, _ACT_CODE[act])
         self._enqueue_optimizer()
         if gather is not None:
             be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
+
+    def _enqueue_dropout(self, out, x, layer, n):
+        """out = x * mask / (1 - p) of hidden layer `layer`: the mask hashes (seed, step, layer, index in
+        the batch) like kernels/fused_mlp/ref.py; seed from dseed, step = hp[0] + 1 (before the tick)."""
+        self.be.launch("dropout_hash", *_grid1d(n), out, x, 0, self.dseed, self.hp, 1, layer, n,
+                       self.drop[layer])
 
     def _enqueue_optimizer(self):
         """[global-norm clipping of the gradient], the tick and ONE update launch; every scalar is read

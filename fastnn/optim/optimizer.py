@@ -25,8 +25,16 @@ class _Required:
 required = _Required()
 
 
-class _FlatSegment:
-    """The parameters of one group with one dtype, packed into one flat array (plus flat state)."""
+class FlatBuffer:
+    """The parameters of one group with one (backend, dtype), packed into one flat array (plus flat state).
+
+    Public (Optimizer.flat_buffers; fastnn/fused.py trains on these in place):
+        params   the parameters, in the group's order; each `p._data` is a view into `flat`
+        backend  their backend;  flat  the (n,) array;  offsets  [(start, end)] per parameter
+        state    {torch state name: (n,) array} in the same layout (allocated by Optimizer.init_flat_state)
+        steps    the step count per parameter (list of ints; assign a new list to set it)
+        sync()   re-binds parameters whose storage was replaced (`p.data = t`) to their slice
+    """
 
     def __init__(self, params, backend, dtype):
         xp = backend.xp
@@ -84,7 +92,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.param_groups = []
-        self._segments = []  # per group: list of _FlatSegment
+        self._segments = []  # per group: list of FlatBuffer
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {type(params).__name__}")
@@ -136,7 +144,7 @@ class Optimizer:
         by_key = defaultdict(list)
         for p in ps:
             by_key[(id(p.backend), p._data.dtype)].append(p)
-        return [_FlatSegment(plist, plist[0].backend, dt) for (_, dt), plist in by_key.items()]
+        return [FlatBuffer(plist, plist[0].backend, dt) for (_, dt), plist in by_key.items()]
 
     # ---- state ---------------------------------------------------------------------------------
     def _state_names(self, group):
@@ -156,6 +164,20 @@ class Optimizer:
 
     def _counts_step(self, group):
         return True if self._optim is None else table.counts_step(self._desc, group)
+
+    # ---- the flat buffers, public (fastnn/fused.py trains on them in place) ---------------------
+    def flat_buffers(self, group_index=0):
+        """The FlatBuffers of param group `group_index`: one per (backend, dtype) of its parameters."""
+        return list(self._segments[group_index])
+
+    def init_flat_state(self, group_index=0):
+        """Allocate the flat state buffers that group `group_index`'s settings need (existing ones kept)."""
+        for seg in self._segments[group_index]:
+            self._init_state(self.param_groups[group_index], seg)
+
+    def step_advances_count(self, group_index=0):
+        """Whether a step of group `group_index` advances its step count (torch's SGD: only with momentum)."""
+        return self._counts_step(self.param_groups[group_index])
 
     @property
     def state(self):

@@ -1,33 +1,10 @@
-"""Fused-path glue of `fastnn train`: pick fused or eager (and say why), and drive fastnn.fused.FusedMLP.
+"""Fused-path glue of `fastnn train`: drive fastnn.fused.FusedMLP (loop.choose_trainer picks it or eager).
 
 FusedMLP shares the model's weights and the optimizer's flat state, so nothing is copied in or out and
 checkpoints are the same whichever path wrote them. One compiled call (CPU) or one graph launch per
 step (CUDA) per batch; per epoch one call unless a progress bar or a per-step scheduler needs more.
 """
-from .loop import EagerTrainer, evaluate
-
-
-def choose_trainer(cfg, model, optimizer, step_scheduler=None):
-    """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager."""
-    from ..fused import fused_unsupported_reason
-    from ..nn import CrossEntropyLoss
-
-    per_step = step_scheduler is not None
-    if cfg.path == "eager":
-        return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", "requested with --path eager"
-    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer)
-    if why_not is not None:
-        if cfg.path == "fused":
-            raise ValueError(f"--path fused cannot run this configuration: {why_not}")
-        return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", f"auto: {why_not}"
-    if cfg.device == "cpu":
-        how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
-                                       else "epoch (per 1/50 epoch while a progress bar is shown)")
-    else:
-        how = "one CUDA graph launch per step, one host sync per epoch"
-    why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
-    prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
-    return FusedTrainer(model, optimizer, step_scheduler), "fused", prefix + why
+from .evaluation import evaluate
 
 
 class FusedTrainer:

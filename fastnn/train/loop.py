@@ -1,5 +1,5 @@
-"""The training run behind `fastnn train`: data on the device, the eager epoch loop, evaluation, per-epoch
-atomic checkpoints, resume, the divergence check, and the run folder."""
+"""The training run behind `fastnn train`: data on the device, the eager epoch loop, the trainer choice
+(fused or eager, and why), per-epoch atomic checkpoints, resume, the divergence check, and the run folder."""
 import contextlib
 import dataclasses
 import math
@@ -12,42 +12,10 @@ import numpy as np
 from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
 from .data import load_data
+from .evaluation import evaluate, logits_numpy, loss_and_accuracy, model_backend  # noqa: F401 (re-exported)
+from .fused import FusedTrainer
 from .models import build_model, expected_shapes, is_cnn
 from . import runs
-
-
-# ---- evaluation -----------------------------------------------------------------------------------
-def logits_numpy(model, x, batch_size=1000):
-    """The model's logits for the device array x, as a float64 NumPy array (no graph recorded)."""
-    from .. import no_grad
-    from ..tensor import Tensor
-
-    be = model_backend(model)
-    outs = []
-    model.eval()
-    with no_grad():
-        for i in range(0, x.shape[0], batch_size):
-            out = model(Tensor._wrap(x[i:i + batch_size], be))
-            outs.append(be.to_numpy(out._data).astype(np.float64))
-    return np.concatenate(outs) if outs else np.zeros((0, 10))
-
-
-def loss_and_accuracy(logits, y):
-    """(mean cross-entropy, accuracy) of float64 logits (N,C) against int labels y (N,)."""
-    if logits.shape[0] == 0:
-        return float("nan"), float("nan")
-    m = logits.max(axis=1, keepdims=True)
-    logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(len(y)), y].mean()
-    return float(loss), float((logits.argmax(axis=1) == y).mean())
-
-
-def evaluate(model, x, y_np, batch_size=1000):
-    return loss_and_accuracy(logits_numpy(model, x, batch_size), y_np)
-
-
-def model_backend(model):
-    return next(iter(model.parameters())).backend
 
 
 # ---- divergence: a NaN/Inf loss stops the run before its checkpoint is overwritten -----------------
@@ -151,6 +119,30 @@ class EagerTrainer:
         pass
 
 
+# ---- the trainer choice ---------------------------------------------------------------------------
+def choose_trainer(cfg, model, optimizer, step_scheduler=None):
+    """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager."""
+    from ..fused import fused_unsupported_reason
+    from ..nn import CrossEntropyLoss
+
+    per_step = step_scheduler is not None
+    if cfg.path == "eager":
+        return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", "requested with --path eager"
+    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer)
+    if why_not is not None:
+        if cfg.path == "fused":
+            raise ValueError(f"--path fused cannot run this configuration: {why_not}")
+        return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", f"auto: {why_not}"
+    if cfg.device == "cpu":
+        how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
+                                       else "epoch (per 1/50 epoch while a progress bar is shown)")
+    else:
+        how = "one CUDA graph launch per step, one host sync per epoch"
+    why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
+    prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
+    return FusedTrainer(model, optimizer, step_scheduler), "fused", prefix + why
+
+
 # ---- the run --------------------------------------------------------------------------------------
 def _progress(cfg, total, epoch):
     from tqdm import tqdm
@@ -230,8 +222,6 @@ def _channels(cfg):
 def _setup(cfg, log):
     """Data, model, optimizer, scheduler (restored from cfg.resume when given), and the trainer."""
     import fastnn
-
-    from .fused import choose_trainer
 
     if cfg.threads:
         fastnn.set_num_threads(cfg.threads)

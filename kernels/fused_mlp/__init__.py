@@ -1,2 +1,3 @@
-"""Fused whole-MLP training: workspace.py (codes, layout, buffers), ref.py (NumPy oracle), cpu.py (Numba
-step/epoch), trainer.py (FusedMLPTrainer, the validated Python entry point), gather.cu (CUDA)."""
+"""Fused whole-MLP training kernels: workspace.py (codes, layout, buffers), ref.py (NumPy oracle), cpu.py
+(Numba step/epoch), gather.cu (CUDA helpers). The orchestration lives in fastnn/backends/cpu_fused.py and
+cuda_fused.py."""

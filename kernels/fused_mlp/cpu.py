@@ -3,7 +3,7 @@ uint8 -> float normalization fused into the gather); a single step is an epoch o
 
 Same math as fused_mlp/ref.py. Layout: flat params (workspace.param_layout), optimizer state (3, P),
 per-shard gradients (S, P) and working buffers from workspace.Workspace (nothing is allocated per step).
-Threads: a batch is cut into S row shards (S = the workspace's shard count, chosen by trainer.py
+Threads: a batch is cut into S row shards (S = the workspace's shard count, chosen by backends/cpu_fused.py
 from the thread count and batch size). With S > 1 each Numba thread runs forward and backward of
 its own rows on its own buffers with serial GEMMs, writing its partial gradient to grads[s]; then a
 second parallel region sums the partials and applies the optimizer, each thread on its slice of P.

@@ -139,10 +139,14 @@ __device__ __forceinline__ double ga_uniform(unsigned long long seed, unsigned l
 // out (n,) = x (n,) * mask,  mask = (u >= p) / (1 - p),  u = dropout_uniform(seed, t, layer, i)
 // t = step + (step_ptr ? (long long)step_ptr[0] : 0): pass the optimizer's device hp buffer (hp[0] = steps
 // taken so far) with step = 1 to get the ref's already-incremented count under graph replay.
+// seed_ptr (when not NULL) replaces seed by seed_ptr[0]: a device value a captured graph reads at each
+// replay, so the caller can draw a new seed per call without a re-capture.
 // The same launch with x = dout gives the backward dx = dout * mask (the mask is recomputed, not stored).
-extern "C" __global__ void dropout_hash(float* out, const float* x, unsigned long long seed, const double* step_ptr,
+extern "C" __global__ void dropout_hash(float* out, const float* x, unsigned long long seed,
+                                        const unsigned long long* seed_ptr, const double* step_ptr,
                                         long long step, int layer, int n, double p) {
     unsigned long long t = (unsigned long long)(step + (step_ptr ? (long long)step_ptr[0] : 0));
+    if (seed_ptr) seed = seed_ptr[0];
     float keep_scale = (float)(1.0 / (1.0 - p));
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {

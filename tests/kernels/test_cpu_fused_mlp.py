@@ -1,5 +1,5 @@
-"""Fused MLP training (kernels/fused_mlp/cpu.py) vs its NumPy reference, float64 central differences,
-closed-form dropout statistics and (when installed) torch."""
+"""Fused MLP training (kernels/fused_mlp/cpu.py, driven by the cpu backend's CPUFusedMLP) vs its NumPy
+reference, float64 central differences, closed-form dropout statistics and (when installed) torch."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -7,7 +7,8 @@ from threadpoolctl import threadpool_limits
 
 from fastnn.kernels.fused_mlp import cpu, ref
 from fastnn.kernels.gemm import cpu as gemm_cpu
-from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer, shards_for
+from fastnn.backends.base import FusedMLPSpec
+from fastnn.backends.cpu_fused import CPUFusedMLP, shards_for
 from fastnn.kernels.fused_mlp.workspace import ACT, param_layout
 
 OPTIMIZERS = [
@@ -19,6 +20,29 @@ OPTIMIZERS = [
     ("adamw", dict(lr=0.005, amsgrad=True)),
     ("adadelta", dict(lr=0.5, rho=0.85, weight_decay=1e-3)),
 ]
+
+
+def _fused(dims, activations, bias=True, dropout=0.0, loss="cross_entropy", optimizer="adam",
+                    dtype=np.float32, seed=0, params=None, nthreads=None, **hp):
+    """The cpu backend's fused MLP on a FusedMLPSpec with the test's own initial parameters (torch's
+    Linear init U(-1/sqrt(in), 1/sqrt(in)) from `seed`, or `params`), dropout seed `seed` and the
+    torch hyper-parameters **hp as the param group."""
+    L = len(dims) - 1
+    bias = [bool(bias)] * L if np.ndim(bias) == 0 else list(bias)
+    w_off, b_off, P = param_layout(dims, bias)
+    if params is None:
+        rng, params = np.random.default_rng(seed), np.empty(P, dtype)
+        for l in range(L):
+            n, k = dims[l + 1], dims[l]
+            bound = 1.0 / np.sqrt(k)
+            params[w_off[l]:w_off[l] + n * k] = rng.uniform(-bound, bound, n * k)
+            if b_off[l] >= 0:
+                params[b_off[l]:b_off[l] + n] = rng.uniform(-bound, bound, n)
+    spec = FusedMLPSpec(sizes=dims, activations=activations, bias=bias, dropout=dropout, loss=loss,
+                        optimizer=optimizer, hparams=hp, params=np.array(params, dtype), seed=seed)
+    fm = CPUFusedMLP(spec)
+    fm.nthreads = nthreads
+    return fm
 
 
 def _tol(dtype, steps):
@@ -41,14 +65,15 @@ def _data(rng, n, dims, loss, dtype):
 
 def _pair(dims, act, bias, loss, opt, dtype, dropout=0.0, batch=8):
     name, hp = opt
-    tr = FusedMLPTrainer(dims, act, has_bias=bias, dropout=dropout, loss=loss, optimizer=name, dtype=dtype,
-                         batch_size=batch, seed=3, **hp)
+    tr = _fused(dims, act, bias=bias, dropout=dropout, loss=loss, optimizer=name, dtype=dtype,
+                         seed=3, **hp)
     ref_state = tr.state.copy()
     return tr, tr.params.copy(), tr.grads.copy(), ref_state
 
 
 def _ref_step(tr, p, g, s, x, y, step):
-    return ref.train_step(p, g, s, x, y, tr.hp, tr.opt_code, step, tr.dims, tr.has_bias, tr.act_codes,
+    opt_code, hp = tr.hp
+    return ref.train_step(p, g, s, x, y, hp, opt_code, step, tr.dims, tr.has_bias, tr.act_codes,
                           tr.drop_p, tr.loss_code, tr.seed)
 
 
@@ -87,8 +112,8 @@ def test_epoch_equals_steps_and_reference(dtype, loss, drop_last):
     rng = np.random.default_rng(2)
     X, Y = _data(rng, N, dims, loss, dtype)
     perm = rng.permutation(N)
-    mk = lambda: FusedMLPTrainer(dims, ["tanh", "relu"], dropout=[0.0, 0.25], loss=loss, optimizer="adam",
-                                 dtype=dtype, batch_size=B, seed=5, lr=0.01)
+    mk = lambda: _fused(dims, ["tanh", "relu"], dropout=[0.0, 0.25], loss=loss, optimizer="adam",
+                                 dtype=dtype, seed=5, lr=0.01)
     a, b = mk(), mk()
     p, g, s = a.params.copy(), a.grads.copy(), a.state.copy()
     loss_e, acc_e = a.epoch(X, Y, batch_size=B, perm=perm, drop_last=drop_last)
@@ -100,12 +125,12 @@ def test_epoch_equals_steps_and_reference(dtype, loss, drop_last):
         l, c = b.step(X[idx], Y[idx])
         tot, cor, seen = tot + l * len(idx), cor + c, seen + len(idx)
     np.testing.assert_array_equal(a.params, b.params)         # the very same compiled arithmetic
-    assert a.step_count == b.step_count == (N // B if drop_last else -(-N // B))
+    assert a.steps == b.steps == (N // B if drop_last else -(-N // B))
     assert loss_e == pytest.approx(tot / seen, rel=1e-12) and acc_e == pytest.approx(cor / seen)
-    r_loss, r_acc, r_steps = ref.train_epoch(p, g, s, X, Y, perm, B, drop_last, 1.0, 0.0, a.hp, a.opt_code, 0,
+    r_loss, r_acc, r_steps = ref.train_epoch(p, g, s, X, Y, perm, B, drop_last, 1.0, 0.0, a.hp[1], a.hp[0], 0,
                                              a.dims, a.has_bias, a.act_codes, a.drop_p, a.loss_code, a.seed)
     tol = _tol(dtype, 5)
-    assert r_steps == a.step_count and r_acc == pytest.approx(acc_e)
+    assert r_steps == a.steps and r_acc == pytest.approx(acc_e)
     assert loss_e == pytest.approx(r_loss, rel=tol)
     np.testing.assert_allclose(a.params, p, rtol=tol, atol=tol * np.abs(p).max())
 
@@ -118,10 +143,11 @@ def test_epoch_uint8_gather_normalizes():
     Y = rng.integers(0, 10, N)
     scale, shift = 2 / 255, -1.0
     Xf = (Xu.astype(np.float32) * np.float32(scale) + np.float32(shift))
-    a = FusedMLPTrainer(dims, "relu", batch_size=16, seed=1)
-    b = FusedMLPTrainer(dims, "relu", batch_size=16, seed=1)
-    ra = a.epoch(Xu, Y, shuffle_seed=0, scale=scale, shift=shift)
-    rb = b.epoch(Xf, Y, shuffle_seed=0)
+    a = _fused(dims, "relu", seed=1)
+    b = _fused(dims, "relu", seed=1)
+    perm = np.random.default_rng(0).permutation(N)
+    ra = a.epoch(Xu, Y, 16, perm, scale=scale, shift=shift)
+    rb = b.epoch(Xf, Y, 16, perm)
     np.testing.assert_array_equal(a.params, b.params)
     assert ra == rb
 
@@ -162,7 +188,7 @@ def test_dropout_hash_statistics_and_agreement():
 
 
 def test_bad_inputs_raise_clear_errors():
-    tr = FusedMLPTrainer([6, 4, 3], "relu", batch_size=4)
+    tr = _fused([6, 4, 3], "relu")
     with pytest.raises(TypeError, match=r"\(N, 6\).*\(2, 5\)"):
         tr.step(np.zeros((2, 5), np.float32), np.zeros(2, np.int64))
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
@@ -170,9 +196,11 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(TypeError, match="class indices"):
         tr.step(np.zeros((2, 6), np.float32), np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="activation"):
-        FusedMLPTrainer([6, 4, 3], "gelu")
-    with pytest.raises(TypeError, match="unexpected hyper-parameters"):
-        FusedMLPTrainer([6, 4, 3], "relu", optimizer="sgd", betas=(0.9, 0.99))
+        _fused([6, 4, 3], "gelu")
+    with pytest.raises(ValueError, match="dropout"):
+        _fused([6, 4, 3], "relu", dropout=1.0)
+    with pytest.raises(ValueError, match="perm"):
+        tr.epoch(np.zeros((2, 6), np.float32), np.zeros(2, np.int64), 2, np.array([0, 2]))
 
 
 @pytest.mark.torch
@@ -181,7 +209,7 @@ def test_matches_torch_training(opt):
     """5 steps of torch Sequential(Linear, ReLU, Linear, Tanh, Linear) + CrossEntropyLoss, float64."""
     torch = pytest.importorskip("torch")
     dims = [9, 7, 5, 4]
-    tr = FusedMLPTrainer(dims, ["relu", "tanh"], dtype=np.float64, batch_size=6, seed=2, optimizer=opt[0], **opt[1])
+    tr = _fused(dims, ["relu", "tanh"], dtype=np.float64, seed=2, optimizer=opt[0], **opt[1])
     layers = []
     for l in range(3):
         lin = torch.nn.Linear(dims[l], dims[l + 1]).double()
@@ -219,7 +247,7 @@ def test_threaded_split_matches_single_thread_and_reference(dtype, dropout, B):
     assert shards_for(64, 2) == 2 and shards_for(24, 2) == 1
     runs = []
     for nt in (1, 2):
-        tr = FusedMLPTrainer(dims, "relu", dtype=dtype, batch_size=B, seed=4, optimizer="sgd", lr=0.05,
+        tr = _fused(dims, "relu", dtype=dtype, seed=4, optimizer="sgd", lr=0.05,
                              momentum=0.9, dropout=dropout, nthreads=nt)
         assert tr.params.size >= cpu.PAR_MIN_PARAMS
         p, g, s = tr.params.copy(), tr.grads.copy(), tr.state.copy()

@@ -77,16 +77,19 @@ def test_epoch_accumulate_and_reset(B, C, block, seed):
 
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9])
 @pytest.mark.parametrize("use_step_ptr", [False, True])
-def test_dropout_hash_matches_ref_masks(p, use_step_ptr):
+@pytest.mark.parametrize("seed", [12345, 2**63 + 977])
+def test_dropout_hash_matches_ref_masks(p, use_step_ptr, seed):
+    """seed as a scalar, or (with the step pointer) from a device buffer, as a captured graph reads it."""
     from fastnn.kernels.fused_mlp import ref
     rng = np.random.default_rng(int(p * 100))
-    n, seed, layer, step = 517, 12345, 2, 7
+    n, layer, step = 517, 2, 7
     x = rng.standard_normal(n).astype(f32)
     hp = np.array([step - 1, 0.1, 0, 0], np.float64) if use_step_ptr else None  # optimizer's device counter
+    seed_buf = np.array([seed], np.uint64) if use_step_ptr else None
     out = np.full(n, np.nan, f32)
     _mod().launch("dropout_hash", grid=3, block=64,
-                  args=(out, x, np.uint64(seed), hp, i64(1 if use_step_ptr else step), i32(layer), i32(n),
-                        np.float64(p)))
+                  args=(out, x, np.uint64(0 if use_step_ptr else seed), seed_buf, hp,
+                        i64(1 if use_step_ptr else step), i32(layer), i32(n), np.float64(p)))
     u = ref.dropout_uniform(seed, step, layer, np.arange(n))
     expect = np.where(u >= p, x * np.float32(1.0 / (1.0 - p)), np.float32(0))
     np.testing.assert_array_equal(out, expect)  # same hash, same single rounding: bit-identical
