@@ -6,6 +6,7 @@ GEMM: `backend.gemm_impl` ('auto' | 'cublas' | 'fastnn', default from FASTNN_CUD
 (cupy.matmul) or our sgemm per call. `backend.stats` counts kernel launches, graph launches and
 host syncs (cheap integer increments in the launch wrapper / copies).
 """
+import contextlib
 import importlib
 import inspect
 import os
@@ -40,14 +41,14 @@ class CUDABackend(Backend):
         self.rng = cp.random.default_rng()
 
     # ---- launching (fastnn/backends/cuda_launcher.py) -------------------------------------------
-    @property
-    def _capturing(self):
-        """True while cuda_fused captures a CUDA graph: launches are then counted as graph launches."""
-        return self.launcher.capturing
-
-    @_capturing.setter
-    def _capturing(self, value):
-        self.launcher.capturing = value
+    @contextlib.contextmanager
+    def capturing(self):
+        """Within it (cuda_fused capturing a CUDA graph) launches are counted as graph launches."""
+        self.launcher.capturing = True
+        try:
+            yield
+        finally:
+            self.launcher.capturing = False
 
     def launch(self, name, grid, block, *args, shared_mem=0):
         """Launch kernel `name` of kernels/*/*.cu with arguments converted to its C parameter types."""

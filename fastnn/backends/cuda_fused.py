@@ -202,11 +202,10 @@ class CUDAFusedMLP:
         be = self.be
         self._init_state(self.params.size)   # e.g. momentum turned on later: allocate before capture
         self.stream.begin_capture()
-        be._capturing = True
         try:
-            self._enqueue_step(M, gather)
+            with be.capturing():
+                self._enqueue_step(M, gather)
         finally:
-            be._capturing = False
             g = self.stream.end_capture()
         be.stats.graph_captures += 1
         self._graphs[key] = g
