@@ -10,7 +10,7 @@ from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
 from .data import load_data
 from .models import build_model, expected_shapes, is_cnn
-from . import runs
+from . import runs, warmup
 
 
 # ---- evaluation -----------------------------------------------------------------------------------
@@ -199,6 +199,8 @@ def _setup(cfg, log):
         log(f"resumed from {cfg.resume} after epoch {s['start']}")
     step_sched = s["sched"] if s["sched_every"] == "step" else None
     s["trainer"], s["path"], s["reason"] = choose_trainer(cfg, model, optimizer, step_sched)
+    s["trainer"], s["path"], s["reason"] = warmup.defer_fused(  # fused kernel not cached: eager meanwhile
+        cfg, s["trainer"], s["path"], s["reason"], lambda: EagerTrainer(model, optimizer, step_sched, True), log)
     if s.get("world", 1) > 1:  # fastnn train --nproc N / mpiexec: data-parallel (train/distributed.py)
         from .distributed import DistributedEagerTrainer
 
@@ -245,7 +247,8 @@ def run(cfg, log=print, on_epoch=None):
         if s["sched_every"] == "epoch":
             s["sched"].step()
         rec = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc,
-               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": s["path"]}
+               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr),
+               "path": getattr(trainer, "name", s["path"])}
         history.append(rec)
         log(_line(rec))
         if rank0:
@@ -258,6 +261,7 @@ def run(cfg, log=print, on_epoch=None):
         runs.write_metrics(run_dir, dict(meta, epochs=history))
         if history:
             runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {s['path']}")
+    warmup.finish(trainer, log)
     log(f"run folder: {run_dir}")
     return {"run_dir": run_dir, "history": history, "path": s["path"], "reason": s["reason"],
             "checkpoint": ckpt, "model": model}

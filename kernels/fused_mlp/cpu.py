@@ -257,7 +257,7 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
     # loss = the batch's mean loss; returns (summed loss of the B rows, their correct count)
     B, L = x.shape[0], dims.shape[0] - 1
     tsize = tbuf.shape[0] // 2
-    transpose_(_view2(tbuf, 0, dims[0], B), x)
+    transpose_(_view2(tbuf, np.int64(0), dims[0], B), x)
     for l in range(L):
         n, k = dims[l + 1], dims[l]
         aT = _view2(tbuf, (l % 2) * tsize, k, B)
@@ -275,7 +275,7 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
     else:
         loss, correct = mse_(dz, out, y_val, Btot)
     if b_off[L - 1] >= 0:
-        hidden_backward_(dz, grads, b_off[L - 1], out, 0, 0.0, seed, step, L - 1, row0)  # db only
+        hidden_backward_(dz, grads, b_off[L - 1], out, np.int64(0), 0.0, seed, step, L - 1, row0)  # db only
     for l in range(L - 1, -1, -1):
         n, k = dims[l + 1], dims[l]
         dz = _view2(deltas, delta_off[l], B, n)
