@@ -220,10 +220,10 @@ def finish(trainer, log=print):
 
 
 def defer_fused(cfg, trainer, path, reason, make_eager, log=print):
-    """(trainer, path, reason) for the run: unchanged unless the run would take the fused CPU path with
-    the fused kernel missing from the cache; then a WarmingTrainer (eager now, fused once compiled).
-    FASTNN_BACKGROUND_COMPILE=0 turns this off (the run then waits for the compile, as before)."""
-    if path != "fused" or cfg.device != "cpu" or os.environ.get("FASTNN_BACKGROUND_COMPILE", "1") == "0":
+    """(trainer, path, reason) for the run: unchanged unless `--path auto` chose the fused CPU path and
+    the fused kernel is missing from the cache; then a WarmingTrainer (eager now, fused once compiled).
+    `--path fused` and FASTNN_BACKGROUND_COMPILE=0 wait for the compile, as before."""
+    if (path, cfg.path, cfg.device) != ("fused", "auto", "cpu") or os.environ.get("FASTNN_BACKGROUND_COMPILE") == "0":
         return trainer, path, reason
     if fused_cached(cfg):
         return trainer, path, reason
