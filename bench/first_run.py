@@ -82,7 +82,7 @@ def main(argv=None):
                 cache = os.path.join(root, f"cold-{name}-{i}")
                 rows[name].append((f"cold {i + 1}", run_train(args, cache, site)))
                 print(name, *rows[name][-1], flush=True)
-        for name, site in builds:
+        for name, site in builds if a.warm else ():
             cache = os.path.join(root, f"warm-{name}")
             if name == "baseline":  # the baseline may have no `fastnn compile`: a full run warms it
                 run_train(args, cache, site)

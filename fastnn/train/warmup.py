@@ -53,12 +53,18 @@ def _throwaway(cfg):
 
 
 def compile_fused(cfg):
-    """Compile the fused kernel cfg's run uses (or load it from the cache) by one throwaway step."""
+    """Compile the fused kernel cfg's run uses (or load it from the cache) by one throwaway step, and the
+    evaluation kernels of the fused path (our GEMM on the fused kernels' threads, as FusedTrainer runs
+    it: without them the first fused epoch's evaluation compiled them, seconds long)."""
     from ..fused import FusedMLP
     from ..nn import CrossEntropyLoss
+    from .loop import evaluate
 
     model, optimizer, x, y = _throwaway(cfg)
-    FusedMLP(model, CrossEntropyLoss(), optimizer).epoch(x, y, batch_size=2, perm=np.arange(2))
+    fm = FusedMLP(model, CrossEntropyLoss(), optimizer)
+    fm.epoch(x, y, batch_size=2, perm=np.arange(2))
+    with fm.backend.shared_thread_pool():
+        evaluate(model, x, y)
 
 
 def compile_eager(cfg):
