@@ -122,7 +122,8 @@ class BackgroundCompile:
         env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "fastnn.train.warmup", json.dumps(cfg.to_dict())],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                     env=env, cwd=tempfile.gettempdir(),  # not a source tree (DESIGN.md)
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self.seconds = None  # compile wall time once finished
         _RUNNING.append(self)
 
