@@ -1,4 +1,4 @@
-"""The `fastnn` console script: `fastnn train ...` (also `python -m fastnn train ...`)."""
+"""The `fastnn` console script: `fastnn train ...`, `fastnn compile ...` (also `python -m fastnn ...`)."""
 import argparse
 import sys
 
@@ -120,6 +120,24 @@ def train_main(argv):
     except KeyboardInterrupt:
         print("fastnn train: interrupted (the last completed epoch's checkpoint is intact)", file=sys.stderr)
         return 130
+    finally:
+        from .train.warmup import stop_all
+
+        stop_all()  # a background compile never outlives the command
+    return 0
+
+
+def compile_main(argv):
+    """`fastnn compile [train options]`: warm the JIT cache for that `fastnn train` run."""
+    from .train.precompile import precompile
+
+    p = train_parser(prog="fastnn compile")
+    p.description = "Compile the kernels `fastnn train` with the same options uses into Numba's on-disk cache."
+    try:
+        precompile(config_from_args(p.parse_args(argv)))
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"fastnn compile: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -137,9 +155,13 @@ def _without_nproc(argv):
 
 
 def main(argv=None):
+    from .threads import passive_wait_when_loaded
+
+    passive_wait_when_loaded()  # before any parallel kernel: see fastnn/threads.py
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="fastnn", description="fastnn command line")
-    p.add_argument("command", nargs="?", choices=["train"], help="train: train a model (fastnn train -h)")
+    p.add_argument("command", nargs="?", choices=["train", "compile"],
+                   help="train: train a model (fastnn train -h); compile: warm the JIT cache for a train run")
     if not argv or argv[0] in ("-h", "--help"):
         p.print_help()
         return 0 if argv else 2
@@ -148,8 +170,10 @@ def main(argv=None):
 
         print(f"fastnn {__version__}")
         return 0
+    if argv[0] == "compile":
+        return compile_main(argv[1:])
     if argv[0] != "train":
-        p.error(f"unknown command '{argv[0]}' (choose from: train)")
+        p.error(f"unknown command '{argv[0]}' (choose from: train, compile)")
     return train_main(argv[1:])
 
 

@@ -1,10 +1,15 @@
 """Shared fixtures: the `backend` fixture runs a test once per available device."""
+import os
+
 import numpy as np
 import pytest
 
 import fastnn
 from conftest_cuda import emulator_skip_reason, install_cuda_standin
 
+# `fastnn train` runs in tests compile the fused kernel in the foreground, as they did before the
+# background compile existed (tests/test_warmup.py turns it on for its own subprocesses)
+os.environ.setdefault("FASTNN_BACKGROUND_COMPILE", "0")
 CUDA_STANDIN = install_cuda_standin()  # emulated cuda backend when no real GPU is usable
 
 

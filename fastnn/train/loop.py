@@ -15,7 +15,7 @@ from .data import load_data
 from .evaluation import evaluate, logits_numpy, loss_and_accuracy, model_backend  # noqa: F401 (re-exported)
 from .fused import FusedTrainer
 from .models import build_model, expected_shapes, is_cnn
-from . import runs
+from . import runs, warmup
 
 
 # ---- divergence: a NaN/Inf loss stops the run before its checkpoint is overwritten -----------------
@@ -253,6 +253,8 @@ def _setup(cfg, log):
         dataclasses.replace(cfg, path="eager") if anomaly_auto else cfg, model, optimizer, step_sched)
     if anomaly_auto:
         s["reason"] = "auto: --detect-anomaly checks every op's backward, which needs the eager (autograd) path"
+    s["trainer"], s["path"], s["reason"] = warmup.defer_fused(  # fused kernel not cached: eager meanwhile
+        cfg, s["trainer"], s["path"], s["reason"], lambda: EagerTrainer(model, optimizer, step_sched, True), log)
     if s.get("world", 1) > 1:  # fastnn train --nproc N / mpiexec: data-parallel (train/distributed.py)
         from .distributed import DistributedEagerTrainer
 
@@ -310,7 +312,8 @@ def run(cfg, log=print, on_epoch=None):
         if s["sched_every"] == "epoch":
             s["sched"].step()
         rec = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "test_acc": test_acc,
-               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr), "path": s["path"]}
+               "samples_per_s": xtr.shape[0] / secs, "seconds": secs, "lr": float(lr),
+               "path": getattr(trainer, "name", s["path"])}
         history.append(rec)
         log(_line(rec))
         if rank0:
@@ -323,6 +326,7 @@ def run(cfg, log=print, on_epoch=None):
         runs.write_metrics(run_dir, dict(meta, epochs=history))
         if history:
             runs.plot_curves(run_dir, history, f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}, {s['path']}")
+    warmup.finish(trainer, log)
     log(f"run folder: {run_dir}")
     return {"run_dir": run_dir, "history": history, "path": s["path"], "reason": s["reason"],
             "checkpoint": ckpt, "model": model}

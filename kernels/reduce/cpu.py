@@ -29,10 +29,10 @@ def _check_out(name, out, shape, dtype):
 
 
 @jit
-def _sum_rows(out, x, accumulate):
-    # out (N,) (+)= x (M,N).sum(axis=0), float64 accumulator per column
+def _sum_rows(out, acc, x, accumulate):
+    # out (N,) (+)= x (M,N).sum(axis=0); acc (N,) float64 zeros, the per-column accumulator (passed in:
+    # an np.zeros here compiles NumPy's allocation overloads into the eager path's cold start)
     M, N = x.shape
-    acc = np.zeros(N, dtype=np.float64)
     for i in range(M):
         for j in range(N):
             acc[j] += x[i, j]
@@ -76,7 +76,7 @@ def sum_rows(out, x, accumulate=False):
     # out (N,) (+)= x (M,N).sum(axis=0)   (bias gradient)
     _check_x("sum_rows", x, 2)
     _check_out("sum_rows", out, (x.shape[1],), x.dtype)
-    _sum_rows(out, x, bool(accumulate))
+    _sum_rows(out, np.zeros(x.shape[1], np.float64), x, bool(accumulate))
 
 
 def sum_all(out, x):
