@@ -83,19 +83,24 @@ CHECK = """
     import numpy as np
     from numba.core import event
     from fastnn.kernels.fused_mlp import cpu, ref
-    from fastnn.kernels.fused_mlp.trainer import FusedMLPTrainer
+    from fastnn.backends.base import FusedMLPSpec
+    from fastnn.backends.cpu_fused import CPUFusedMLP
     from fastnn.train import TrainConfig, warmup
 
     loaded = warmup.fused_cached(TrainConfig())  # True: train_epoch came from the cache
     rng = np.random.default_rng(3)
     X, Y = rng.uniform(-1, 1, (48, 784)).astype(np.float32), rng.integers(0, 10, 48)
-    t = FusedMLPTrainer([784, 32, 16, 10], "relu", optimizer="sgd", lr=0.1, momentum=0.9, seed=1)
+    P = 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
+    spec = FusedMLPSpec(sizes=(784, 32, 16, 10), activations="relu", bias=True, optimizer="sgd",
+                        hparams=dict(lr=0.1, momentum=0.9), params=rng.uniform(-0.05, 0.05, P).astype(np.float32))
+    t = CPUFusedMLP(spec)
+    opt_code, hp = t.hp
     p64, st64, g64 = t.params.astype(np.float64), t.state.astype(np.float64), np.zeros(t.params.size)
     with event.install_recorder("numba:compile") as rec:
         loss, acc = t.epoch(X, Y, batch_size=16, perm=np.arange(48))
     compiled = sorted({e.data["dispatcher"].py_func.__name__ for _, e in rec.buffer})
     rloss, racc, _ = ref.train_epoch(p64, g64, st64, X.astype(np.float64), Y, np.arange(48), 16, False, 1.0, 0.0,
-                                     t.hp, t.opt_code, 0, t.dims, t.has_bias, t.act_codes, t.drop_p, 0, 1)
+                                     hp, opt_code, 0, t.dims, t.has_bias, t.act_codes, t.drop_p, 0, 1)
     err = float(np.max(np.abs(t.params - p64)) / np.max(np.abs(p64)))
     print(json.dumps({"loaded": loaded, "compiled": compiled, "loss": [loss, rloss], "acc": [acc, racc],
                       "err": err}))
