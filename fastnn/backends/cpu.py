@@ -200,7 +200,7 @@ class CPUBackend(Backend):
         raise_bad_indices("index_add", cpu.index_add_rows(out, index, src), 0, out.shape[0])
 
     # ---- indexing, scans, sorting along a dim: kernel entries (base.py makes the views) ------------
-    # float32/float64 run kernels/{index,scan,sort}/cpu.py; other dtypes their ref.py.
+    # float32/float64 run kernels/{index,scan,sort,reduce}/cpu.py; other dtypes their ref.py.
     def gather_lines(self, out, x, index, dim):
         from fastnn.kernels.index import cpu, ref
 
@@ -224,6 +224,16 @@ class CPUBackend(Backend):
         from fastnn.kernels.scan import cpu, ref
 
         (cpu if x.dtype in _FLOATS else ref).cumprod_backward(dx, dout, x, out)
+
+    def reduce_lines(self, op, out, x):
+        from fastnn.kernels.reduce import cpu, ref
+
+        getattr(cpu if x.dtype in _FLOATS else ref, op + "_lines")(out, x)
+
+    def extreme_lines(self, values, indices, x, minimum):
+        from fastnn.kernels.reduce import cpu, ref
+
+        (cpu if x.dtype in _FLOATS else ref).extreme_lines(values, indices, x, minimum)
 
     def sort_rows(self, values, indices, x, descending):
         from fastnn.kernels.sort import cpu, ref

@@ -288,6 +288,24 @@ class CUDABackend(Backend):
         A, N, B = x.shape
         self.launch("cumprod_backward" + _SUFFIX[x.dtype], *grid1d(A * B), dx, dout, x, out, A, N, B)
 
+    def reduce_lines(self, op, out, x):
+        A, N, B = x.shape
+        if x.dtype != _F32:
+            getattr(_ref("reduce"), op + "_lines")(out, x, xp=self.xp)
+        elif B > 1:
+            self.launch("reduce_lines_f32", *grid1d(A * B), out, x, A, N, B, int(op == "prod"))
+        else:  # one warp per row
+            self.launch("reduce_rowwarp_f32", *grid1d(A * 32), out, x, A, N, int(op == "prod"))
+
+    def extreme_lines(self, values, indices, x, minimum):
+        A, N, B = x.shape
+        if x.dtype != _F32:
+            _ref("reduce").extreme_lines(values, indices, x, minimum, xp=self.xp)
+        elif B > 1:
+            self.launch("extreme_lines_f32", *grid1d(A * B), values, indices, x, A, N, B, int(minimum))
+        else:  # one warp per row
+            self.launch("extreme_rowwarp_f32", *grid1d(A * 32), values, indices, x, A, N, int(minimum))
+
     def sort_rows(self, values, indices, x, descending):
         from fastnn.kernels.sort import ref
 
