@@ -72,9 +72,10 @@ def test_max_dim_matches_reference(backend, minimum, dtype, sd, nc, ties, nans, 
 @pytest.mark.parametrize("minimum", [False, True])
 def test_max_dim_follows_torch_on_ties_and_nans_at_warp_width(backend, minimum):
     """Rows longer than 32 (the cuda warp kernel's lanes each see a strided part), ties across lanes, NaNs
-    late in a row and a row whose first entry is NaN, along both dims; torch is the oracle."""
+    late in a row and a row whose first entry is NaN, along both dims, in an input large enough that the
+    cpu backend runs NumPy for the dim-last case; torch is the oracle."""
     be = get_backend(backend)
-    x = np.round(np.random.default_rng(3).standard_normal((5, 100)) * 2).astype(np.float32)
+    x = np.round(np.random.default_rng(3).standard_normal((170, 100)) * 2).astype(np.float32)
     x[1, 70], x[1, 90] = np.nan, np.nan
     x[2, 0] = np.nan
     x[3, :] = 1.0
@@ -158,3 +159,55 @@ def test_max_dim_gradient_goes_to_the_first_extreme(backend):
     (t.max(1)[0] * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum().backward()
     (f.max(1)[0] * fastnn.tensor([1.0, 2.0], device=backend)).sum().backward()
     np.testing.assert_array_equal(f.grad.cpu().numpy(), t.grad.numpy())
+
+
+# ---- the Numba entry points themselves (the cpu backend routes dim-last max/min to NumPy) ---------------
+@pytest.mark.parametrize("minimum", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, deadline=None)
+@given(A=st.integers(0, 4), N=st.integers(1, 40), B=st.integers(1, 5), ties=st.booleans(), nans=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_numba_kernels_match_reference(minimum, dtype, A, N, B, ties, nans, seed):
+    from fastnn.kernels.reduce import cpu
+
+    x = values(np.random.default_rng(seed), (A, N, B), dtype, ties=ties, nans=nans)
+    v, i = np.empty((A, B), dtype), np.empty((A, B), np.int64)
+    cpu.extreme_lines(v, i, x, minimum)
+    want_v, want_i = _ref_extreme(x, 1, minimum)
+    np.testing.assert_array_equal(i, want_i)
+    np.testing.assert_array_equal(v, want_v)
+    for op in ("sum", "prod"):
+        out = np.empty((A, B), dtype)
+        cpu.reduce_lines(out, x, op == "prod")
+        want = _ref_reduce(op, x, 1)
+        bound = (N + 2) * EPS[np.dtype(dtype)] * _ref_reduce(op, np.abs(x), 1)
+        finite = ~np.isnan(want)
+        assert np.array_equal(np.isnan(out), ~finite) and np.all(np.abs(out - want)[finite] <= bound[finite])
+
+
+@pytest.mark.parametrize("dims", [(0, 2), 1, -1, (), (0, 1, 2)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_amax_and_logsumexp_match_torch(backend, dims, keepdim):
+    x = np.round(np.random.default_rng(6).standard_normal((3, 4, 5)) * 2)
+    x[1, 2, 3] = np.nan
+    t, f = torch.from_numpy(x), fastnn.tensor(x, device=backend)
+    np.testing.assert_array_equal(f.amax(dims, keepdim).cpu().numpy(), t.amax(dims, keepdim).numpy())
+    if dims != ():
+        y = np.random.default_rng(7).standard_normal((3, 4, 5))
+        want = torch.from_numpy(y).logsumexp(dims, keepdim).numpy()
+        got = fastnn.tensor(y, device=backend).logsumexp(dims, keepdim).cpu().numpy()
+        assert got.shape == want.shape and np.all(np.abs(got - want) <= 64 * EPS[np.dtype(np.float64)] * np.abs(want))
+
+
+@pytest.mark.parametrize("shape, dims", [((0, 3), ()), ((0, 3), (0, 1)), ((2, 0), (0, 1)), ((2, 0, 3), (0, 2)),
+                                         ((2, 0, 3), 1), ((0, 3), 1)])
+def test_amax_empty_matches_torch(backend, shape, dims):
+    t, f = torch.zeros(shape), fastnn.zeros(*shape, device=backend)
+    try:
+        want = t.amax(dims)
+    except (IndexError, RuntimeError) as e:
+        with pytest.raises(type(e)) as got:
+            f.amax(dims)
+        assert str(got.value) == str(e)
+        return
+    assert tuple(f.amax(dims).shape) == tuple(want.shape)

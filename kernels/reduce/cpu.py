@@ -3,7 +3,7 @@
 Along a dim (the backends' *_lines entries) over (A, N, B) views reducing axis 1: sum/prod with a float64
 accumulator (torch's CPU acc type for float), max/min with int64 indices (torch's rules: the first
 extreme on ties, a NaN is the extreme: the first NaN and its index). B == 1 (the dim is last) runs row
-loops over the (A, N) view; B > 1 runs tiles of one `a` by up to BT columns (kernels/index's `tile`).
+loops over the (A, N) view; B > 1 keeps one accumulator row of B per `a` and streams x's rows into it.
 Serial: one compare or add per element costs less than a parallel region's fork/join on the shared host.
 
 Accuracy: every float sum accumulates in float64 (exact-ish for float32 inputs; for float64 inputs
@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 from .._numba import jit, jit_reassoc
-from ..index.cpu import BT, tile
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -131,19 +130,19 @@ def _reduce_rows(out, x, prod):
 def _reduce_cols(out, x, prod):
     # out (A,B) = sum (prod: product) of x (A,N,B) along axis 1, a float64 accumulator per column
     A, N, B = x.shape
-    acc = np.empty(min(B, BT), np.float64)
-    for t in range(A * ((B + BT - 1) // BT)):
-        a, b0, b1 = tile(t, B)
+    acc = np.empty(B, np.float64)
+    for a in range(A):
         acc[:] = 1.0 if prod else 0.0
         for n in range(N):
+            row = x[a, n]
             if prod:
-                for b in range(b0, b1):
-                    acc[b - b0] *= x[a, n, b]
+                for b in range(B):
+                    acc[b] *= row[b]
             else:
-                for b in range(b0, b1):
-                    acc[b - b0] += x[a, n, b]
-        for b in range(b0, b1):
-            out[a, b] = acc[b - b0]
+                for b in range(B):
+                    acc[b] += row[b]
+        for b in range(B):
+            out[a, b] = acc[b]
 
 
 @jit
@@ -168,35 +167,26 @@ def _extreme_rows(values, indices, x, minimum):
 def _extreme_cols(values, indices, x, minimum):
     # values (A,B), indices (A,B) int64 = max (minimum: min) of x (A,N,B) along axis 1, N >= 1, torch's rules
     A, N, B = x.shape
-    for t in range(A * ((B + BT - 1) // BT)):
-        a, b0, b1 = tile(t, B)
-        for b in range(b0, b1):
-            values[a, b] = x[a, 0, b]
-            indices[a, b] = 0
+    for a in range(A):
+        val, idx = values[a], indices[a]
+        val[:] = x[a, 0]
+        idx[:] = 0
         for n in range(1, N):
-            for b in range(b0, b1):
-                v, c = x[a, n, b], values[a, b]
+            row = x[a, n]
+            for b in range(B):
+                v, c = row[b], val[b]
                 if c == c and (v != v or ((v < c) if minimum else (v > c))):
-                    values[a, b] = v
-                    indices[a, b] = n
+                    val[b] = v
+                    idx[b] = n
 
 
-def _reduce_lines(out, x, prod):
+def reduce_lines(out, x, prod):
+    # out (A,B) = x (A,N,B).sum(axis=1) (prod: .prod(axis=1)), float64 accumulator
     A, N, B = x.shape
     if B == 1:
         _reduce_rows(out.reshape(A), x.reshape(A, N), prod)
     else:
         _reduce_cols(out, x, prod)
-
-
-def sum_lines(out, x):
-    # out (A,B) = x (A,N,B).sum(axis=1), float64 accumulator
-    _reduce_lines(out, x, False)
-
-
-def prod_lines(out, x):
-    # out (A,B) = x (A,N,B).prod(axis=1), float64 accumulator
-    _reduce_lines(out, x, True)
 
 
 def extreme_lines(values, indices, x, minimum):
