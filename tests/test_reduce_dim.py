@@ -211,3 +211,21 @@ def test_amax_empty_matches_torch(backend, shape, dims):
         assert str(got.value) == str(e)
         return
     assert tuple(f.amax(dims).shape) == tuple(want.shape)
+
+
+@pytest.mark.parametrize("shape, dim", [((9000,), 0), ((2, 9000), 1), ((9000, 3), 0)])
+def test_few_long_lines(backend, shape, dim):
+    """A few lines of >= 8192 entries (x.sum() of a big tensor): cuda hands them to CuPy's reductions
+    through ref.py instead of one warp per line; values against float64 NumPy and torch."""
+    be = get_backend(backend)
+    x = values(np.random.default_rng(8), shape, np.float32, ties=True)
+    x.reshape(-1)[7777] = np.nan if x.ndim == 1 else x.reshape(-1)[7777]
+    got = be.to_numpy(be.reduce_dim("sum", be.asarray(x), dim))
+    bound = (shape[dim] + 2) * EPS[np.dtype(np.float32)] * _ref_reduce("sum", np.abs(x), dim)
+    want = _ref_reduce("sum", x, dim)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.all((np.abs(got - want) <= bound)[~np.isnan(want)])
+    v, i = (be.to_numpy(a) for a in be.max_dim(be.asarray(x), dim, False))
+    tv, ti = torch.max(torch.from_numpy(x), dim)
+    np.testing.assert_array_equal(i, ti.numpy())
+    np.testing.assert_array_equal(v, tv.numpy())
