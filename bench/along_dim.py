@@ -1,6 +1,6 @@
-"""The along-a-dim kernels (kernels/index, scan, sort) against the NumPy calls they replaced, on the CPU.
+"""The along-a-dim kernels (kernels/index, scan, sort, reduce) against the NumPy calls they replaced, on the CPU.
 
-    python bench/along_dim.py [--rows 1024 --cols 1000 --repeat 7]   # speed table (Markdown)
+    python bench/along_dim.py [--rows 1024 --cols 1000 --repeat 7] [--only sum]   # speed table (Markdown)
     python bench/along_dim.py --cold                                  # compile cost of first use
 
 Speed: each pair (old NumPy path, new backend primitive) runs alternately, `repeat` rounds of a few
@@ -47,16 +47,34 @@ def _old_topk(x, k, d, largest):
     return np.take_along_axis(x, order, axis=d), order
 
 
+def _old_max(x, d):
+    """What the MaxDim op ran before: argmax, then the values picked by take_along_axis."""
+    idx = np.argmax(x, axis=d)
+    return np.take_along_axis(x, np.expand_dims(idx, d), axis=d), idx
+
+
+def reduce_cases(be, x):
+    out = []
+    for d in (1, 0):
+        out += [(f"sum dim={d}", lambda d=d: x.sum(axis=d), lambda d=d: be.reduce_dim("sum", x, d)),
+                (f"prod dim={d}", lambda d=d: x.prod(axis=d), lambda d=d: be.reduce_dim("prod", x, d)),
+                (f"max+indices dim={d}", lambda d=d: _old_max(x, d), lambda d=d: be.max_dim(x, d)),
+                (f"argmax dim={d}", lambda d=d: np.argmax(x, axis=d), lambda d=d: be.max_dim(x, d)[1])]
+    return out
+
+
 def cases(be, M, N, rng):
     x = rng.standard_normal((M, N)).astype(np.float32)
     out = []
     for d in (1, 0):
         idx = rng.integers(0, x.shape[d], x.shape)
-        out += [(f"gather dim={d}", lambda: np.take_along_axis(x, idx, axis=d), lambda: be.gather(x, idx, d)),
-                (f"scatter_add dim={d}", lambda: _old_scatter_add(np.zeros_like(x), idx, x, d),
-                 lambda: be.scatter_add(np.zeros_like(x), idx, x, d)),
-                (f"cumsum dim={d}", lambda: np.cumsum(x, axis=d), lambda: be.cumsum(x, d)),
-                (f"cumprod dim={d}", lambda: np.cumprod(x, axis=d), lambda: be.cumprod(x, d))]
+        # d=d, idx=idx: bind this iteration's values (a plain closure would see the last d for both rows)
+        out += [(f"gather dim={d}", lambda d=d, idx=idx: np.take_along_axis(x, idx, axis=d),
+                 lambda d=d, idx=idx: be.gather(x, idx, d)),
+                (f"scatter_add dim={d}", lambda d=d, idx=idx: _old_scatter_add(np.zeros_like(x), idx, x, d),
+                 lambda d=d, idx=idx: be.scatter_add(np.zeros_like(x), idx, x, d)),
+                (f"cumsum dim={d}", lambda d=d: np.cumsum(x, axis=d), lambda d=d: be.cumsum(x, d)),
+                (f"cumprod dim={d}", lambda d=d: np.cumprod(x, axis=d), lambda d=d: be.cumprod(x, d))]
     out += [("sort dim=1", lambda: _old_sort(x, 1, False), lambda: be.sort(x, 1, False)),
             ("sort dim=1 descending", lambda: _old_sort(x, 1, True), lambda: be.sort(x, 1, True)),
             ("sort dim=0", lambda: _old_sort(x, 0, False), lambda: be.sort(x, 0, False)),
@@ -70,10 +88,10 @@ def cases(be, M, N, rng):
     small = x[:, :100]
     out += [("cumprod backward (M,100) dim=1", lambda: _old_cumprod_backward(small, small, 1),
              lambda: be.cumprod_backward(small, small, np.cumprod(small, 1), 1))]
-    return out
+    return out + reduce_cases(be, x)
 
 
-def speed(M, N, repeat):
+def speed(M, N, repeat, only=""):
     from fastnn.backends import get_backend
     import numba
 
@@ -81,6 +99,8 @@ def speed(M, N, repeat):
     print(f"(M, N) = ({M}, {N}) float32, {numba.get_num_threads()} Numba threads; median ms per call\n")
     print("| op | NumPy (old) | kernel (new) | old/new |\n|---|---:|---:|---:|")
     for name, old, new in cases(be, M, N, rng):
+        if only not in name:
+            continue
         old(), new()                                   # compile / warm up
         t = {old: [], new: []}
         n = 3 if "backward" not in name else 1
@@ -108,7 +128,9 @@ for name, f in [("gather", lambda: be.gather(x, i, 1)), ("scatter_add", lambda: 
                 ("cumsum+cumprod", lambda: (be.cumsum(x, 1), be.cumprod(x, 1))),
                 ("cumprod_backward", lambda: be.cumprod_backward(x, x, x, 1)),
                 ("sort", lambda: be.sort(x, 1)), ("topk k=5", lambda: be.topk(x, 5, 1)),
-                ("index_add rows", lambda: be.index_add(x.copy(), i[:, 0], x))]:
+                ("index_add rows", lambda: be.index_add(x.copy(), i[:, 0], x)),
+                ("sum+prod dims 0,1", lambda: [be.reduce_dim(op, x, d) for op in ("sum", "prod") for d in (0, 1)]),
+                ("max_dim dims 0,1", lambda: [be.max_dim(x, d, m) for m in (False, True) for d in (0, 1)])]:
     t0 = time.perf_counter(); f(); res[name] = time.perf_counter() - t0
 print(json.dumps(res))
 """
@@ -128,6 +150,7 @@ if __name__ == "__main__":
     ap.add_argument("--rows", type=int, default=1024)
     ap.add_argument("--cols", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--only", default="", help="run the cases whose name contains this")
     ap.add_argument("--cold", action="store_true")
     a = ap.parse_args()
-    cold() if a.cold else speed(a.rows, a.cols, a.repeat)
+    cold() if a.cold else speed(a.rows, a.cols, a.repeat, a.only)

@@ -189,8 +189,23 @@ class TensorMethods:
         return out if keepdim else out.reshape(tuple(n for k, n in enumerate(x.shape) if k not in axes))
 
     def amax(self, dim=(), keepdim=False):
-        axes = norm_dims(dim if dim != () else None, self.ndim)
-        return _T()._wrap(self.backend.xp.asarray(self._data.max(axis=axes, keepdims=keepdim)), self.backend)
+        """Max over dims (all for ()), through backend.max_dim (the reduced dims merged into one)."""
+        from .ops.reduce import one_dim
+
+        x, axes = self._data, norm_dims(dim if dim != () else None, self.ndim)
+        if not self.ndim or not axes:
+            return _T()._wrap(self.backend.xp.asarray(x.max(axis=axes, keepdims=keepdim)), self.backend)
+        if dim == () and x.size == 0:
+            raise RuntimeError("amax(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        for a in axes:
+            if x.shape[a] == 0:
+                raise IndexError(f"amax(): Expected reduction dim {a} to have non-zero size.")
+        xm, d = one_dim(x, axes)
+        out = self.backend.max_dim(xm, d)[0]
+        if keepdim:
+            out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+        return _T()._wrap(out, self.backend)
 
     def norm(self, p="fro", dim=None, keepdim=False):
         x = _floating(self)

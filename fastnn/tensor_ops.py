@@ -259,10 +259,10 @@ class TensorOps:
         return _topk(self, int(k), dim, largest, name="topk")
 
     def argmax(self, dim=None, keepdim=False):
-        return _argmax(self, dim, keepdim, self.backend.xp.argmax)
+        return _argmax(self, dim, keepdim, minimum=False)
 
     def argmin(self, dim=None, keepdim=False):
-        return _argmax(self, dim, keepdim, self.backend.xp.argmin)
+        return _argmax(self, dim, keepdim, minimum=True)
 
     # ---- shapes --------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -416,11 +416,18 @@ class _MinMax(tuple):
 
 
 def _max(t, dim, keepdim, minimum):
+    """(values, indices) through red.MaxDim when a gradient is wanted, else straight from the backend."""
+    from .autograd import is_grad_enabled
+
     if dim is None:
         return red.MaxAll.apply(t, minimum=minimum)
-    fn_out = red.MaxDim.apply(t, dim=dim, keepdim=keepdim, minimum=minimum)
-    idx = _argmax(t, dim, keepdim, t.backend.xp.argmin if minimum else t.backend.xp.argmax)
-    return _MinMax((fn_out, idx), "min" if minimum else "max")
+    if is_grad_enabled() and t.requires_grad:
+        values = red.MaxDim.apply(t, dim=dim, keepdim=keepdim, minimum=minimum)
+        idx = values.grad_fn.indices
+    else:
+        values, idx = red.max_arrays(t.backend, t._data, dim, keepdim, minimum)
+        values = type(t)._wrap(values, t.backend)
+    return _MinMax((values, type(t)._wrap(idx, t.backend)), "min" if minimum else "max")
 
 
 def _topk(t, k, dim, largest, name):
@@ -435,14 +442,6 @@ def _topk(t, k, dim, largest, name):
     return _MinMax((type(t)._wrap(values, t.backend), type(t)._wrap(indices, t.backend)), name)
 
 
-def _argmax(t, dim, keepdim, op):
-    xp = t.backend.xp
-    if dim is None:
-        out = op(t._data).astype(np.int64)
-        out = out.reshape((1,) * t.ndim) if keepdim else xp.asarray(out)
-    else:
-        d = norm_dim(dim, t.ndim)
-        out = op(t._data, axis=d).astype(np.int64) if t.ndim else xp.zeros((), np.int64)
-        if keepdim and t.ndim:
-            out = xp.expand_dims(out, d)
-    return type(t)._wrap(out, t.backend)
+def _argmax(t, dim, keepdim, minimum):
+    _, idx = red.max_arrays(t.backend, t._data, dim, keepdim, minimum, "argmin" if minimum else "argmax")
+    return type(t)._wrap(idx, t.backend)

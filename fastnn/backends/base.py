@@ -316,6 +316,30 @@ class Backend:
         return (xp.moveaxis(values.reshape(lead + (k,)), -1, dim),
                 xp.moveaxis(indices.reshape(lead + (k,)), -1, dim))
 
+    # ---- reductions along a dim (kernels/reduce): the same (A, N, B) views, reducing axis 1 ----------
+    def reduce_dim(self, op, x, dim):
+        """op ('sum' | 'prod') of x along dim, which is removed. Floats accumulate in float64 and keep their
+        dtype; bool and signed integers give int64, unsigned uint64 (NumPy's promotion). An empty dim
+        gives 0 (sum) or 1 (prod)."""
+        A, N, B = lines_shape(x.shape, dim)
+        kind = x.dtype.kind
+        out = self.xp.empty((A, B), x.dtype if kind in "fc" else "uint64" if kind == "u" else "int64")
+        if out.size:
+            self.reduce_lines(op, out, self.xp.ascontiguousarray(x).reshape(A, N, B))
+        return out.reshape(x.shape[:dim] + x.shape[dim + 1:])
+
+    def max_dim(self, x, dim, minimum=False):
+        """(values, indices int64) of the max (minimum: min) of x along dim, which is removed, by torch's
+        rules: the first index on ties; a NaN is the extreme (the first NaN and its index)."""
+        A, N, B = lines_shape(x.shape, dim)
+        if N == 0:
+            raise IndexError(f"{'min' if minimum else 'max'}(): Expected reduction dim {dim} to have non-zero size.")
+        values, indices = self.xp.empty((A, B), x.dtype), self.xp.empty((A, B), "int64")
+        if values.size:
+            self.extreme_lines(values, indices, self.xp.ascontiguousarray(x).reshape(A, N, B), bool(minimum))
+        shape = x.shape[:dim] + x.shape[dim + 1:]
+        return values.reshape(shape), indices.reshape(shape)
+
     # kernel entries (each backend: allocate nothing, call the kernel; arrays C-contiguous, non-empty)
     def gather_lines(self, out, x, index, dim):
         """out (A,K,B) = x (A,N,B)[a, index[a,k,b], b] (kernels/index)."""
@@ -331,6 +355,14 @@ class Backend:
 
     def cumprod_backward_lines(self, dx, dout, x, out):
         """dx (A,N,B) of out = cumprod(x) along axis 1 (kernels/scan)."""
+        raise NotImplementedError
+
+    def reduce_lines(self, op, out, x):
+        """out (A,B) = op ('sum' | 'prod') of x (A,N,B) along axis 1 (kernels/reduce)."""
+        raise NotImplementedError
+
+    def extreme_lines(self, values, indices, x, minimum):
+        """values, indices (A,B) = max (minimum: min) of x (A,N,B) along axis 1, N >= 1 (kernels/reduce)."""
         raise NotImplementedError
 
     def sort_rows(self, values, indices, x, descending):

@@ -289,6 +289,24 @@ class CUDABackend(Backend):
         A, N, B = x.shape
         self.launch("cumprod_backward" + _SUFFIX[x.dtype], *grid1d(A * B), dx, dout, x, out, A, N, B)
 
+    def reduce_lines(self, op, out, x):
+        A, N, B = x.shape
+        if x.dtype != _F32 or _few_long_lines(A * B, N):
+            getattr(_ref("reduce"), op + "_lines")(out, x, xp=self.xp)
+        elif B > 1:
+            self.launch("reduce_lines_f32", *grid1d(A * B), out, x, A, N, B, int(op == "prod"))
+        else:  # one warp per row
+            self.launch("reduce_rowwarp_f32", *grid1d(A * 32), out, x, A, N, int(op == "prod"))
+
+    def extreme_lines(self, values, indices, x, minimum):
+        A, N, B = x.shape
+        if x.dtype != _F32 or _few_long_lines(A * B, N):
+            _ref("reduce").extreme_lines(values, indices, x, minimum, xp=self.xp)
+        elif B > 1:
+            self.launch("extreme_lines_f32", *grid1d(A * B), values, indices, x, A, N, B, int(minimum))
+        else:  # one warp per row
+            self.launch("extreme_rowwarp_f32", *grid1d(A * 32), values, indices, x, A, N, int(minimum))
+
     def sort_rows(self, values, indices, x, descending):
         from fastnn.kernels.sort import ref
 
@@ -515,6 +533,13 @@ def _rows(op, x):
     if x.ndim == 0:
         raise RuntimeError(f"{op} expects an array of rows (..., N), got a 0-d array ({x.dtype})")
     return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+
+
+def _few_long_lines(lines, n):
+    """True when a reduction has too few lines to fill a GPU with a thread (or warp) per line, each long
+    (x.sum() of a big tensor would be one warp): CuPy's own (CUB) reductions in ref.py take it. A
+    reasoned threshold, not measured (no GPU here)."""
+    return lines < 1024 and n >= 8192
 
 
 def _ref(family):

@@ -134,7 +134,13 @@ class Prod(Function):
     def forward(self, x, dim=None, keepdim=False):
         xp = self.xp
         d = None if dim is None else _axis(x, dim)
-        out = x.prod(axis=d, keepdims=keepdim and d is not None)
+        if x.ndim == 0:
+            out = x.prod()
+        elif d is None:
+            out = self.backend.reduce_dim("prod", x.reshape(-1), 0)
+        else:
+            out = self.backend.reduce_dim("prod", x, d)
+            out = xp.expand_dims(out, d) if keepdim else out
         self.save(x, d, keepdim)
         return xp.asarray(out)
 

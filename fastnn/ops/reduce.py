@@ -1,6 +1,7 @@
-"""Reductions: sum, mean, max/min (with and without dim), each with its backward."""
+"""Reductions: sum, mean, max/min (with and without dim), each with its backward. Along a dim they run
+the backend's reduce_dim / max_dim primitives (kernels/reduce); several dims are merged into one first."""
 from ..autograd import Function
-from ._util import norm_dim, norm_dims
+from ._util import norm_dim, norm_dims, prod
 
 
 def _expand_back(xp, g, shape, axes, keepdim):
@@ -10,6 +11,27 @@ def _expand_back(xp, g, shape, axes, keepdim):
     return xp.broadcast_to(g, shape)
 
 
+def one_dim(x, axes):
+    """(x with the reduced axes (sorted, >= 1 of them) merged into one, that axis): consecutive axes merge
+    by a reshape, other sets are moved last first (a copy)."""
+    if len(axes) == 1:
+        return x, axes[0]
+    n = prod(x.shape[a] for a in axes)
+    if axes == tuple(range(axes[0], axes[-1] + 1)):
+        return x.reshape(x.shape[:axes[0]] + (n,) + x.shape[axes[-1] + 1:]), axes[0]
+    keep = [i for i in range(x.ndim) if i not in axes]
+    return x.transpose(keep + list(axes)).reshape(tuple(x.shape[i] for i in keep) + (n,)), len(keep)
+
+
+def reduce_arrays(backend, x, op, axes, keepdim):
+    """op ('sum' | 'prod') of x over axes (sorted, non-negative) through backend.reduce_dim."""
+    if not x.ndim or not axes:  # 0-d, or torch's empty dim list: the array module's call
+        return getattr(x, op)(axis=axes, keepdims=keepdim)
+    xm, d = one_dim(x, axes)
+    out = backend.reduce_dim(op, xm, d)
+    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape))) if keepdim else out
+
+
 class Sum(Function):
     def forward(self, x, dim=None, keepdim=False):
         axes = norm_dims(dim, x.ndim)
@@ -17,7 +39,7 @@ class Sum(Function):
         if x.ndim == 2 and axes == (0,) and x.dtype.kind == "f" and x.size:
             out = self.backend.sum_rows(x)  # the bias-gradient kernel
             return out.reshape(1, -1) if keepdim else out
-        return x.sum(axis=axes, keepdims=keepdim)
+        return reduce_arrays(self.backend, x, "sum", axes, keepdim)
 
     def backward(self, dout, shape, axes, keepdim):
         return _expand_back(self.xp, dout, shape, axes, keepdim)
@@ -32,7 +54,8 @@ class Mean(Function):
         for a in axes:
             count *= x.shape[a]
         self.save(x.shape, axes, keepdim, count)
-        return x.mean(axis=axes, keepdims=keepdim)
+        total = reduce_arrays(self.backend, x, "sum", axes, keepdim)
+        return total / count if count else self.xp.full_like(total, float("nan"))
 
     def backward(self, dout, shape, axes, keepdim, count):
         return _expand_back(self.xp, dout / count, shape, axes, keepdim)
@@ -43,31 +66,48 @@ class MaxAll(Function):
 
     def forward(self, x, minimum=False):
         if x.size == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0. "
-                               "Specify the reduction dim with the 'dim' argument.")
-        out = x.min() if minimum else x.max()
+            raise RuntimeError(f"{'min' if minimum else 'max'}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        out = self.backend.max_dim(x.reshape(-1), 0, minimum)[0].reshape(())
         self.save(x, out)
-        return self.xp.asarray(out)
+        return out
 
     def backward(self, dout, x, out):
         mask = x == out
         return mask * (dout / mask.sum())
 
 
+def max_arrays(backend, x, dim, keepdim=False, minimum=False, name=None):
+    """(values, indices int64) of the max (minimum: min) of x along dim through backend.max_dim, by torch's
+    rules (the first index on ties; a NaN is the extreme); dim=None: over the flattened x (keepdim keeps
+    every dim, as size 1). `name` is the op the errors name (default 'max' / 'min')."""
+    name = name or ("min" if minimum else "max")
+    if dim is None:
+        if x.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        values, idx = backend.max_dim(x.reshape(-1), 0, minimum)
+        shape = (1,) * x.ndim if keepdim else ()
+        return values.reshape(shape), idx.reshape(shape)
+    d = norm_dim(dim, x.ndim)
+    if not x.ndim:
+        return x.copy(), backend.xp.zeros((), "int64")
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    values, idx = backend.max_dim(x, d, minimum)
+    if keepdim:
+        values, idx = backend.xp.expand_dims(values, d), backend.xp.expand_dims(idx, d)
+    return values, idx
+
+
 class MaxDim(Function):
-    """values of max/min along dim; indices are computed alongside (not differentiable)."""
+    """values of max/min along dim; the indices (self.indices) come alongside (not differentiable)."""
 
     def forward(self, x, dim, keepdim=False, minimum=False):
+        values, self.indices = max_arrays(self.backend, x, dim, keepdim, minimum)
         dim = norm_dim(dim, x.ndim)
-        if x.ndim and x.shape[dim] == 0:
-            raise IndexError(f"max(): Expected reduction dim {dim} to have non-zero size.")
-        xp = self.xp
-        idx = (xp.argmin if minimum else xp.argmax)(x, axis=dim if x.ndim else None)
-        idx_k = xp.expand_dims(idx, dim) if x.ndim else idx
-        values = xp.take_along_axis(x, idx_k, axis=dim) if x.ndim else x
-        self.indices = idx_k if keepdim else idx
+        idx_k = self.indices if keepdim or not x.ndim else self.xp.expand_dims(self.indices, dim)
         self.save(x.shape, idx_k, dim, keepdim)
-        return values if keepdim or not x.ndim else xp.squeeze(values, dim)
+        return values
 
     def backward(self, dout, shape, idx_k, dim, keepdim):
         xp = self.xp

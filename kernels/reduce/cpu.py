@@ -1,5 +1,11 @@
 """Reductions on the CPU (Numba) over C-contiguous arrays.
 
+Along a dim (the backends' *_lines entries) over (A, N, B) views reducing axis 1: sum/prod with a float64
+accumulator (torch's CPU acc type for float), max/min with int64 indices (torch's rules: the first
+extreme on ties, a NaN is the extreme: the first NaN and its index). B == 1 (the dim is last) runs row
+loops over the (A, N) view; B > 1 keeps one accumulator row of B per `a` and streams x's rows into it.
+Serial: one compare or add per element costs less than a parallel region's fork/join on the shared host.
+
 Accuracy: every float sum accumulates in float64 (exact-ish for float32 inputs; for float64 inputs
 the usual naive bound |err| <= n*eps*sum|x|). sum_all keeps 4 independent float64 partial sums so
 the loop is not one long dependency chain. max/argmax follow NumPy: NaN wins, first maximum wins.
@@ -8,7 +14,7 @@ import math
 
 import numpy as np
 
-from .._numba import jit
+from .._numba import jit, jit_reassoc
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -102,3 +108,102 @@ def max_rows(out, x):
     idx = np.empty(x.shape[0], dtype=np.int64)
     argmax_rows(idx, x)
     out[...] = x[np.arange(x.shape[0]), idx]
+
+
+# ---- along a dim: (A, N, B) views reducing axis 1 ----------------------------------------------------
+@jit_reassoc
+def _reduce_rows(out, x, prod):
+    # out (M,) = sum (prod: product) of each row of x (M,N), float64 accumulator (reassociation: SIMD)
+    M, N = x.shape
+    for i in range(M):
+        acc = 1.0 if prod else 0.0
+        if prod:
+            for j in range(N):
+                acc *= x[i, j]
+        else:
+            for j in range(N):
+                acc += x[i, j]
+        out[i] = acc
+
+
+@jit
+def _reduce_cols(out, x, prod):
+    # out (A,B) = sum (prod: product) of x (A,N,B) along axis 1, a float64 accumulator per column; four
+    # rows per pass over the accumulator (0.075 vs 0.084 ms one row at a time, (1024, 1000) float32)
+    A, N, B = x.shape
+    acc = np.empty(B, np.float64)
+    for a in range(A):
+        for b in range(B):
+            acc[b] = 1.0 if prod else 0.0
+        for n in range(0, N - 3, 4):
+            r0, r1, r2, r3 = x[a, n], x[a, n + 1], x[a, n + 2], x[a, n + 3]
+            if prod:
+                for b in range(B):
+                    acc[b] *= (np.float64(r0[b]) * r1[b]) * (np.float64(r2[b]) * r3[b])
+            else:
+                for b in range(B):
+                    acc[b] += (np.float64(r0[b]) + r1[b]) + (np.float64(r2[b]) + r3[b])
+        for n in range(N - N % 4, N):
+            row = x[a, n]
+            if prod:
+                for b in range(B):
+                    acc[b] *= row[b]
+            else:
+                for b in range(B):
+                    acc[b] += row[b]
+        for b in range(B):
+            out[a, b] = acc[b]
+
+
+@jit
+def _extreme_rows(values, indices, x, minimum):
+    # values (M,), indices (M,) int64 = max (minimum: min) of each row of x (M,N), N >= 1, torch's rules
+    M, N = x.shape
+    for i in range(M):
+        best, bv = 0, x[i, 0]
+        if bv == bv:                             # a NaN first entry wins at once
+            for j in range(1, N):
+                v = x[i, j]
+                if v != v:
+                    best, bv = j, v
+                    break
+                if (v < bv) if minimum else (v > bv):
+                    best, bv = j, v
+        values[i] = bv
+        indices[i] = best
+
+
+@jit
+def _extreme_cols(values, indices, x, minimum):
+    # values (A,B), indices (A,B) int64 = max (minimum: min) of x (A,N,B) along axis 1, N >= 1, torch's rules
+    A, N, B = x.shape
+    for a in range(A):
+        val, idx, first = values[a], indices[a], x[a, 0]
+        for b in range(B):                       # explicit loops: slice assignment costs ~1.5 s of compile
+            val[b] = first[b]
+            idx[b] = 0
+        for n in range(1, N):
+            row = x[a, n]
+            for b in range(B):
+                v, c = row[b], val[b]
+                if c == c and (v != v or ((v < c) if minimum else (v > c))):
+                    val[b] = v
+                    idx[b] = n
+
+
+def reduce_lines(out, x, prod):
+    # out (A,B) = x (A,N,B).sum(axis=1) (prod: .prod(axis=1)), float64 accumulator
+    A, N, B = x.shape
+    if B == 1:
+        _reduce_rows(out.reshape(A), x.reshape(A, N), prod)
+    else:
+        _reduce_cols(out, x, prod)
+
+
+def extreme_lines(values, indices, x, minimum):
+    # values, indices (A,B) = max (minimum: min) of x (A,N,B) along axis 1 and its first index, N >= 1
+    A, N, B = x.shape
+    if B == 1:
+        _extreme_rows(values.reshape(A), indices.reshape(A), x.reshape(A, N), bool(minimum))
+    else:
+        _extreme_cols(values, indices, x, bool(minimum))

@@ -28,3 +28,22 @@ def max_rows(out, x):
 def argmax_rows(idx, x):
     # idx (M,) int64 = x (M,N).argmax(axis=1) (first maximum; first NaN wins, as NumPy), N >= 1
     idx[...] = x.argmax(axis=1)
+
+
+# ---- along a dim, over C-contiguous (A, N, B) views reducing axis 1 (the backends' *_lines entries) ----
+def sum_lines(out, x, xp=np):
+    # out (A,B) = x (A,N,B).sum(axis=1), floats accumulated in float64
+    out[...] = _acc(x).sum(axis=1)
+
+
+def prod_lines(out, x, xp=np):
+    # out (A,B) = x (A,N,B).prod(axis=1), floats accumulated in float64
+    out[...] = _acc(x).prod(axis=1)
+
+
+def extreme_lines(values, indices, x, minimum, xp=np):
+    # values (A,B), indices (A,B) int64 = max (minimum: min) of x (A,N,B) along axis 1 and its index, N >= 1:
+    # the first extreme on ties; a NaN is the extreme (the first NaN), as torch (and NumPy's argmax) do
+    idx = (xp.argmin if minimum else xp.argmax)(x, axis=1)
+    indices[...] = idx
+    values[...] = xp.take_along_axis(x, idx[:, None, :], axis=1)[:, 0, :]
