@@ -1,5 +1,7 @@
 """2-D convolution on the CPU (Numba): im2col of a bounded chunk of output pixels, then our GEMM
-(kernels/gemm `gemm_serial`), per image; `prange` over images (threads never share an output).
+(kernels/gemm `gemm_serial`), per image. The per-image kernels (conv2d_image_*: serial, scratch passed
+in, sized by work_size) are the building blocks of both the eager drivers below (`prange` over images:
+threads never share an output) and fused steps that shard a batch over threads.
 Weight gradients accumulate in per-thread partials (T, O, Cg*KH*KW) summed at the end: a prange `+=`
 on shared elements would race.
 
@@ -85,15 +87,6 @@ def _put_tile(yn, tile, o0, Og, OHW, p0, P):
 
 
 @jit
-def _geometry(x_shape, w2_shape, y_shape, groups):
-    # sizes every pass needs: x (N,C,H,W), w2 (O,CKK), y = out/dout (N,O,OH,OW); R rows per chunk
-    N, C, H, W = x_shape
-    O, CKK = w2_shape
-    OW, OHW = y_shape[3], y_shape[2] * y_shape[3]
-    return N, C, H, W, O, CKK, OW, OHW, C // groups, O // groups, chunk_rows(CKK, y_shape[2], OW)
-
-
-@jit
 def _tile(yn, tilebuf, g, Og, OHW, Pc):
     # the (Og, Pc) block of yn (O, OH*OW) for group g: yn itself when a chunk holds every row, else scratch
     if Pc == OHW:
@@ -101,69 +94,116 @@ def _tile(yn, tilebuf, g, Og, OHW, Pc):
     return tilebuf[:Og * Pc].reshape(Og, Pc)
 
 
+@jit
+def work_size(C, O, KH, KW, OH, OW, groups):
+    # elements of the scratch `work` one per-image call needs: one im2col chunk plus one output tile
+    CKK = (C // groups) * KH * KW
+    R = chunk_rows(CKK, OH, OW)
+    return (CKK + O // groups) * R * OW
+
+
+@jit
+def _bufs(work, CKK, Og, R, OW):
+    # the im2col chunk and the tile, carved out of one scratch array
+    return work[:CKK * R * OW], work[CKK * R * OW:(CKK + Og) * R * OW]
+
+
+@jit
+def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)) for one image, no bias; work: work_size elements
+    C, H, W = x.shape
+    O, CKK = w2.shape
+    OH, OW = out.shape[1], out.shape[2]
+    OHW, Cg, Og, R = OH * OW, C // groups, O // groups, chunk_rows(CKK, OH, OW)
+    colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
+    yn, wf = out.reshape(-1), w2.reshape(-1)
+    for g in range(groups):
+        wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
+        for r0 in range(0, OH, R):
+            Pc = min(R, OH - r0) * OW
+            col = colbuf[:CKK * Pc].reshape(CKK, Pc)
+            _im2col(col, x, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+            tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
+            gemm_serial(tile, wg, col, False, False, False)
+            if Pc != OHW:
+                _put_tile(yn, tile, g * Og, Og, OHW, r0 * OW, Pc)
+
+
+@jit
+def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
+    C, H, W = dx.shape
+    O, CKK = w2.shape
+    OH, OW = dout.shape[1], dout.shape[2]
+    OHW, Cg, Og, R = OH * OW, C // groups, O // groups, chunk_rows(CKK, OH, OW)
+    colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
+    dx[...] = 0
+    yn, wf = dout.reshape(-1), w2.reshape(-1)
+    for g in range(groups):
+        wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
+        for r0 in range(0, OH, R):
+            Pc = min(R, OH - r0) * OW
+            col = colbuf[:CKK * Pc].reshape(CKK, Pc)
+            tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
+            if Pc != OHW:
+                _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
+            gemm_serial(col, wg, tile, True, False, False)          # col = wg.T @ tile
+            _col2im_add(dx, col, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+
+
+@jit
+def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
+    C, H, W = x.shape
+    O, CKK = dw2.shape
+    OH, OW = dout.shape[1], dout.shape[2]
+    OHW, Cg, Og, R = OH * OW, C // groups, O // groups, chunk_rows(CKK, OH, OW)
+    colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
+    yn, pf = dout.reshape(-1), dw2.reshape(-1)
+    for g in range(groups):
+        pg = pf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
+        for r0 in range(0, OH, R):
+            Pc = min(R, OH - r0) * OW
+            col = colbuf[:CKK * Pc].reshape(CKK, Pc)
+            _im2col(col, x, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+            tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
+            if Pc != OHW:
+                _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
+            gemm_serial(pg, tile, col, False, True, True)      # pg += tile @ col.T
+
+
 @pjit
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
-    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(x.shape, w2.shape, out.shape, groups)
-    OH, wf = out.shape[2], w2.reshape(-1)
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; prange over images
+    N, C = x.shape[0], x.shape[1]
+    nw = work_size(C, w2.shape[0], KH, KW, out.shape[2], out.shape[3], groups)
     for n in prange(N):
-        colbuf, tilebuf = np.empty(CKK * R * OW, x.dtype), np.empty(Og * R * OW, x.dtype)
-        yn = out[n].reshape(-1)
-        for g in range(groups):
-            wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-            for r0 in range(0, OH, R):
-                Pc = min(R, OH - r0) * OW
-                col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
-                tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
-                gemm_serial(tile, wg, col, False, False, False)
-                if Pc != OHW:
-                    _put_tile(yn, tile, g * Og, Og, OHW, r0 * OW, Pc)
+        work = np.empty(nw, x.dtype)
+        conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @pjit
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
-    # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(dx.shape, w2.shape, dout.shape, groups)
-    OH, wf = dout.shape[2], w2.reshape(-1)
+    # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; prange over images
+    N, C = dx.shape[0], dx.shape[1]
+    nw = work_size(C, w2.shape[0], KH, KW, dout.shape[2], dout.shape[3], groups)
     for n in prange(N):
-        colbuf, tilebuf = np.empty(CKK * R * OW, dx.dtype), np.empty(Og * R * OW, dx.dtype)
-        dxn = dx[n]
-        dxn[...] = 0
-        yn = dout[n].reshape(-1)
-        for g in range(groups):
-            wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-            for r0 in range(0, OH, R):
-                Pc = min(R, OH - r0) * OW
-                col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
-                if Pc != OHW:
-                    _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
-                gemm_serial(col, wg, tile, True, False, False)          # col = wg.T @ tile
-                _col2im_add(dxn, col, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
+        work = np.empty(nw, dx.dtype)
+        conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @pjit
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled scratch, one row per thread (T = partial.shape[0])
-    N, C, H, W, O, CKK, OW, OHW, Cg, Og, R = _geometry(x.shape, dw2.shape, dout.shape, groups)
-    OH, T = dout.shape[2], partial.shape[0]
+    N, C, O = x.shape[0], x.shape[1], dw2.shape[0]
+    T = partial.shape[0]
+    nw = work_size(C, O, KH, KW, dout.shape[2], dout.shape[3], groups)
     for t in prange(T):
-        colbuf, tilebuf = np.empty(CKK * R * OW, x.dtype), np.empty(Og * R * OW, x.dtype)
-        pt = partial[t]
+        work = np.empty(nw, x.dtype)
+        pt = partial[t].reshape(O, -1)
         for n in range(t, N, T):
-            yn = dout[n].reshape(-1)
-            for g in range(groups):
-                pg = pt[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
-                for r0 in range(0, OH, R):
-                    Pc = min(R, OH - r0) * OW
-                    col = colbuf[:CKK * Pc].reshape(CKK, Pc)
-                    _im2col(col, x[n], g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
-                    tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
-                    if Pc != OHW:
-                        _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
-                    gemm_serial(pg, tile, col, False, True, True)      # pg += tile @ col.T
+            conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
     df = dw2.reshape(-1)
     for k in prange(df.size):
         s = partial[0, k]

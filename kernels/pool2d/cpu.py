@@ -1,21 +1,22 @@
-"""2-D pooling on the CPU (Numba), over the per-axis window tables of windows.py; `prange` over the
-N*C planes (each plane's output and gradient belong to one thread: the max backward's scatter and the
-average backward's overlapping windows never race). float32/float64; x, out, dout C-contiguous.
+"""2-D pooling on the CPU (Numba), over the per-axis window tables of windows.py. Max pooling has serial
+per-image kernels (max_image_*, also used by fused steps) and prange-over-images drivers; average
+pooling runs `prange` over the N*C planes. Each image or plane belongs to one thread, so the max
+backward's scatter and the average backward's overlapping windows never race. float32/float64; x, out, dout C-contiguous.
 """
 import numpy as np
 from numba import prange
 
-from .._numba import pjit
+from .._numba import jit, pjit
 
 
-@pjit
-def max_forward(out, idx, x, hs, hn, ws, wn, dh, dw):
-    # out, idx (N,C,OH,OW) = max of x (N,C,H,W) over each window, and its flat per-plane position;
+@jit
+def max_image_forward(out, idx, x, hs, hn, ws, wn, dh, dw):
+    # out, idx (C,OH,OW) = max of one image x (C,H,W) over each window, and its flat per-plane position;
     # torch's scan: from (-inf, first grid position), take v when v > max or v is NaN
-    N, C, H, W = x.shape
-    OH, OW = out.shape[2], out.shape[3]
-    xf, of, jf = x.reshape(N * C, H * W), out.reshape(N * C, OH * OW), idx.reshape(N * C, OH * OW)
-    for pl in prange(N * C):
+    C, H, W = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    xf, of, jf = x.reshape(C, H * W), out.reshape(C, OH * OW), idx.reshape(C, OH * OW)
+    for pl in range(C):
         for oh in range(OH):
             for ow in range(OW):
                 best, at = -np.inf, hs[oh] * W + ws[ow]
@@ -30,19 +31,33 @@ def max_forward(out, idx, x, hs, hn, ws, wn, dh, dw):
                 jf[pl, oh * OW + ow] = at
 
 
-@pjit
-def max_backward(dx, dout, idx, hn, wn):
-    # dx (N,C,H,W) = dout (N,C,OH,OW) added at idx (flat per-plane positions); outputs whose window lies
-    # wholly in the padding (hn[oh] or wn[ow] 0) add nothing; dx is overwritten
-    N, C, H, W = dx.shape
-    OH, OW = dout.shape[2], dout.shape[3]
-    gf, df, jf = dx.reshape(N * C, H * W), dout.reshape(N * C, OH * OW), idx.reshape(N * C, OH * OW)
-    for pl in prange(N * C):
-        gf[pl, :] = 0
+@jit
+def max_image_backward(dx, dout, idx, hn, wn):
+    # dx (C,H,W) = one image's dout (C,OH,OW) added at idx (flat per-plane positions); outputs whose
+    # window lies wholly in the padding (hn[oh] or wn[ow] 0) add nothing; dx is overwritten
+    C, H, W = dx.shape
+    OH, OW = dout.shape[1], dout.shape[2]
+    gf, df, jf = dx.reshape(C, H * W), dout.reshape(C, OH * OW), idx.reshape(C, OH * OW)
+    gf[...] = 0
+    for pl in range(C):
         for oh in range(OH):
             for ow in range(OW):
                 if hn[oh] > 0 and wn[ow] > 0:
                     gf[pl, jf[pl, oh * OW + ow]] += df[pl, oh * OW + ow]
+
+
+@pjit
+def max_forward(out, idx, x, hs, hn, ws, wn, dh, dw):
+    # out, idx (N,C,OH,OW) = max_image_forward per image; prange over images
+    for n in prange(x.shape[0]):
+        max_image_forward(out[n], idx[n], x[n], hs, hn, ws, wn, dh, dw)
+
+
+@pjit
+def max_backward(dx, dout, idx, hn, wn):
+    # dx (N,C,H,W) = max_image_backward per image; dx is overwritten; prange over images
+    for n in prange(dx.shape[0]):
+        max_image_backward(dx[n], dout[n], idx[n], hn, wn)
 
 
 @pjit
