@@ -89,7 +89,7 @@ def main():
                "bitwise_equal": all(g.tobytes() == flat.tobytes() for g in gathered),
                "got": got, "want": want, "moved": float(np.abs(flat - flat_params(model(1))).max())}
         if DEVICE == "cuda":
-            res["calls"] = nccl_standin.calls
+            res["calls"], res["captured"] = nccl_standin.calls, nccl_standin.captured
         with open(OUT, "w") as f:
             json.dump(res, f)
     dist.destroy_process_group()
