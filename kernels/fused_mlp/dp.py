@@ -15,27 +15,9 @@ import numpy as np
 
 from ..fpenv import ftz_enter, ftz_leave
 from ..optim.cpu import jit
-from .cpu import PAR_MIN_PARAMS, forward_backward, gather_
+from .cpu import PAR_MIN_PARAMS, slice_shard
 
 pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-
-
-@jit
-def _slice_shard(s, S, rows, Btot, row0, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off,
-                 b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off,
-                 deltas, delta_off, tbuf):
-    # shard s of S of this rank's rows X[rows] (rows row0.. of a global batch of Btot rows): gather,
-    # forward + backward into grads[s, :P] (every entry written); returns (summed loss, correct count)
-    n = rows.shape[0]
-    lo, hi = n * s // S, n * (s + 1) // S
-    if hi == lo:
-        grads[s, :] = 0
-        return 0.0, 0
-    B = hi - lo
-    gather_(xb[s], yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
-    return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, row0 + lo, dims,
-                            w_off, b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
-                            drop_off, deltas[s], delta_off, tbuf[s])
 
 
 @pjit
@@ -46,7 +28,7 @@ def _slice_shards_par(loss_s, correct_s, rows, Btot, row0, params, grads, X, Y_i
     S = grads.shape[0]
     for s in numba.prange(S):
         old = ftz_enter()
-        loss_s[s], correct_s[s] = _slice_shard(np.int64(s), S, rows, Btot, row0, params, grads, X, Y_idx, Y_val,
+        loss_s[s], correct_s[s] = slice_shard(np.int64(s), S, rows, Btot, row0, params, grads, X, Y_idx, Y_val,
                                                scale, shift, step, dims, w_off, b_off, act_codes, drop_p,
                                                loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops,
                                                drop_off, deltas, delta_off, tbuf)
@@ -80,7 +62,7 @@ def slice_grad(grads, params, X, Y_idx, Y_val, rows, Btot, row0, scale, shift, s
     # X[rows] (global rows row0.., Btot in all), summed over the S shards, then [loss sum, correct]
     S, P = grads.shape[0], grads.shape[1] - 2
     if S == 1:
-        loss, correct = _slice_shard(np.int64(0), S, rows, Btot, row0, params, grads, X, Y_idx, Y_val, scale,
+        loss, correct = slice_shard(np.int64(0), S, rows, Btot, row0, params, grads, X, Y_idx, Y_val, scale,
                                      shift, step, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb,
                                      yb_idx, yb_val, acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
     else:
