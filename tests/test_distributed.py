@@ -58,9 +58,9 @@ def _fused_dp(tmp_path, world, opt, mode, *device):
                                             (3, "sgd", "clip")])
 def test_fused_data_parallel_equals_one_process(tmp_path, world, opt, mode):
     """FusedMLP(data_parallel=True) on N ranks == one process's FusedMLP at the global batch, float64: an
-    epoch of 20 batches of 12 plus an uneven one of 7 (ranks take 4/4/4.., then 2/2/3 rows), then two
-    steps whose 10 rows are split unevenly (3/7, 2/1/7); dropout masks keyed by the global row;
-    clipping on the global gradient. Ranks start from other weights and pass other permutations."""
+    epoch of 20 batches of 12 plus an uneven one of 7 (ranks take 4/4/4.., then 2/2/3 rows), one of 13
+    rows (a last batch of 1 row: 0/1, 0/0/1), then two steps whose 10 rows are split unevenly (3/7,
+    2/1/7); dropout masks keyed by the global row; clipping on the global gradient. Ranks start from other weights and pass other permutations."""
     res = _fused_dp(tmp_path, world, opt, mode)
     assert res["max_abs_diff"] < 1e-10
     got, want = np.array(res["got"]), np.array(res["want"])
@@ -78,10 +78,10 @@ def test_fused_data_parallel_on_emulated_cuda(tmp_path, world, opt, mode):
     got, want = np.array(res["got"]), np.array(res["want"])
     np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-5, atol=0)
     np.testing.assert_array_equal(got[:, 1], want[:, 1])
-    # three graphs (batch 12, the uneven 7, the step) each captured ONE gradient allreduce; it ran once
-    # per step (21 epoch steps + 2) from the graphs' replays
-    assert res["captured"] == [["allReduce", P]] * 3
-    assert res["calls"].count(["allReduce", P]) == 23
+    # four graphs (batch 12, the uneven 7, the 1-row batch, the step) each captured ONE gradient
+    # allreduce; it ran once per step (21 + 2 epoch steps + 2 steps) from the graphs' replays
+    assert res["captured"] == [["allReduce", P]] * 4
+    assert res["calls"].count(["allReduce", P]) == 25
 
 
 def test_a_failing_rank_ends_the_job(tmp_path):

@@ -1,8 +1,8 @@
 """Rank script (mpiexec -n N python -m mpi4py fused_dp_train.py OPT MODE OUT [DEVICE]): FusedMLP(data_parallel=True)
 against one process's FusedMLP at the global batch (the oracle, on rank 0 without communication).
 
-One epoch of 247 rows at batch 12 (20 even global batches, then an uneven one of 7), then two `step`
-calls whose global batch of 10 rows is split unevenly over the ranks. MODE: plain | dropout (masks
+One epoch of 247 rows at batch 12 (20 even global batches, then an uneven one of 7), one of 13 rows
+(a last batch of 1 row: ranks without rows contribute a zero gradient), then two `step` calls whose global batch of 10 rows is split unevenly over the ranks. MODE: plain | dropout (masks
 keyed by the global row) | clip (clip_grad_norm on the global gradient). Every rank starts from other
 weights and passes another permutation: rank 0's must win. Writes rank 0's comparison to OUT.
 cpu: float64; DEVICE cuda (the emulated backend, nccl stand-in): float32.
@@ -55,6 +55,7 @@ def run(fm, X, Y, perm, step_batches):
     be = "cpu" if DEVICE == "cpu" else "cuda"
     Xd, Yd = fastnn.tensor(X, device=be), fastnn.tensor(Y, device=be)
     res = [list(fm.epoch(Xd, Yd, BATCH, perm=perm))]
+    res.append(list(fm.epoch(Xd, Yd, BATCH, perm=perm[:BATCH + 1])))   # a last batch of 1 row: empty ranks
     for x, y in step_batches:
         loss, correct = fm.step(fastnn.tensor(x, device=be), fastnn.tensor(y, device=be))
         res.append([float(loss.item()), int(correct.item())])
