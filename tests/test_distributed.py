@@ -194,4 +194,7 @@ def test_train_nproc_fused_matches_one_process(tmp_path):
         assert abs(a["train_loss"] - b["train_loss"]) < 1e-4
         assert abs(a["test_loss"] - b["test_loss"]) < 1e-4
     _, auto = _train(tmp_path, "auto", "--epochs", "1", "--path", "auto", "--nproc", "2")
-    assert auto["path"] == "fused"
+    assert auto["path"] == "fused"   # auto: the fused path when it applies, data-parallel too
+    _, res = _train(tmp_path, "res", "--resume", str(tmp_path / "auto" / "checkpoint.safetensors"),
+                    "--epochs", "2", "--path", "fused", "--nproc", "2")
+    assert abs(res["epochs"][-1]["test_loss"] - two["epochs"][-1]["test_loss"]) < 1e-5
