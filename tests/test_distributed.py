@@ -17,11 +17,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "dist_scripts")
 
 
-def mpirun(n, script, *args, timeout=300):
+def mpirun(n, script, *args, timeout=300, threads=1):
     mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     if mpiexec is None:
         pytest.skip("mpi4py is importable but no mpiexec is on PATH")
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    t = str(threads)
+    env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS="1")
     cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "mpi4py", os.path.join(SCRIPTS, script), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -42,7 +43,7 @@ def test_ddp_equals_one_process(tmp_path, world, opt):
 
 def _fused_dp(tmp_path, world, opt, mode, *device):
     out = tmp_path / "res.json"
-    p = mpirun(world, "fused_dp_train.py", opt, mode, str(out), *device)
+    p = mpirun(world, "fused_dp_train.py", opt, mode, str(out), *device, threads=2 if mode == "threads" else 1)
     if device and p.returncode != 0 and "emulated cuda backend unavailable" in p.stderr:
         pytest.skip("emulated cuda backend unavailable")
     assert p.returncode == 0, p.stderr[-3000:]
@@ -55,13 +56,18 @@ def _fused_dp(tmp_path, world, opt, mode, *device):
 
 @pytest.mark.parametrize("world,opt,mode", [(2, "sgd", "plain"), (3, "sgd", "plain"), (2, "adam", "plain"),
                                             (3, "adam", "plain"), (2, "adam", "dropout"), (3, "sgd", "dropout"),
-                                            (3, "sgd", "clip")])
+                                            (3, "sgd", "clip"), (2, "adam", "threads")])
 def test_fused_data_parallel_equals_one_process(tmp_path, world, opt, mode):
     """FusedMLP(data_parallel=True) on N ranks == one process's FusedMLP at the global batch, float64: an
     epoch of 20 batches of 12 plus an uneven one of 7 (ranks take 4/4/4.., then 2/2/3 rows), one of 13
     rows (a last batch of 1 row: 0/1, 0/0/1), then two steps whose 10 rows are split unevenly (3/7,
-    2/1/7); dropout masks keyed by the global row; clipping on the global gradient. Ranks start from other weights and pass other permutations."""
+    2/1/7); dropout masks keyed by the global row; clipping on the global gradient; 2 threads per rank
+    (row shards inside a rank's slice, partial gradients summed in parallel). Ranks start from other
+    weights and pass other permutations."""
     res = _fused_dp(tmp_path, world, opt, mode)
+    if mode == "threads":   # the multi-thread branch really ran: 2 shards, P above the parallel-sum size
+        from fastnn.kernels.fused_mlp.cpu import PAR_MIN_PARAMS
+        assert res["shards"] == 2 and res["P"] >= PAR_MIN_PARAMS
     assert res["max_abs_diff"] < 1e-10
     got, want = np.array(res["got"]), np.array(res["want"])
     np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-12, atol=0)   # global mean losses

@@ -17,6 +17,14 @@ from fastnn.kernels.fused_mlp.workspace import Workspace
 from .cpu_fused import CPUFusedMLP, shards_for
 
 
+def rank0_perm(comm, perm):
+    """Rank 0's row order (host int64), whatever the other ranks passed (its length broadcast first)."""
+    n = comm.bcast(int(np.size(perm)) if comm.Get_rank() == 0 else None, root=0)
+    buf = np.array(perm, dtype=np.int64).reshape(-1) if comm.Get_rank() == 0 else np.empty(n, np.int64)
+    comm.Bcast(buf, root=0)
+    return buf
+
+
 class CPUFusedMLPDataParallel(CPUFusedMLP):
     """CPUFusedMLP over spec.process_group (fastnn.distributed's group): `epoch(X, Y, batch_size, perm, ...)`
     trains on global batches of batch_size rows of the resident X, Y (the same on every rank); `step(x, y)`
@@ -73,9 +81,7 @@ class CPUFusedMLPDataParallel(CPUFusedMLP):
     def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0, on_step=None):
         """One pass over rank 0's permutation perm of the resident X, Y in global batches of batch_size
         rows (this rank trains on its slice of each); returns the global (mean loss, accuracy)."""
-        X, perm = self._epoch_inputs(X, perm, batch_size)
-        perm = perm.copy()
-        self.comm.Bcast(perm, root=0)
+        X, perm = self._epoch_inputs(X, rank0_perm(self.comm, perm), batch_size)
         y_idx, y_val = self._check_targets(np.asarray(Y), X.shape[0], "fused epoch")
         self._common_seed()
         B, N, r, W = int(batch_size), perm.shape[0], self.rank, self.world

@@ -9,9 +9,9 @@ backend that records the collective into the graph), and `_reduce_totals` sums t
 (loss_sum, correct) over ranks before the epoch's one host read. Rank 0's parameters and optimizer
 state are broadcast at construction; each call takes rank 0's permutation and dropout seed.
 """
-import numpy as np
 
 from ..distributed.group import ReduceOp
+from .cpu_fused_dp import rank0_perm
 from .cuda_fused import CUDAFusedMLP
 
 
@@ -59,7 +59,6 @@ class CUDAFusedMLPDataParallel(CUDAFusedMLP):
             self._step_rows = None
 
     def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0, on_step=None):
-        host = np.array(self.cp.asnumpy(perm) if self.be.owns(perm) else perm, dtype=np.int64)
-        self.comm.Bcast(host, root=0)
+        host = rank0_perm(self.comm, self.cp.asnumpy(perm) if self.be.owns(perm) else perm)
         self._common_seed()
         return super().epoch(X, Y, batch_size, host, drop_last, scale, shift, on_step)

@@ -2,9 +2,11 @@
 against one process's FusedMLP at the global batch (the oracle, on rank 0 without communication).
 
 One epoch of 247 rows at batch 12 (20 even global batches, then an uneven one of 7), one of 13 rows
-(a last batch of 1 row: ranks without rows contribute a zero gradient), then two `step` calls whose global batch of 10 rows is split unevenly over the ranks. MODE: plain | dropout (masks
-keyed by the global row) | clip (clip_grad_norm on the global gradient). Every rank starts from other
-weights and passes another permutation: rank 0's must win. Writes rank 0's comparison to OUT.
+(a last batch of 1 row: ranks without rows contribute a zero gradient), then two `step` calls whose
+global batch of 10 rows is split unevenly over the ranks. MODE: plain | dropout (masks keyed by the
+global row) | clip (clip_grad_norm on the global gradient) | threads (a wider MLP at batch 70, for 2
+threads per rank). Every rank starts from other weights and passes another permutation: rank 0's
+must win. Writes rank 0's comparison to OUT.
 cpu: float64; DEVICE cuda (the emulated backend, nccl stand-in): float32.
 """
 import json
@@ -29,13 +31,16 @@ import fastnn.distributed as dist  # noqa: E402
 from fastnn import nn, optim  # noqa: E402
 from fastnn.fused import FusedMLP  # noqa: E402
 
-N, BATCH, STEP_ROWS = 247, 12, 10
+N, STEP_ROWS = 247, 10
+# threads: run with 2 Numba threads; per-rank slices of >= 32 rows (2 row shards) and P >= 32768 (the
+# shards' partial gradients summed in parallel), i.e. dp.py's multi-thread branch
+D, H, BATCH = (64, 512, 70) if MODE == "threads" else (6, 16, 12)
 
 
 def model(seed):
     fastnn.manual_seed(seed)
     drop = [nn.Dropout(0.3)] if MODE == "dropout" else []
-    net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), *drop, nn.Linear(16, 4))
+    net = nn.Sequential(nn.Linear(D, H), nn.Tanh(), *drop, nn.Linear(H, 4))
     return net.double() if DEVICE == "cpu" else net.to("cuda")
 
 
@@ -51,15 +56,18 @@ def fused(seed, data_parallel):
 
 
 def run(fm, X, Y, perm, step_batches):
-    """The epoch, then one step per (x, y); returns [(loss, accuracy or correct), ...]."""
+    """The epochs, then one step per (x, y); returns [(loss, accuracy or correct), ...] and the row shards
+    per rank of the first epoch (cpu data-parallel)."""
     be = "cpu" if DEVICE == "cpu" else "cuda"
     Xd, Yd = fastnn.tensor(X, device=be), fastnn.tensor(Y, device=be)
     res = [list(fm.epoch(Xd, Yd, BATCH, perm=perm))]
+    flat = getattr(fm.impl, "_flat", None)
+    shards = None if flat is None else int(flat.shape[0])
     res.append(list(fm.epoch(Xd, Yd, BATCH, perm=perm[:BATCH + 1])))   # a last batch of 1 row: empty ranks
     for x, y in step_batches:
         loss, correct = fm.step(fastnn.tensor(x, device=be), fastnn.tensor(y, device=be))
         res.append([float(loss.item()), int(correct.item())])
-    return res
+    return res, shards
 
 
 def flat_params(net):
@@ -71,24 +79,26 @@ def main():
     rank, world = dist.get_rank(), dist.get_world_size()
     rng = np.random.default_rng(0)
     dt = np.float64 if DEVICE == "cpu" else np.float32
-    X, Y = rng.standard_normal((N, 6)).astype(dt), rng.integers(0, 4, N)
-    steps = [(rng.standard_normal((STEP_ROWS, 6)).astype(dt), rng.integers(0, 4, STEP_ROWS)) for _ in range(2)]
+    X, Y = rng.standard_normal((N, D)).astype(dt), rng.integers(0, 4, N)
+    steps = [(rng.standard_normal((STEP_ROWS, D)).astype(dt), rng.integers(0, 4, STEP_ROWS)) for _ in range(2)]
     perm0 = np.random.default_rng(1).permutation(N)
     mine = np.random.default_rng(1 + rank).permutation(N)   # rank 0's permutation must be used everywhere
     cuts = [0, 2, 3] if world == 3 else [0, 3]               # uneven local batches: 2/1/7 or 3/7 rows
     lo, hi = cuts[rank], (cuts + [STEP_ROWS])[rank + 1]
     net, fm = fused(seed=rank + 1, data_parallel=True)       # rank 0's weights must be broadcast
-    got = run(fm, X, Y, mine, [(x[lo:hi], y[lo:hi]) for x, y in steps])
+    got, shards = run(fm, X, Y, mine, [(x[lo:hi], y[lo:hi]) for x, y in steps])
     flat = flat_params(net)
     gathered = np.empty((world, flat.size))
     dist.group._group().comm.Allgather(flat, gathered)
     if rank == 0:
         ref_net, ref_fm = fused(seed=1, data_parallel=False)
-        want = run(ref_fm, X, Y, perm0, steps)
+        want, _ = run(ref_fm, X, Y, perm0, steps)
         res = {"world": world, "max_abs_diff": float(np.abs(flat - flat_params(ref_net)).max()),
                "param_scale": float(np.abs(flat).max()),
                "bitwise_equal": all(g.tobytes() == flat.tobytes() for g in gathered),
                "got": got, "want": want, "moved": float(np.abs(flat - flat_params(model(1))).max())}
+        if DEVICE == "cpu":
+            res["shards"], res["P"] = shards, int(fm.impl.params.size)
         if DEVICE == "cuda":
             res["calls"], res["captured"] = nccl_standin.calls, nccl_standin.captured
         with open(OUT, "w") as f:
