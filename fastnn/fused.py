@@ -6,6 +6,13 @@ the eager model and optimizer. Device-agnostic: the backend's `fused_mlp(spec)` 
     loss, correct = fm.step(x, y)                  # one batch
     loss, acc = fm.epoch(X, Y, batch_size=64, shuffle=True, seed=0)   # resident data, batches gathered inside
 
+`FusedMLP(..., data_parallel=True)` trains data-parallel over fastnn.distributed's default group
+(init_process_group first): rank 0's weights and optimizer state are broadcast at construction;
+`epoch` takes global batches of the same resident data on every rank (rank 0's permutation), each
+rank computing its contiguous slice of every batch, normalized by the global batch, and one allreduce
+of the flat gradient per step makes the update (and clipping) the one-process one on every rank;
+`step(x, y)` takes each rank's local rows of one global batch, in rank order.
+
 `fm.clip_grad_norm = max_norm` (a float, None = off, changeable between calls) clips every step's
 summed gradient to that global L2 norm before the update, exactly as
 `nn.utils.clip_grad_norm_(model.parameters(), max_norm)` between backward() and step() would.
@@ -79,8 +86,9 @@ def _loss_name(loss_fn):
     return f"loss {type(loss_fn).__name__} (the fused path supports CrossEntropyLoss and MSELoss)"
 
 
-def fused_unsupported_reason(model, loss_fn, optimizer):
-    """None when FusedMLP can train (model, loss_fn, optimizer); otherwise why not, in a sentence."""
+def fused_unsupported_reason(model, loss_fn, optimizer, data_parallel=False):
+    """None when FusedMLP can train (model, loss_fn, optimizer) [data-parallel]; otherwise why not, in a
+    sentence."""
     layers = _layers(model)
     if isinstance(layers, str):
         return layers
@@ -111,14 +119,16 @@ def fused_unsupported_reason(model, loss_fn, optimizer):
         return f"the {be.name} fused MLP has no dropout"
     if loss not in features.losses:
         return f"the {be.name} fused MLP has no {'MSE' if loss == 'mse' else loss} loss"
+    if data_parallel and not features.data_parallel:
+        return f"the {be.name} fused MLP has no data-parallel mode"
     return None
 
 
 class FusedMLP:
     """One compiled call per training step (`step`) or per epoch (`epoch`) for a plain MLP."""
 
-    def __init__(self, model, loss_fn, optimizer):
-        reason = fused_unsupported_reason(model, loss_fn, optimizer)
+    def __init__(self, model, loss_fn, optimizer, data_parallel=False):
+        reason = fused_unsupported_reason(model, loss_fn, optimizer, data_parallel)
         if reason is not None:
             raise ValueError(f"FusedMLP cannot train this model: {reason}")
         sizes, acts, bias, drops = _layers(model)
@@ -130,7 +140,8 @@ class FusedMLP:
         optimizer.init_flat_state(0)
         self.spec = FusedMLPSpec(sizes=sizes, activations=acts, bias=bias, dropout=drops,
                                  loss=_loss_name(loss_fn), optimizer=self.name, hparams=self.group,
-                                 params=self.buf.flat, state=self.buf.state, step=self.buf.steps[0])
+                                 params=self.buf.flat, state=self.buf.state, step=self.buf.steps[0],
+                                 process_group=_default_group() if data_parallel else None)
         self.impl = self.backend.fused_mlp(self.spec)
         self.clip_grad_norm = None
 
@@ -186,7 +197,7 @@ class FusedMLP:
         else:
             perm = np.arange(N, dtype=np.int64)
         args = (int(batch_size), bool(drop_last), float(scale), float(shift))
-        if on_step is not None and not self.backend.fused_mlp_features.on_step:
+        if on_step is not None and not (self.backend.fused_mlp_features.on_step or self.spec.process_group):
             return self._epoch_per_step(X, Y, perm, args, on_step)
         self._before()
         if on_step is None:
@@ -218,6 +229,13 @@ class FusedMLP:
         if seen == 0:
             return float("nan"), float("nan")
         return float(loss_sum / seen), float(correct / seen)
+
+
+def _default_group():
+    """fastnn.distributed's default group (torch's error when init_process_group was not called)."""
+    from .distributed.group import _group
+
+    return _group()
 
 
 def _generator():

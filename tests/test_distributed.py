@@ -17,11 +17,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "dist_scripts")
 
 
-def mpirun(n, script, *args, timeout=300):
+def mpirun(n, script, *args, timeout=300, threads=1):
     mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     if mpiexec is None:
         pytest.skip("mpi4py is importable but no mpiexec is on PATH")
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    t = str(threads)
+    env = dict(os.environ, NUMBA_NUM_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS="1")
     cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "mpi4py", os.path.join(SCRIPTS, script), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -38,6 +39,55 @@ def test_ddp_equals_one_process(tmp_path, world, opt):
     assert res["max_abs_diff"] < 1e-10
     assert res["bitwise_equal"]
     assert res["keys"] == ["module.0.weight", "module.0.bias", "module.2.weight", "module.2.bias"]
+
+
+def _fused_dp(tmp_path, world, opt, mode, *device):
+    out = tmp_path / "res.json"
+    p = mpirun(world, "fused_dp_train.py", opt, mode, str(out), *device, threads=2 if mode == "threads" else 1)
+    if device and p.returncode != 0 and "emulated cuda backend unavailable" in p.stderr:
+        pytest.skip("emulated cuda backend unavailable")
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["world"] == world
+    assert res["bitwise_equal"]          # every rank holds the same parameters
+    assert res["moved"] > 1e-3           # training changed them (the comparison is not vacuous)
+    return res
+
+
+@pytest.mark.parametrize("world,opt,mode", [(2, "sgd", "plain"), (3, "sgd", "plain"), (2, "adam", "plain"),
+                                            (3, "adam", "plain"), (2, "adam", "dropout"), (3, "sgd", "dropout"),
+                                            (3, "sgd", "clip"), (2, "adam", "threads")])
+def test_fused_data_parallel_equals_one_process(tmp_path, world, opt, mode):
+    """FusedMLP(data_parallel=True) on N ranks == one process's FusedMLP at the global batch, float64: an
+    epoch of 20 batches of 12 plus an uneven one of 7 (ranks take 4/4/4.., then 2/2/3 rows), one of 13
+    rows (a last batch of 1 row: 0/1, 0/0/1), then two steps whose 10 rows are split unevenly (3/7,
+    2/1/7); dropout masks keyed by the global row; clipping on the global gradient; 2 threads per rank
+    (row shards inside a rank's slice, partial gradients summed in parallel). Ranks start from other
+    weights and pass other permutations."""
+    res = _fused_dp(tmp_path, world, opt, mode)
+    if mode == "threads":   # the multi-thread branch really ran: 2 shards, P above the parallel-sum size
+        from fastnn.kernels.fused_mlp.cpu import PAR_MIN_PARAMS
+        assert res["shards"] == 2 and res["P"] >= PAR_MIN_PARAMS
+    assert res["max_abs_diff"] < 1e-10
+    got, want = np.array(res["got"]), np.array(res["want"])
+    np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-12, atol=0)   # global mean losses
+    np.testing.assert_array_equal(got[:, 1], want[:, 1])                    # accuracy, correct counts
+
+
+@pytest.mark.parametrize("world,opt,mode", [(2, "sgd", "plain"), (3, "adam", "dropout"), (2, "adam", "clip")])
+def test_fused_data_parallel_on_emulated_cuda(tmp_path, world, opt, mode):
+    """The cuda fused step with the gradient allreduce captured into its graph (nccl stand-in reducing
+    through MPI on the emulated backend; not real NCCL) == one process's cuda FusedMLP, float32."""
+    res = _fused_dp(tmp_path, world, opt, mode, "cuda")
+    P = 6 * 16 + 16 + 16 * 4 + 4
+    assert res["max_abs_diff"] < 64 * np.finfo(np.float32).eps * res["param_scale"]
+    got, want = np.array(res["got"]), np.array(res["want"])
+    np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-5, atol=0)
+    np.testing.assert_array_equal(got[:, 1], want[:, 1])
+    # four graphs (batch 12, the uneven 7, the 1-row batch, the step) each captured ONE gradient
+    # allreduce; it ran once per step (21 + 2 epoch steps + 2 steps) from the graphs' replays
+    assert res["captured"] == [["allReduce", P]] * 4
+    assert res["calls"].count(["allReduce", P]) == 25
 
 
 def test_a_failing_rank_ends_the_job(tmp_path):
@@ -134,4 +184,23 @@ def test_train_nproc_matches_one_process_and_resumes(tmp_path):
     _train(tmp_path, "res", "--epochs", "1", "--nproc", "2")
     _, res = _train(tmp_path, "res2", "--resume", str(tmp_path / "res" / "checkpoint.safetensors"),
                     "--epochs", "2", "--nproc", "2")
+    assert abs(res["epochs"][-1]["test_loss"] - two["epochs"][-1]["test_loss"]) < 1e-5
+
+
+def test_train_nproc_fused_matches_one_process(tmp_path):
+    """fastnn train --nproc 2 --path fused: the data-parallel fused trainer, equal to one fused process."""
+    if shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]) is None:
+        pytest.skip("mpi4py is importable but no mpiexec is on PATH")
+    _, one = _train(tmp_path, "one", "--epochs", "2", "--path", "fused")
+    p, two = _train(tmp_path, "two", "--epochs", "2", "--path", "fused", "--nproc", "2")
+    assert two["path"] == "fused"
+    assert "data-parallel over 2 ranks (FusedMLP(data_parallel=True))" in two["path_reason"]
+    assert p.stdout.count("epoch   1 |") == 1
+    for a, b in zip(one["epochs"], two["epochs"]):  # float32, the same global batches
+        assert abs(a["train_loss"] - b["train_loss"]) < 1e-4
+        assert abs(a["test_loss"] - b["test_loss"]) < 1e-4
+    _, auto = _train(tmp_path, "auto", "--epochs", "1", "--path", "auto", "--nproc", "2")
+    assert auto["path"] == "fused"   # auto: the fused path when it applies, data-parallel too
+    _, res = _train(tmp_path, "res", "--resume", str(tmp_path / "auto" / "checkpoint.safetensors"),
+                    "--epochs", "2", "--path", "fused", "--nproc", "2")
     assert abs(res["epochs"][-1]["test_loss"] - two["epochs"][-1]["test_loss"]) < 1e-5

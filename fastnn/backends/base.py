@@ -14,6 +14,7 @@ class FusedMLPFeatures:
     dtypes: frozenset        # parameter dtype names ('float32', 'float64')
     dropout: bool            # Dropout after hidden activations (masks hashed from FusedMLPSpec.seed)
     on_step: bool            # epoch(on_step=...) calls on_step between steps inside one epoch call
+    data_parallel: bool = False  # FusedMLPSpec.process_group: one gradient allreduce per step
 
 
 @dataclass
@@ -32,6 +33,9 @@ class FusedMLPSpec:
         seed     dropout seed: masks are splitmix64(seed, step, layer, row-in-batch index)
                  (kernels/fused_mlp/ref.py); FusedMLP sets the implementation's `seed` attribute from
                  fastnn's generator before every call
+        process_group  None, or fastnn.distributed's group: data-parallel training (rank r takes its
+                 contiguous slice of every global batch, normalizes by the global batch, and the
+                 gradient is summed over ranks by one allreduce per step before the update)
     """
     sizes: tuple                 # (d0, d1, ..., dL), L >= 1
     activations: tuple           # L-1 hidden-layer activation names
@@ -45,6 +49,7 @@ class FusedMLPSpec:
     reduction: str = "mean"      # 'sum' on backends that support it (cuda)
     step: int = 0
     seed: int = 0
+    process_group: object = None
 
     def __post_init__(self):
         self.sizes = tuple(int(d) for d in self.sizes)

@@ -268,7 +268,12 @@ class CPUBackend(Backend):
     fused_mlp_features = cpu_fused.FEATURES
 
     def fused_mlp(self, spec):
-        """The whole-MLP training step/epoch in one Numba call (fastnn/backends/cpu_fused.py)."""
+        """The whole-MLP training step/epoch in one Numba call (fastnn/backends/cpu_fused.py); with a
+        process group, one compiled step per batch around a gradient allreduce (cpu_fused_dp.py)."""
+        if spec.process_group is not None:
+            from .cpu_fused_dp import CPUFusedMLPDataParallel
+
+            return CPUFusedMLPDataParallel(spec)
         return cpu_fused.CPUFusedMLP(spec)
 
     # ---- convolution ---------------------------------------------------------------------------

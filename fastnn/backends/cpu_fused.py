@@ -18,7 +18,8 @@ from fastnn.kernels.optim import table
 from .base import FusedMLPFeatures
 
 FEATURES = FusedMLPFeatures(activations=frozenset(MODULES.values()), losses=frozenset(LOSS),
-                            dtypes=frozenset({"float32", "float64"}), dropout=True, on_step=False)
+                            dtypes=frozenset({"float32", "float64"}), dropout=True, on_step=False,
+                            data_parallel=True)
 
 SHARD_MIN_ROWS = 16  # rows per thread below which a batch is not split (GEMMs of fewer rows run too slowly)
 
@@ -135,6 +136,11 @@ class CPUFusedMLP:
     def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
         """One pass over the rows perm of X (N, sizes[0]) float32/float64/uint8 (x = X*scale + shift) in
         batches of batch_size; returns (mean loss, accuracy)."""
+        X, perm = self._epoch_inputs(X, perm, batch_size)
+        return self._epoch(X, Y, perm, int(batch_size), drop_last, scale, shift, "fused epoch")
+
+    def _epoch_inputs(self, X, perm, batch_size):
+        """(X, perm) checked and made contiguous for an epoch (X float in the params' dtype, or uint8)."""
         X = np.asarray(X)
         self._check_inputs(X, "fused epoch", allow_uint8=True)
         N = X.shape[0]
@@ -145,7 +151,7 @@ class CPUFusedMLP:
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         if X.dtype != np.uint8:
             X = np.ascontiguousarray(X, self.dtype)
-        return self._epoch(X, Y, perm, int(batch_size), drop_last, scale, shift, "fused epoch")
+        return X, perm
 
     def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what):
         from fastnn.kernels.fused_mlp import cpu

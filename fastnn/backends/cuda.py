@@ -488,7 +488,12 @@ class CUDABackend(Backend):
         return FEATURES
 
     def fused_mlp(self, spec):
-        """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py)."""
+        """The whole-MLP training step as a CUDA graph (fastnn/backends/cuda_fused.py); with a process
+        group, the gradient's NCCL allreduce is captured into it (cuda_fused_dp.py)."""
+        if spec.process_group is not None:
+            from .cuda_fused_dp import CUDAFusedMLPDataParallel
+
+            return CUDAFusedMLPDataParallel(self, spec)
         from .cuda_fused import CUDAFusedMLP
 
         return CUDAFusedMLP(self, spec)

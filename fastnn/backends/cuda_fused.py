@@ -27,7 +27,7 @@ from .cuda_launcher import grid1d as _grid1d, row_block as _row_block
 _F32 = np.dtype(np.float32)
 MAX_GRAPHS = 8  # captured step graphs kept (least recently used dropped): batch shapes x data sets
 FEATURES = FusedMLPFeatures(activations=frozenset(MODULES.values()), losses=frozenset({"cross_entropy"}),
-                            dtypes=frozenset({"float32"}), dropout=True, on_step=True)
+                            dtypes=frozenset({"float32"}), dropout=True, on_step=True, data_parallel=True)
 
 
 class CUDAFusedMLP:
@@ -132,51 +132,73 @@ class CUDAFusedMLP:
             self._seed_host = self.seed
 
     # ---- the captured step -----------------------------------------------------------------------
+    def _rows(self, M):
+        """(rows this process computes, rows of the whole batch, index of its first row there) of a step
+        over a batch of M rows: (M, M, 0); data-parallel ranks compute their slice (cuda_fused_dp.py)."""
+        return M, M, 0
+
+    def _reduce_grads(self):
+        """Between backward and the update; data-parallel ranks sum the gradient here (captured)."""
+
+    def _reduce_totals(self):
+        """Before (loss_sum, correct) are read; data-parallel ranks sum them here."""
+
     def _enqueue_step(self, M, gather):
-        """Launch one training step over the first M rows of the buffers (recorded when capturing)."""
-        be, bufs, L = self.be, self._bufs, len(self.sizes) - 1
-        h, a, dz, y = bufs["h"], bufs["a"], bufs["dz"], bufs["y"]
+        """Launch one training step over the first M rows of the buffers (recorded when capturing).
+        A data-parallel rank runs rows [row0, row0 + rows) of the batch of M (see _rows)."""
+        be, h, y = self.be, self._bufs["h"], self._bufs["y"]
+        M, Btot, row0 = self._rows(M)
         if gather is None:
             be.launch("epoch_reset", (1,), (1,), self.loss_sum, self.correct)
-        else:
+        elif M:
             X, Y, perm, scale, shift = gather
             N, D = X.shape[0], self.sizes[0]
             kind = ("u8" if X.dtype == np.uint8 else "f32") + ("_i64" if perm.dtype == np.int64 else "_i32")
-            be.launch(f"gather_rows_{kind}", *_grid1d(M * D), h[0], X, perm, self.pos, 0, M, N, D, scale, shift)
-            be.launch("gather_labels_" + kind[-3:], *_grid1d(M), y, Y, perm, self.pos, 0, M, N)
-        for l in range(L):
+            be.launch(f"gather_rows_{kind}", *_grid1d(M * D), h[0], X, perm, self.pos, row0, M, N, D, scale, shift)
+            be.launch("gather_labels_" + kind[-3:], *_grid1d(M), y, Y, perm, self.pos, row0, M, N)
+        self._enqueue_forward_backward(M, Btot, row0)
+        self._reduce_grads()
+        self._enqueue_optimizer()
+        if gather is not None:
+            be.launch("advance_cursor", (1,), (1,), self.pos, Btot, gather[0].shape[0])
+
+    def _enqueue_forward_backward(self, M, Btot, row0):
+        """Forward, loss (mean over Btot rows) and backward of M rows (the batch's rows row0..) into
+        grads; M == 0 only zeroes grads (the GEMM over zero rows and the empty column sums)."""
+        be, bufs, L = self.be, self._bufs, len(self.sizes) - 1
+        h, a, dz, y = bufs["h"], bufs["a"], bufs["dz"], bufs["y"]
+        for l in range(L if M else 0):
             i, o = self.sizes[l], self.sizes[l + 1]
             be.launch("sgemm_nt_bias_act", ((o + 63) // 64, (M + 63) // 64), (256,), h[l + 1], a[l], self.W[l],
                       self.b[l], M, o, i, _ACT_CODE[self.acts[l]])
             if l < L - 1 and self.drop[l] > 0:
-                self._enqueue_dropout(a[l + 1], h[l + 1], l, M * o)
+                self._enqueue_dropout(a[l + 1], h[l + 1], l, M * o, row0 * o)
         C = self.sizes[-1]
-        scale = 1.0 / M if self.reduction == "mean" else 1.0
-        be.launch("cross_entropy_fused", (min(M, 65535),), (_row_block(C),), bufs["loss_rows"], dz[L], h[L], y,
-                  M, C, scale, self.loss_sum, self.correct)
+        scale = 1.0 / Btot if self.reduction == "mean" else 1.0
+        if M:
+            be.launch("cross_entropy_fused", (min(M, 65535),), (_row_block(C),), bufs["loss_rows"], dz[L], h[L],
+                      y, M, C, scale, self.loss_sum, self.correct)
         for l in reversed(range(L)):
             i, o = self.sizes[l], self.sizes[l + 1]
             be.launch("sgemm_tn", ((i + 63) // 64, (o + 63) // 64), (256,), self.dW[l], dz[l + 1], a[l],
                       o, i, M, 1.0, 0.0)
             if self.b[l] is not None:
                 be.launch("sum_rows", ((o + 31) // 32,), (32, 8), self.db[l], dz[l + 1], M, o, 0)
-            if l > 0:
+            if l > 0 and M:
                 be.launch("sgemm_nn", ((i + 63) // 64, (M + 63) // 64), (256,), dz[l], dz[l + 1], self.W[l],
                           M, i, o, 1.0, 0.0)
                 if self.drop[l - 1] > 0:                         # d(dropped h) -> d(h): the same mask
-                    self._enqueue_dropout(dz[l], dz[l], l - 1, M * i)
+                    self._enqueue_dropout(dz[l], dz[l], l - 1, M * i, row0 * i)
                 act = self.acts[l - 1]
                 if act != "none":
                     be.launch("act_backward", *_grid1d(M * i), dz[l], dz[l], h[l], M * i, _ACT_CODE[act])
-        self._enqueue_optimizer()
-        if gather is not None:
-            be.launch("advance_cursor", (1,), (1,), self.pos, M, gather[0].shape[0])
 
-    def _enqueue_dropout(self, out, x, layer, n):
+    def _enqueue_dropout(self, out, x, layer, n, index0):
         """out = x * mask / (1 - p) of hidden layer `layer`: the mask hashes (seed, step, layer, index in
-        the batch) like kernels/fused_mlp/ref.py; seed from dseed, step = hp[0] + 1 (before the tick)."""
+        the batch = index0 + i) like kernels/fused_mlp/ref.py; seed from dseed, step = hp[0] + 1 (before
+        the tick)."""
         self.be.launch("dropout_hash", *_grid1d(n), out, x, 0, self.dseed, self.hp, 1, layer, n,
-                       self.drop[layer])
+                       self.drop[layer], index0)
 
     def _enqueue_optimizer(self):
         """[global-norm clipping of the gradient], the tick and ONE update launch; every scalar is read
@@ -195,6 +217,7 @@ class CUDAFusedMLP:
         update reads (their pointers), and whether it clips; every scalar lives in hp and clip. At most
         MAX_GRAPHS are kept."""
         key += tuple(self._state_names()) + (bool(self.clip_grad_norm),)   # the clip value itself is in clip[0]
+        key += self._rows(M)
         g = self._graphs.get(key)
         if g is not None:
             self._graphs.move_to_end(key)
@@ -233,7 +256,8 @@ class CUDAFusedMLP:
             bufs["h"][0][:M] = x.astype(_F32, copy=False)
             bufs["y"][:M] = y.astype(np.int64, copy=False)
             self._replay(self._graph(("step", M), M, None))
-            loss = self.loss_sum[0] * np.float32(1.0 / M if self.reduction == "mean" else 1.0)
+            self._reduce_totals()
+            loss = self.loss_sum[0] * np.float32(1.0 / self._rows(M)[1] if self.reduction == "mean" else 1.0)
             correct = self.correct[0].copy()
         cur.wait_event(self.stream.record())
         return loss, correct
@@ -268,6 +292,7 @@ class CUDAFusedMLP:
             if rem:
                 self._replay(self._graph(("epoch", rem) + key, rem, gather))
                 self._after_step(on_step)
+            self._reduce_totals()
             be.stats.host_syncs += 1
             acc = xp.asnumpy(self.acc)        # the epoch's one host synchronisation
         seen = nfull * B + rem

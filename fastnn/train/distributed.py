@@ -1,5 +1,6 @@
 """`fastnn train --nproc N`: the mpiexec launch (cores divided between ranks) and the data-parallel
-eager trainer (each rank takes rows r::N of every global batch; DDP averages the gradients)."""
+eager trainer (each rank takes rows r::N of every global batch; DDP averages the gradients). The
+data-parallel fused trainer is train/fused.py's FusedTrainer over FusedMLP(data_parallel=True)."""
 import os
 import shutil
 import sys
@@ -37,17 +38,14 @@ def launch(argv, nproc):
 
 
 def setup(cfg):
-    """Inside an MPI job: join the process group, keep ranks > 0 quiet, use the eager path.
-    Returns (rank, world size); (0, 1) outside a job."""
+    """Inside an MPI job: join the process group and keep ranks > 0 quiet (loop.choose_trainer then
+    picks the data-parallel fused or eager trainer). Returns (rank, world size); (0, 1) outside a job."""
     if not in_mpi_job():
         return 0, 1
     from .. import distributed as dist
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if str(cfg.device).startswith("cuda") else "mpi")
-    if cfg.path == "fused":
-        raise ValueError("--path fused is not data-parallel yet; use --path eager (or auto) with --nproc")
-    cfg.path = "eager"
     if dist.get_rank() > 0:
         cfg.quiet = True
     return dist.get_rank(), dist.get_world_size()

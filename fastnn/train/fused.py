@@ -12,12 +12,15 @@ class FusedTrainer:
 
     name = "fused"
 
-    def __init__(self, model, optimizer, step_scheduler=None):
+    def __init__(self, model, optimizer, step_scheduler=None, data_parallel=False):
         from ..fused import FusedMLP
         from ..nn import CrossEntropyLoss
 
-        self.fm = FusedMLP(model, CrossEntropyLoss(), optimizer)
+        self.fm = FusedMLP(model, CrossEntropyLoss(), optimizer, data_parallel=data_parallel)
         self.optimizer, self.scheduler = optimizer, step_scheduler
+        # data-parallel: every rank makes the same calls (no per-rank progress chunks); rank 0 evaluates
+        self.data_parallel = data_parallel
+        self.rank = self.fm.spec.process_group.rank if data_parallel else 0
 
     def train_epoch(self, x, y, perm, batch_size, progress=None):
         """Train on the resident x, y in the order perm; returns the mean training loss. One call per
@@ -28,7 +31,7 @@ class FusedTrainer:
         be = self.fm.backend
         X, Y = Tensor._wrap(x, be), Tensor._wrap(y, be)
         nsteps = -(-perm.shape[0] // batch_size)
-        live = progress is not None and not getattr(progress, "disable", True)
+        live = progress is not None and not getattr(progress, "disable", True) and not self.data_parallel
         chunk = max(1, nsteps // 50) if live else nsteps
         on_step = self.scheduler.step if self.scheduler is not None else None
         total, seen = 0.0, 0
@@ -44,7 +47,10 @@ class FusedTrainer:
 
     def evaluate(self, model, x, y, batch_size):
         """(test loss, test accuracy) with eager kernels on the fused kernels' thread pool, so that no
-        other pool is left spinning when the next fused epoch starts (Backend.shared_thread_pool)."""
+        other pool is left spinning when the next fused epoch starts (Backend.shared_thread_pool).
+        Data-parallel: rank 0 alone (every rank holds the same weights)."""
+        if self.rank > 0:
+            return float("nan"), float("nan")
         with self.fm.backend.shared_thread_pool():
             return evaluate(model, x, y, batch_size)
 

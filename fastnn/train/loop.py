@@ -120,27 +120,31 @@ class EagerTrainer:
 
 
 # ---- the trainer choice ---------------------------------------------------------------------------
-def choose_trainer(cfg, model, optimizer, step_scheduler=None):
-    """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager."""
+def choose_trainer(cfg, model, optimizer, step_scheduler=None, data_parallel=False):
+    """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager; data_parallel: inside
+    an MPI job (the fused trainer then runs FusedMLP(data_parallel=True))."""
     from ..fused import fused_unsupported_reason
     from ..nn import CrossEntropyLoss
 
     per_step = step_scheduler is not None
     if cfg.path == "eager":
         return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", "requested with --path eager"
-    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer)
+    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer, data_parallel)
     if why_not is not None:
         if cfg.path == "fused":
             raise ValueError(f"--path fused cannot run this configuration: {why_not}")
         return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", f"auto: {why_not}"
-    if cfg.device == "cpu":
+    if data_parallel:
+        how = ("one compiled step per batch and one gradient allreduce" if cfg.device == "cpu"
+               else "one CUDA graph launch per step, the gradient allreduce captured in it")
+    elif cfg.device == "cpu":
         how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
                                        else "epoch (per 1/50 epoch while a progress bar is shown)")
     else:
         how = "one CUDA graph launch per step, one host sync per epoch"
     why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
     prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
-    return FusedTrainer(model, optimizer, step_scheduler), "fused", prefix + why
+    return FusedTrainer(model, optimizer, step_scheduler, data_parallel), "fused", prefix + why
 
 
 # ---- the run --------------------------------------------------------------------------------------
@@ -250,17 +254,19 @@ def _setup(cfg, log):
                          "runs; drop --path fused")
     anomaly_auto = cfg.detect_anomaly and cfg.path == "auto"
     s["trainer"], s["path"], s["reason"] = choose_trainer(
-        dataclasses.replace(cfg, path="eager") if anomaly_auto else cfg, model, optimizer, step_sched)
+        dataclasses.replace(cfg, path="eager") if anomaly_auto else cfg, model, optimizer, step_sched, world > 1)
     if anomaly_auto:
         s["reason"] = "auto: --detect-anomaly checks every op's backward, which needs the eager (autograd) path"
-    s["trainer"], s["path"], s["reason"] = warmup.defer_fused(  # fused kernel not cached: eager meanwhile
-        cfg, s["trainer"], s["path"], s["reason"], lambda: EagerTrainer(model, optimizer, step_sched, True), log)
-    if s.get("world", 1) > 1:  # fastnn train --nproc N / mpiexec: data-parallel (train/distributed.py)
+    if world == 1:   # data-parallel ranks must all take the same path: no background compile there
+        s["trainer"], s["path"], s["reason"] = warmup.defer_fused(  # fused kernel not cached: eager meanwhile
+            cfg, s["trainer"], s["path"], s["reason"], lambda: EagerTrainer(model, optimizer, step_sched, True), log)
+    if world > 1 and s["path"] == "eager":  # fastnn train --nproc N / mpiexec (train/distributed.py)
         from .distributed import DistributedEagerTrainer
 
         s["trainer"] = DistributedEagerTrainer(s["trainer"])
-        s["reason"] = (f"data-parallel over {s['world']} ranks (DistributedDataParallel over MPI; "
-                       "the fused path is not data-parallel yet)")
+        s["reason"] = f"data-parallel over {world} ranks (DistributedDataParallel over MPI); {s['reason']}"
+    elif world > 1:
+        s["reason"] = f"data-parallel over {world} ranks (FusedMLP(data_parallel=True)); {s['reason']}"
     s["trainer"].clip_grad_norm = cfg.clip_grad_norm
     log(f"path: {s['path']} ({s['reason']})")
     return s

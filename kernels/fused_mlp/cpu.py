@@ -356,15 +356,27 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, dims,
            tbuf):
     # shard s of S of the batch X[rows]: gather its rows into xb[s], forward + backward into grads[s]
     # (every entry written); returns (summed loss, correct count) of its rows
-    Btot = rows.shape[0]
-    lo, hi = Btot * s // S, Btot * (s + 1) // S
+    return slice_shard(s, S, rows, rows.shape[0], np.int64(0), params, grads, X, Y_idx, Y_val, scale, shift,
+                       step, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
+                       act_off, drops, drop_off, deltas, delta_off, tbuf)
+
+
+@jit
+def slice_shard(s, S, rows, Btot, row0, params, grads, X, Y_idx, Y_val, scale, shift, step, dims, w_off,
+                b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts, act_off, drops, drop_off,
+                deltas, delta_off, tbuf):
+    # shard s of S of the rows X[rows], which are rows row0.. of a batch of Btot rows (a data-parallel
+    # rank's slice; the whole batch: Btot = len(rows), row0 = 0): gather, forward + backward into
+    # grads[s] (every entry of [:P] written, the loss normalized by Btot); returns (summed loss, correct)
+    n = rows.shape[0]
+    lo, hi = n * s // S, n * (s + 1) // S
     if hi == lo:
         grads[s, :] = 0
         return 0.0, 0
     B = hi - lo
     gather_(xb[s], yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
-    return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
-                            b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
+    return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, row0 + lo, dims,
+                            w_off, b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
                             drop_off, deltas[s], delta_off, tbuf[s])
 
 

@@ -136,21 +136,23 @@ __device__ __forceinline__ double ga_uniform(unsigned long long seed, unsigned l
     return (double)(z >> 40) * 5.9604644775390625e-08;  // 2^-24
 }
 
-// out (n,) = x (n,) * mask,  mask = (u >= p) / (1 - p),  u = dropout_uniform(seed, t, layer, i)
+// out (n,) = x (n,) * mask,  mask = (u >= p) / (1 - p),  u = dropout_uniform(seed, t, layer, index0 + i)
 // t = step + (step_ptr ? (long long)step_ptr[0] : 0): pass the optimizer's device hp buffer (hp[0] = steps
 // taken so far) with step = 1 to get the ref's already-incremented count under graph replay.
 // seed_ptr (when not NULL) replaces seed by seed_ptr[0]: a device value a captured graph reads at each
 // replay, so the caller can draw a new seed per call without a re-capture.
 // The same launch with x = dout gives the backward dx = dout * mask (the mask is recomputed, not stored).
+// index0 offsets the hashed index (u of element i uses index0 + i): a data-parallel rank whose rows
+// start at row r0 of the global batch passes r0 * width, so N ranks draw the one-process masks.
 extern "C" __global__ void dropout_hash(float* out, const float* x, unsigned long long seed,
                                         const unsigned long long* seed_ptr, const double* step_ptr,
-                                        long long step, int layer, int n, double p) {
+                                        long long step, int layer, int n, double p, long long index0) {
     unsigned long long t = (unsigned long long)(step + (step_ptr ? (long long)step_ptr[0] : 0));
     if (seed_ptr) seed = seed_ptr[0];
     float keep_scale = (float)(1.0 / (1.0 - p));
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        bool keep = ga_uniform(seed, t, (unsigned long long)layer, (unsigned long long)i) >= p;
+        bool keep = ga_uniform(seed, t, (unsigned long long)layer, (unsigned long long)(index0 + i)) >= p;
         out[i] = keep ? x[i] * keep_scale : 0.0f;
     }
 }

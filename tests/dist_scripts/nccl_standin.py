@@ -10,7 +10,33 @@ NCCL_SUM, NCCL_PROD, NCCL_MAX, NCCL_MIN = range(4)
 _DT = {NCCL_INT8: np.int8, NCCL_UINT8: np.uint8, NCCL_INT32: np.int32, NCCL_INT64: np.int64,
        NCCL_FLOAT16: np.float16, NCCL_FLOAT32: np.float32, NCCL_FLOAT64: np.float64}
 _OP = {NCCL_SUM: MPI.SUM, NCCL_PROD: MPI.PROD, NCCL_MAX: MPI.MAX, NCCL_MIN: MPI.MIN}
-calls = []  # (name, count) of every collective, for the tests
+calls = []     # (name, count) of every collective run, for the tests
+captured = []  # (name, count) of every collective recorded into a CUDA graph capture
+
+
+class _HostNode:
+    """A graph node that runs a collective at each replay (the stand-in graph calls .launch on it)."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def launch(self, name, grid, block, args, shared_mem=0):
+        self.run()
+
+
+def _on_stream(name, count, run):
+    """Run the collective now, or record it into the active capture (NCCL calls on a capturing stream
+    become graph nodes on a real GPU)."""
+    from cupy_standin._core import state
+
+    def logged():
+        calls.append((name, count))
+        run()
+    if state.capturing is not None:
+        captured.append((name, count))
+        state.capturing._captured.append((_HostNode(logged), name, (1, 1, 1), (1, 1, 1), (), 0))
+    else:
+        logged()
 
 
 def get_unique_id():
@@ -32,13 +58,12 @@ class NcclCommunicator:
         assert self.comm.Get_size() == ndev and self.comm.Get_rank() == rank
 
     def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
-        calls.append(("allReduce", count))
         send, recv = _view(sendbuf, count, datatype), _view(recvbuf, count, datatype)
-        self.comm.Allreduce(MPI.IN_PLACE if sendbuf == recvbuf else send, recv, op=_OP[op])
+        _on_stream("allReduce", count,
+                   lambda: self.comm.Allreduce(MPI.IN_PLACE if sendbuf == recvbuf else send, recv, op=_OP[op]))
 
     def bcast(self, buff, count, datatype, root, stream):
-        calls.append(("bcast", count))
-        self.comm.Bcast(_view(buff, count, datatype), root=root)
+        _on_stream("bcast", count, lambda: self.comm.Bcast(_view(buff, count, datatype), root=root))
 
     def allGather(self, sendbuf, recvbuf, count, datatype, stream):
         calls.append(("allGather", count))

@@ -78,8 +78,10 @@ def test_epoch_accumulate_and_reset(B, C, block, seed):
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9])
 @pytest.mark.parametrize("use_step_ptr", [False, True])
 @pytest.mark.parametrize("seed", [12345, 2**63 + 977])
-def test_dropout_hash_matches_ref_masks(p, use_step_ptr, seed):
-    """seed as a scalar, or (with the step pointer) from a device buffer, as a captured graph reads it."""
+@pytest.mark.parametrize("index0", [0, 3 * 517])
+def test_dropout_hash_matches_ref_masks(p, use_step_ptr, seed, index0):
+    """seed as a scalar, or (with the step pointer) from a device buffer, as a captured graph reads it;
+    index0 offsets the hashed index (a data-parallel rank's first row in the global batch)."""
     from fastnn.kernels.fused_mlp import ref
     rng = np.random.default_rng(int(p * 100))
     n, layer, step = 517, 2, 7
@@ -89,8 +91,8 @@ def test_dropout_hash_matches_ref_masks(p, use_step_ptr, seed):
     out = np.full(n, np.nan, f32)
     _mod().launch("dropout_hash", grid=3, block=64,
                   args=(out, x, np.uint64(0 if use_step_ptr else seed), seed_buf, hp,
-                        i64(1 if use_step_ptr else step), i32(layer), i32(n), np.float64(p)))
-    u = ref.dropout_uniform(seed, step, layer, np.arange(n))
+                        i64(1 if use_step_ptr else step), i32(layer), i32(n), np.float64(p), i64(index0)))
+    u = ref.dropout_uniform(seed, step, layer, index0 + np.arange(n))
     expect = np.where(u >= p, x * np.float32(1.0 / (1.0 - p)), np.float32(0))
     np.testing.assert_array_equal(out, expect)  # same hash, same single rounding: bit-identical
     assert 0 < (out != 0).sum() < n or p == 0.0
