@@ -84,8 +84,8 @@ def main(argv=None):
                 print(name, *rows[name][-1], flush=True)
         for name, site in builds if a.warm else ():
             cache = os.path.join(root, f"warm-{name}")
-            if name == "baseline":  # the baseline may have no `fastnn compile`: a full run warms it
-                run_train(args, cache, site)
+            if site and not os.path.exists(os.path.join(site, "fastnn", "train", "precompile.py")):
+                run_train(args, cache, site)  # a baseline without `fastnn compile`: a full run warms it
             else:
                 compile_cache(args, cache, site)
         for i in range(a.warm):
