@@ -160,12 +160,14 @@ class CPUFusedMLP:
         table_ = np.empty((nsteps, hp.size), np.float64)
         table_[0] = hp
         steps0 = self.steps
-        for k in range(1, nsteps + 1):
-            self.steps = steps0 + k
-            on_step()
-            if k < nsteps:
-                table_[k] = self.hp[1]
-        self.steps = steps0
+        try:
+            for k in range(1, nsteps + 1):
+                self.steps = steps0 + k
+                on_step()
+                if k < nsteps:
+                    table_[k] = self.hp[1]
+        finally:
+            self.steps = steps0
         return opt_code, table_
 
     def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what, on_step=None):
