@@ -76,10 +76,8 @@ def test_scheduled_epoch_is_one_call_and_equals_eager_steps(monkeypatch, setup, 
         seen_steps.append(buf.steps[0])   # the optimizer's step count as the scheduler would see it
         sched.step()
 
-    lrs = []
     for perm in perms:
         fm.epoch(X, Y, B, perm=perm, drop_last=drop_last, on_step=on_step)
-        lrs.append(opt.param_groups[0]["lr"])
     assert [shape[0] for shape in calls] == [nsteps] * epochs   # one compiled call per epoch, a row per step
     want_model, want_opt, want_sched = _eager(X, Y, perms, B, setup, epochs * nsteps, drop_last)
     for (name, got), want in zip(model.named_parameters(), want_model.parameters()):
@@ -94,12 +92,11 @@ def test_scheduled_epoch_is_one_call_and_equals_eager_steps(monkeypatch, setup, 
             np.testing.assert_allclose(got, v, rtol=64 * EPS64, atol=64 * EPS64 * np.abs(v).max(),
                                        err_msg=f"{k}.{key}")
     assert sched.state_dict() == want_sched.state_dict()
-    assert lrs[-1] == want_sched.get_last_lr()[0]
     if opt.step_advances_count(0):
         assert seen_steps == list(range(1, epochs * nsteps + 1))
 
 
-def test_scheduler_after_an_epoch_resumes_like_per_step(monkeypatch):
+def test_scheduler_after_an_epoch_resumes_like_per_step():
     """The scheduler's state_dict after one fused epoch, loaded into a fresh scheduler that then runs
     per step, continues the same lr sequence as one scheduler stepped per step throughout."""
     X, Y = _data()
