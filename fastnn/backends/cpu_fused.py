@@ -164,8 +164,8 @@ class CPUFusedMLP:
             for k in range(1, nsteps + 1):
                 self.steps = steps0 + k
                 on_step()
-                if k < nsteps:
-                    table_[k] = self.hp[1]
+                if k < nsteps:   # the `hp` property's packing, without its array per row
+                    table_[k] = table.field_values(self.desc.name, self.spec.hparams)
         finally:
             self.steps = steps0
         return opt_code, table_
