@@ -116,3 +116,30 @@ def test_scheduler_after_an_epoch_resumes_like_per_step():
         assert resumed_opt.param_groups[0]["betas"] == ref_opt.param_groups[0]["betas"]
         resumed.step()
         ref_sched.step()
+
+
+def test_table_epoch_equals_the_per_step_fallback(monkeypatch):
+    """One call with the per-step table against one backend call per batch with on_step between them
+    (FusedMLP's path for a backend without on_step): the same weights, state and scheduler state."""
+    import dataclasses
+
+    X, Y = _data()
+    B, epochs = 8, 2
+    perms = [np.random.default_rng(e).permutation(len(X)).astype(np.int64) for e in range(epochs)]
+    runs = []
+    for on_step_feature in (True, False):
+        model = _model()
+        opt, sched = SETUPS["adam-onecycle"](model.parameters(), epochs * 7)
+        fm = FusedMLP(model, nn.CrossEntropyLoss(), opt)
+        with monkeypatch.context() as m:
+            m.setattr(type(fm.backend), "fused_mlp_features",
+                      dataclasses.replace(fm.backend.fused_mlp_features, on_step=on_step_feature))
+            losses = [fm.epoch(X, Y, B, perm=perm, on_step=sched.step) for perm in perms]
+        runs.append((model, opt, sched, losses))
+    (m1, o1, s1, l1), (m2, o2, s2, l2) = runs
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        w = p2.detach().numpy()
+        np.testing.assert_allclose(p1.detach().numpy(), w, rtol=16 * EPS64, atol=16 * EPS64 * np.abs(w).max())
+    np.testing.assert_allclose(np.array(l1), np.array(l2), rtol=16 * EPS64)
+    assert o1.state_dict()["param_groups"] == o2.state_dict()["param_groups"]
+    assert s1.state_dict() == s2.state_dict()
