@@ -7,7 +7,8 @@
 Each cold run is a fresh process with an empty Numba cache (a new NUMBA_CACHE_DIR); the warm runs share
 one cache filled first by `fastnn compile` with the same options. Every run is `python -m fastnn train
 ARGS --out TMP` started outside the source tree; the table gives per run the wall time from the start
-of the process to its exit, the time to its first epoch line, the final test accuracy and the path of
+of the process to its exit, its CPU time (user + sys of the process and its children: on a loaded
+host the steadier measure of the work done), the time to its first epoch line, the final test accuracy and the path of
 each epoch (e = eager, f = fused), then the medians. `--baseline SITE` puts SITE first on PYTHONPATH for
 a second set of runs (a `pip install --target SITE` of another checkout), alternating with this one
 run by run, so both see the same load on a shared machine.
@@ -15,6 +16,7 @@ run by run, so both see the same load on a shared machine.
 import argparse
 import json
 import os
+import resource
 import re
 import shlex
 import statistics
@@ -34,10 +36,10 @@ def _env(cache, site):
 
 
 def run_train(train_args, cache, site=None):
-    """One `fastnn train` process: {'wall', 'first_epoch', 'acc', 'paths'} (times in s from its start)."""
+    """One `fastnn train` process: {'wall', 'cpu', 'first_epoch', 'acc', 'paths'} (times in s)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "fastnn", "train", *train_args, "--out", out]
-        t0 = time.perf_counter()
+        t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.Popen(cmd, env=_env(cache, site), cwd=out, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         first, acc, lines = None, None, []
@@ -48,12 +50,13 @@ def run_train(train_args, cache, site=None):
                 first = first or time.perf_counter() - t0
                 acc = float(m.group(1))
         p.wait()
-        wall = time.perf_counter() - t0
+        wall, ru = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (ru.ru_utime - ru0.ru_utime) + (ru.ru_stime - ru0.ru_stime)
         if p.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{''.join(lines)}")
         with open(os.path.join(out, "metrics.json")) as f:
             paths = "".join(e["path"][0] for e in json.load(f)["epochs"])
-    return {"wall": wall, "first_epoch": first, "acc": acc, "paths": paths}
+    return {"wall": wall, "cpu": cpu, "first_epoch": first, "acc": acc, "paths": paths}
 
 
 def compile_cache(train_args, cache, site=None):
@@ -84,8 +87,8 @@ def main(argv=None):
                 print(name, *rows[name][-1], flush=True)
         for name, site in builds if a.warm else ():
             cache = os.path.join(root, f"warm-{name}")
-            if name == "baseline":  # the baseline may have no `fastnn compile`: a full run warms it
-                run_train(args, cache, site)
+            if site and not os.path.exists(os.path.join(site, "fastnn", "train", "precompile.py")):
+                run_train(args, cache, site)  # a baseline without `fastnn compile`: a full run warms it
             else:
                 compile_cache(args, cache, site)
         for i in range(a.warm):
@@ -94,15 +97,17 @@ def main(argv=None):
                 print(name, *rows[name][-1], flush=True)
     print(f"\n`fastnn train {a.train_args}` ({os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the end)\n")
-    print("| build | run | wall | first epoch line | final test acc | path per epoch |")
-    print("|---|---|---:|---:|---:|---|")
+    print("| build | run | wall | CPU time | first epoch line | final test acc | path per epoch |")
+    print("|---|---|---:|---:|---:|---:|---|")
     for name, _ in builds:
         for run, r in rows[name]:
-            print(f"| {name} | {run} | {r['wall']:.2f} s | {r['first_epoch']:.2f} s | {r['acc']:.2f}% | {r['paths']} |")
+            print(f"| {name} | {run} | {r['wall']:.2f} s | {r['cpu']:.2f} s | {r['first_epoch']:.2f} s "
+                  f"| {r['acc']:.2f}% | {r['paths']} |")
         for kind in ("cold", "warm"):
             rs = [r for run, r in rows[name] if run.startswith(kind)]
             if rs:
                 print(f"| {name} | **median {kind}** | {statistics.median(r['wall'] for r in rs):.2f} s "
+                      f"| {statistics.median(r['cpu'] for r in rs):.2f} s "
                       f"| {statistics.median(r['first_epoch'] for r in rs):.2f} s "
                       f"| {statistics.median(r['acc'] for r in rs):.2f}% | |")
 

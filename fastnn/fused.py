@@ -177,9 +177,12 @@ class FusedMLP:
         """One pass over resident X (N, in) float or uint8 (used as X*scale + shift) and Y (N,).
         Rows are visited in `perm` order when given (any 1-D index array, e.g. a slice of an epoch's
         permutation), else in a fresh permutation from `seed` (or fastnn's generator) when shuffle.
-        `on_step()` runs after every step (a per-step LR scheduler's `step`): inside the backend's
-        epoch where it supports that (cuda: between graph replays, no host sync), else one backend
-        call per batch. Returns (mean loss, accuracy) as Python floats."""
+        `on_step()` takes effect after every step (a per-step LR scheduler's `step`): inside the
+        backend's epoch where it supports that (cuda: runs between graph replays, no host sync; cpu:
+        runs once per step before the one compiled call, whose step k reads the param group's
+        hyper-parameters as they were after k calls), else one backend call per batch. On the cpu,
+        on_step sees the optimizer's step count it would see after each step, but not the weights
+        of that step. Returns (mean loss, accuracy) as Python floats."""
         X, Y = _array(X, self.backend), _array(Y, self.backend)
         X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
         N = int(X.shape[0])

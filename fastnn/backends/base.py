@@ -13,7 +13,7 @@ class FusedMLPFeatures:
     losses: frozenset        # 'cross_entropy' (class-index targets) and/or 'mse' (mean reduction)
     dtypes: frozenset        # parameter dtype names ('float32', 'float64')
     dropout: bool            # Dropout after hidden activations (masks hashed from FusedMLPSpec.seed)
-    on_step: bool            # epoch(on_step=...) calls on_step between steps inside one epoch call
+    on_step: bool            # epoch(on_step=...) applies on_step after every step inside one epoch call
     data_parallel: bool = False  # FusedMLPSpec.process_group: one gradient allreduce per step
 
 

@@ -18,7 +18,7 @@ from fastnn.kernels.optim import table
 from .base import FusedMLPFeatures
 
 FEATURES = FusedMLPFeatures(activations=frozenset(MODULES.values()), losses=frozenset(LOSS),
-                            dtypes=frozenset({"float32", "float64"}), dropout=True, on_step=False,
+                            dtypes=frozenset({"float32", "float64"}), dropout=True, on_step=True,
                             data_parallel=True)
 
 SHARD_MIN_ROWS = 16  # rows per thread below which a batch is not split (GEMMs of fewer rows run too slowly)
@@ -133,11 +133,12 @@ class CPUFusedMLP:
                                 "fused step")
         return loss, int(round(acc * B))
 
-    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0):
+    def epoch(self, X, Y, batch_size, perm, drop_last=False, scale=1.0, shift=0.0, on_step=None):
         """One pass over the rows perm of X (N, sizes[0]) float32/float64/uint8 (x = X*scale + shift) in
-        batches of batch_size; returns (mean loss, accuracy)."""
+        batches of batch_size; returns (mean loss, accuracy). `on_step()` (a per-step LR scheduler's
+        `step`) takes effect after every step, still in one compiled call: see `_hp_table`."""
         X, perm = self._epoch_inputs(X, perm, batch_size)
-        return self._epoch(X, Y, perm, int(batch_size), drop_last, scale, shift, "fused epoch")
+        return self._epoch(X, Y, perm, int(batch_size), drop_last, scale, shift, "fused epoch", on_step)
 
     def _epoch_inputs(self, X, perm, batch_size):
         """(X, perm) checked and made contiguous for an epoch (X float in the params' dtype, or uint8)."""
@@ -153,12 +154,35 @@ class CPUFusedMLP:
             X = np.ascontiguousarray(X, self.dtype)
         return X, perm
 
-    def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what):
+    def _hp_table(self, nsteps, on_step):
+        """(opt_code, hp (R, H)): the kernel's per-step hyper-parameters, row k for step k of the call.
+        Without on_step one row (the param group as it is). With on_step, on_step runs nsteps times here,
+        before the compiled epoch, and row k is the packed group after k calls: exactly what step k reads
+        when on_step runs after every step. Before call k, `steps` is the count after step k (what it
+        would be then); the group, the scheduler and the step count end as per-step calls leave them."""
+        opt_code, hp = self.hp
+        if on_step is None or nsteps == 0:
+            return opt_code, hp[None, :]
+        table_ = np.empty((nsteps, hp.size), np.float64)
+        table_[0] = hp
+        steps0 = self.steps
+        try:
+            for k in range(1, nsteps + 1):
+                self.steps = steps0 + k
+                on_step()
+                if k < nsteps:   # the `hp` property's packing, without its array per row
+                    table_[k] = table.field_values(self.desc.name, self.spec.hparams)
+        finally:
+            self.steps = steps0
+        return opt_code, table_
+
+    def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what, on_step=None):
         from fastnn.kernels.fused_mlp import cpu
 
         y_idx, y_val = self._check_targets(np.asarray(Y), X.shape[0], what)
         nt = self._prepare(B)
-        opt_code, hp = self.hp
+        nsteps = perm.shape[0] // B if drop_last else -(-perm.shape[0] // B)
+        opt_code, hp = self._hp_table(nsteps, on_step)
         ws = self.ws
         with flush_denormals():  # see kernels/fpenv.py: subnormal optimizer state is ~100x slower
             loss, acc, steps = cpu.train_epoch(

@@ -2,7 +2,7 @@
 
 FusedMLP shares the model's weights and the optimizer's flat state, so nothing is copied in or out and
 checkpoints are the same whichever path wrote them. One compiled call (CPU) or one graph launch per
-step (CUDA) per batch; per epoch one call unless a progress bar or a per-step scheduler needs more.
+step (CUDA) per batch; per epoch one call unless a progress bar needs more.
 """
 from .evaluation import evaluate
 
@@ -25,7 +25,8 @@ class FusedTrainer:
     def train_epoch(self, x, y, perm, batch_size, progress=None):
         """Train on the resident x, y in the order perm; returns the mean training loss. One call per
         epoch, or ~1/50 epoch per call with a live bar; a per-step scheduler steps through on_step
-        (cuda: between graph replays, no host sync; cpu: one compiled call per step)."""
+        (cuda: between graph replays, no host sync; cpu: stepped ahead of the compiled call, which
+        reads one row of hyper-parameters per step)."""
         from ..tensor import Tensor
 
         be = self.fm.backend

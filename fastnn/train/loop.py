@@ -138,8 +138,8 @@ def choose_trainer(cfg, model, optimizer, step_scheduler=None, data_parallel=Fal
         how = ("one compiled step per batch and one gradient allreduce" if cfg.device == "cpu"
                else "one CUDA graph launch per step, the gradient allreduce captured in it")
     elif cfg.device == "cpu":
-        how = "one Numba call per " + ("step (the scheduler sets the lr every step)" if per_step
-                                       else "epoch (per 1/50 epoch while a progress bar is shown)")
+        how = ("one Numba call per epoch (per 1/50 epoch while a progress bar is shown"
+               + ("; the scheduler's per-step lr table is filled before each call)" if per_step else ")"))
     else:
         how = "one CUDA graph launch per step, one host sync per epoch"
     why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"

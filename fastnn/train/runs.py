@@ -60,29 +60,7 @@ def read_metrics(run_dir):
 
 
 def plot_curves(run_dir, history, title=""):
-    """curves.png: train/test loss and test accuracy per epoch (matplotlib, Agg backend)."""
-    import io
+    """curves.png: train/test loss and test accuracy per epoch (train/curves.py, Pillow)."""
+    from .curves import render_png
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    ep = [h["epoch"] for h in history]
-    fig = Figure(figsize=(9, 3.5))
-    ax1, ax2 = fig.subplots(1, 2)
-    ax1.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    ax1.plot(ep, [h["test_loss"] for h in history], "s-", label="test")
-    ax1.set_xlabel("epoch"), ax1.set_ylabel("cross-entropy loss"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.plot(ep, [100 * h["test_acc"] for h in history], "o-", color="tab:green")
-    ax2.set_xlabel("epoch"), ax2.set_ylabel("test accuracy (%)"), ax2.grid(alpha=0.3)
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in (ax1, ax2):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(os.path.join(run_dir, CURVES), buf.getvalue())
+    atomic_write_bytes(os.path.join(run_dir, CURVES), render_png(history, title))

@@ -400,9 +400,10 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                 acts, act_off, drops, drop_off, deltas, delta_off, tbuf, nthreads, max_norm):
     # steps over batches perm[s:s+batch_size] of X (N, dims[0]) float or uint8 (normalized by
     # scale/shift in the gather); grads (S, P) and the per-shard buffers (S, ...) of a Workspace;
-    # max_norm > 0 clips each step's gradient to that global L2 norm (update); returns
-    # (sample-mean loss, accuracy, steps taken)
-    N, S = perm.shape[0], grads.shape[0]
+    # hp (R, H): step k of this call (0-based) updates with row min(k, R-1) (R = 1: constant; a
+    # per-step LR schedule passes one row per step); max_norm > 0 clips each step's gradient to that
+    # global L2 norm (update); returns (sample-mean loss, accuracy, steps taken)
+    N, S, R = perm.shape[0], grads.shape[0], hp.shape[0]
     loss_s, correct_s = np.zeros(S), np.zeros(S, np.int64)
     tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
     for s in range(0, N, batch_size):
@@ -420,7 +421,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                         dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
                         act_off, drops, drop_off, deltas, delta_off, tbuf)
             loss, correct = loss_s.sum(), correct_s.sum()
-        update(params, state, grads, hp, opt_code, step0 + steps, nthreads, max_norm)
+        update(params, state, grads, hp[min(steps, R) - 1], opt_code, step0 + steps, nthreads, max_norm)
         tot_loss += loss
         tot_correct += correct
         seen += B

@@ -120,16 +120,19 @@ def train_step(params, grads, state, x, y, hp, opt_code, step, dims, has_bias, a
 
 def train_epoch(params, grads, state, X, Y, perm, batch_size, drop_last, scale, shift, hp, opt_code,
                 step0, dims, has_bias, act_codes, drop_p, loss_code, seed):
-    """Steps over batches perm[s:s+batch_size] of X*scale+shift; step0 = steps already taken.
-    Returns (sample-weighted mean loss, accuracy, steps taken)."""
+    """Steps over batches perm[s:s+batch_size] of X*scale+shift; step0 = steps already taken; hp (H,)
+    for every step, or (R, H): step k (0-based) uses row min(k, R-1). Returns (sample-weighted mean
+    loss, accuracy, steps taken)."""
     N, tot_loss, tot_correct, seen, steps = len(perm), 0.0, 0, 0, 0
+    table = np.atleast_2d(hp)
     for s in range(0, N, batch_size):
         idx = perm[s:s + batch_size]
         if len(idx) < batch_size and drop_last:
             break
         x = (X[idx].astype(params.dtype) * params.dtype.type(scale) + params.dtype.type(shift))
         steps += 1
-        loss, correct = train_step(params, grads, state, x, Y[idx], hp, opt_code, step0 + steps, dims,
+        hp_k = table[min(steps, len(table)) - 1]
+        loss, correct = train_step(params, grads, state, x, Y[idx], hp_k, opt_code, step0 + steps, dims,
                                    has_bias, act_codes, drop_p, loss_code, seed)
         tot_loss += loss * len(idx)
         tot_correct += correct
