@@ -1,4 +1,5 @@
-"""Fused-path glue of `fastnn train`: drive fastnn.fused.FusedMLP (loop.choose_trainer picks it or eager).
+"""Fused-path glue of `fastnn train`: drive fastnn.fused.FusedMLP or fastnn.fused_cnn.FusedCNN
+(`fused_reason` says which applies; loop.choose_trainer picks it or eager).
 
 FusedMLP shares the model's weights and the optimizer's flat state, so nothing is copied in or out and
 checkpoints are the same whichever path wrote them. One compiled call (CPU) or one graph launch per
@@ -7,16 +8,42 @@ step (CUDA) per batch; per epoch one call unless a progress bar or a per-step sc
 from .evaluation import evaluate
 
 
+def fused_reason(model, optimizer, input_shape):
+    """(None, 'plain MLP') or (None, 'CNN') when a fused trainer applies to model + cross-entropy on
+    inputs of input_shape (C, H, W); else (why not, None): the CNN's reason for models with a Conv2d."""
+    from .. import nn
+    from ..fused import fused_unsupported_reason
+    from ..fused_cnn import fused_cnn_unsupported_reason
+
+    loss = nn.CrossEntropyLoss()
+    why_not = fused_unsupported_reason(model, loss, optimizer)
+    if why_not is None:
+        return None, "plain MLP"
+    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return why_not, None
+    why_not = fused_cnn_unsupported_reason(model, loss, optimizer, input_shape)
+    return (None, "CNN") if why_not is None else (why_not, None)
+
+
+def make_fused(model, optimizer, input_shape):
+    """The FusedMLP or FusedCNN of model + cross-entropy (fused_reason says which applies)."""
+    from ..fused import FusedMLP
+    from ..fused_cnn import FusedCNN
+    from ..nn import CrossEntropyLoss
+
+    if fused_reason(model, optimizer, input_shape)[1] == "CNN":
+        return FusedCNN(model, CrossEntropyLoss(), optimizer, input_shape)
+    return FusedMLP(model, CrossEntropyLoss(), optimizer)
+
+
 class FusedTrainer:
-    """train_epoch through fastnn.fused.FusedMLP, visiting rows in the loop's own permutation."""
+    """train_epoch through fastnn.fused.FusedMLP / fastnn.fused_cnn.FusedCNN (make_fused), visiting rows
+    in the loop's own permutation."""
 
     name = "fused"
 
-    def __init__(self, model, optimizer, step_scheduler=None):
-        from ..fused import FusedMLP
-        from ..nn import CrossEntropyLoss
-
-        self.fm = FusedMLP(model, CrossEntropyLoss(), optimizer)
+    def __init__(self, model, optimizer, step_scheduler=None, input_shape=(1, 28, 28)):
+        self.fm = make_fused(model, optimizer, input_shape)
         self.optimizer, self.scheduler = optimizer, step_scheduler
 
     def train_epoch(self, x, y, perm, batch_size, progress=None):

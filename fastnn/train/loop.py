@@ -13,8 +13,8 @@ from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
 from .data import load_data
 from .evaluation import evaluate, logits_numpy, loss_and_accuracy, model_backend  # noqa: F401 (re-exported)
-from .fused import FusedTrainer
-from .models import build_model, expected_shapes, is_cnn
+from .fused import FusedTrainer, fused_reason
+from .models import build_model, expected_shapes, image_shape, is_cnn
 from . import runs, warmup
 
 
@@ -122,13 +122,11 @@ class EagerTrainer:
 # ---- the trainer choice ---------------------------------------------------------------------------
 def choose_trainer(cfg, model, optimizer, step_scheduler=None):
     """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager."""
-    from ..fused import fused_unsupported_reason
-    from ..nn import CrossEntropyLoss
-
     per_step = step_scheduler is not None
     if cfg.path == "eager":
         return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", "requested with --path eager"
-    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer)
+    shape = image_shape(cfg.dataset)
+    why_not, kind = fused_reason(model, optimizer, shape)
     if why_not is not None:
         if cfg.path == "fused":
             raise ValueError(f"--path fused cannot run this configuration: {why_not}")
@@ -138,9 +136,10 @@ def choose_trainer(cfg, model, optimizer, step_scheduler=None):
                                        else "epoch (per 1/50 epoch while a progress bar is shown)")
     else:
         how = "one CUDA graph launch per step, one host sync per epoch"
-    why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
+    impl = "fastnn.fused.FusedMLP" if kind == "plain MLP" else "fastnn.fused_cnn.FusedCNN"
+    why = f"{cfg.device}, {kind}, {cfg.optimizer}: {impl}, {how}"
     prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
-    return FusedTrainer(model, optimizer, step_scheduler), "fused", prefix + why
+    return FusedTrainer(model, optimizer, step_scheduler, shape), "fused", prefix + why
 
 
 # ---- the run --------------------------------------------------------------------------------------
