@@ -166,7 +166,7 @@ def test_unsupported_layers_say_why_and_train_eager(tmp_path):
 
     res = run(TrainConfig(model="resnet18", dataset="synthetic", synthetic_size=(8, 4), epochs=1, batch_size=4,
                           quiet=True, out=str(tmp_path)), log=lambda *a: None)
-    assert res["path"] == "eager" and "BatchNorm2d" in res["reason"]
+    assert res["path"] == "eager" and "ResNet, not an nn.Sequential" in res["reason"]
 
 
 def test_fastnn_train_lenet5_takes_the_fused_path(tmp_path):
