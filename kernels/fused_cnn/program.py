@@ -136,9 +136,9 @@ class Workspace:
     dfeat (S, Bs, F)                d loss / d features (the head's input gradient)
     work  (S, work_size)            conv im2col scratch (kernels/conv2d work_size)
     mlp   a fused_mlp Workspace for the head (its own acts, drops, deltas, transposes)
-    Bound: per shard Bs * (sum of the non-activation op outputs + F + idx_size) + 2*max(sizes) +
-    work_size + the head's buffers elements, e.g. LeNet-5 at batch 64 on 2 threads: 32 * ~8.3k
-    floats = ~1 MB float32 per shard; the examples Net: 32 * ~77k = ~10 MB per shard.
+    Bound: per shard Bs * (sum of the non-activation regions + F) floats + Bs * idx_size int64 +
+    2*max(sizes) + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads: 32 * (9.1k
+    floats + 1.6k indices) = ~1.6 MB float32 per shard; the examples Net: 32 * (87k + 9.2k) = ~14 MB.
     """
 
     def __init__(self, program, batch_size, dtype=np.float32, head_dropout=None, shards=1):
