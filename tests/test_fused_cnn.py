@@ -178,3 +178,17 @@ def test_fastnn_train_lenet5_takes_the_fused_path(tmp_path):
     assert res["path"] == "fused" and "FusedCNN" in res["reason"]
     h = res["history"]
     assert h[-1]["train_loss"] < h[0]["train_loss"]
+
+
+def test_fastnn_compile_and_the_cache_probe_cover_the_fused_cnn():
+    """`fastnn compile --model lenet5` compiles (or loads) the fused CNN kernel, and the background
+    compile's probe then finds it cached (so a warm `fastnn train` starts fused)."""
+    from fastnn.train import TrainConfig
+    from fastnn.train.precompile import precompile
+    from fastnn.train.warmup import fused_cached
+
+    cfg = TrainConfig(model="lenet5", dataset="synthetic")
+    lines = []
+    out = precompile(cfg, log=lines.append)
+    assert out["fused"] is not None and lines[0].startswith("fused kernel:")
+    assert fused_cached(cfg)
