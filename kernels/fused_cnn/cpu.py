@@ -79,8 +79,11 @@ def image_forward(acts, act_off, sizes, idx, prog, tabs, probs, params, i, row, 
                     bo = params[r[F_BOFF] + o]
                     for q in range(o * OH * OW, (o + 1) * OH * OW):
                         of[q] += bo
-        elif op == ACT:
-            act_forward_(out.reshape(-1), r[F_CODE])
+        elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
+            of = out.reshape(-1)
+            if act_off[k + 1] != act_off[k]:
+                of[:] = x.reshape(-1)
+            act_forward_(of, r[F_CODE])
         elif op == MAXPOOL:
             t = r[F_TAB]
             max_image_forward(out, idx[r[F_IDX]:r[F_IDX] + O * OH * OW].reshape((O, OH, OW)), x,
