@@ -223,3 +223,14 @@ def test_fastnn_train_stops_a_diverging_fused_cnn_run(tmp_path):
                       optimizer="sgd", batch_size=32, quiet=True, out=str(tmp_path))
     with pytest.raises(RuntimeError, match="training diverged at epoch 1"):
         run(cfg, log=lambda *a: None)
+
+
+def test_backends_without_a_fused_cnn_say_so(backend):
+    """cpu runs the fused CNN; cuda has none (Backend.fused_cnn_features is None): the reason says so, and
+    `fastnn train` then trains such a model on the eager path."""
+    model = _odd_net().to(backend)
+    why = fused_cnn_unsupported_reason(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()), (2, 13, 13))
+    if backend == "cpu":
+        assert why is None
+    else:
+        assert why == f"the {backend} backend has no fused CNN"
