@@ -1,5 +1,5 @@
-"""CNN training speed: fastnn (eager loop: model(x), loss.backward(), optimizer.step()) against PyTorch on
-real MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1].
+"""CNN training speed: fastnn's eager loop (model(x), loss.backward(), optimizer.step()), fastnn's fused CNN
+(fastnn.fused_cnn.FusedCNN: one compiled call per epoch, "fastnn-fused") and PyTorch on real MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1].
 
 Like bench/compare.py (whose workers, thread caps and summaries this reuses): every (system, batch,
 threads) runs in its own subprocess, systems alternate, epoch 1 is warm-up. Each "epoch" trains on a
@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import summarize, thread_env  # noqa: E402
 
-SYSTEMS = ("fastnn-eager", "torch")
+SYSTEMS = ("fastnn-eager", "fastnn-fused", "torch")
 
 
 def _lib(system, threads):
@@ -57,6 +57,8 @@ def worker(system, model, batch, threads, epochs, subset, seed):
     lib.manual_seed(seed)
     net = _model(lib, model)
     opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+    if system == "fastnn-fused":
+        return fused_worker(lib, net, opt, xtr, ytr, batch, epochs, seed)
     X, Y = lib.tensor(xtr), lib.tensor(ytr)
     rng, times = np.random.default_rng(seed), []
     for _ in range(epochs):
@@ -71,6 +73,23 @@ def worker(system, model, batch, threads, epochs, subset, seed):
         times.append((time.perf_counter() - t) * 60000 / len(xtr))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"times": times, "rss_mb": rss, "final_loss": float(loss.item())}
+
+
+def fused_worker(lib, net, opt, xtr, ytr, batch, epochs, seed):
+    """Epochs of FusedCNN over the same permutations: the first includes the compile (or cache load)."""
+    import numpy as np
+
+    from fastnn.fused_cnn import FusedCNN
+
+    fc = FusedCNN(net, lib.nn.CrossEntropyLoss(), opt, xtr.shape[1:])
+    rng, times = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        perm = rng.permutation(len(xtr))
+        t = time.perf_counter()
+        loss, _ = fc.epoch(xtr, ytr, batch, perm=perm)
+        times.append((time.perf_counter() - t) * 60000 / len(xtr))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"times": times, "rss_mb": rss, "final_loss": float(loss)}
 
 
 def spawn(args, timeout):

@@ -48,6 +48,11 @@ def _layers(model):
     mods = list(model)
     if mods and isinstance(mods[0], nn.Flatten):
         mods = mods[1:]
+    return mlp_layers(mods)
+
+
+def mlp_layers(mods):
+    """_layers of the module list mods (Linear, act, [Dropout], ..., Linear); also the fused CNN's head."""
     sizes, acts, bias, drops, i = [], [], [], [], 0
     while i < len(mods):
         lin = mods[i]
@@ -95,6 +100,13 @@ def fused_unsupported_reason(model, loss_fn, optimizer, data_parallel=False):
     loss = _loss_name(loss_fn)
     if loss not in ("cross_entropy", "mse"):
         return f"unsupported {loss}"
+    return optimizer_reason(model, optimizer, "fused_mlp_features", "fused MLP", layers[1], layers[3], loss,
+                            data_parallel)
+
+
+def optimizer_reason(model, optimizer, features_attr, what, acts, drops, loss, data_parallel=False):
+    """None when the optimizer and the backend's `features_attr` (a FusedMLPFeatures) can run a fused
+    `what` with hidden activations acts, dropout drops and loss [data-parallel]; otherwise why not."""
     name = _OPTS.get(type(optimizer))
     if name is None:
         return f"optimizer {type(optimizer).__name__} has no fused update"
@@ -106,44 +118,50 @@ def fused_unsupported_reason(model, loss_fn, optimizer, data_parallel=False):
         return "the optimizer's parameters must be model.parameters(), in order"
     if len(set(buf.steps)) != 1:
         return "parameters were stepped different numbers of times"
-    be, features = buf.backend, buf.backend.fused_mlp_features
+    be = buf.backend
+    features = getattr(be, features_attr)
     if features is None:
-        return f"the {be.name} backend has no fused MLP"
+        return f"the {be.name} backend has no {what}"
     if buf.flat.dtype.name not in features.dtypes:
-        return f"parameters of dtype {buf.flat.dtype} (the {be.name} fused MLP takes {sorted(features.dtypes)})"
-    acts, drops = layers[1], layers[3]
+        return f"parameters of dtype {buf.flat.dtype} (the {be.name} {what} takes {sorted(features.dtypes)})"
     bad = sorted(set(acts) - features.activations)
     if bad:
-        return f"the {be.name} fused MLP has no {bad[0]} activation"
+        return f"the {be.name} {what} has no {bad[0]} activation"
     if any(drops) and not features.dropout:
-        return f"the {be.name} fused MLP has no dropout"
+        return f"the {be.name} {what} has no dropout"
     if loss not in features.losses:
-        return f"the {be.name} fused MLP has no {'MSE' if loss == 'mse' else loss} loss"
-    if data_parallel and not features.data_parallel:
-        return f"the {be.name} fused MLP has no data-parallel mode"
+        return f"the {be.name} {what} has no {'MSE' if loss == 'mse' else loss} loss"
+    if data_parallel and not getattr(features, "data_parallel", False):
+        return f"the {be.name} {what} has no data-parallel mode"
     return None
 
 
 class FusedMLP:
     """One compiled call per training step (`step`) or per epoch (`epoch`) for a plain MLP."""
 
+    features_attr = "fused_mlp_features"   # the backend's FusedMLPFeatures of this kind of model
+
     def __init__(self, model, loss_fn, optimizer, data_parallel=False):
         reason = fused_unsupported_reason(model, loss_fn, optimizer, data_parallel)
         if reason is not None:
             raise ValueError(f"FusedMLP cannot train this model: {reason}")
         sizes, acts, bias, drops = _layers(model)
-        self.model, self.optimizer = model, optimizer
-        self.group, self.buf = optimizer.param_groups[0], optimizer.flat_buffers(0)[0]
-        self.name = _OPTS[type(optimizer)]
-        self.backend = self.buf.backend
-        self.has_dropout = any(drops)
-        optimizer.init_flat_state(0)
+        self._bind(model, optimizer, drops)
         self.spec = FusedMLPSpec(sizes=sizes, activations=acts, bias=bias, dropout=drops,
                                  loss=_loss_name(loss_fn), optimizer=self.name, hparams=self.group,
                                  params=self.buf.flat, state=self.buf.state, step=self.buf.steps[0],
                                  process_group=_default_group() if data_parallel else None)
         self.impl = self.backend.fused_mlp(self.spec)
         self.clip_grad_norm = None
+
+    def _bind(self, model, optimizer, drops):
+        """The model, the optimizer's one group and flat buffer (state initialised), its backend."""
+        self.model, self.optimizer = model, optimizer
+        self.group, self.buf = optimizer.param_groups[0], optimizer.flat_buffers(0)[0]
+        self.name = _OPTS[type(optimizer)]
+        self.backend = self.buf.backend
+        self.has_dropout = any(drops)
+        optimizer.init_flat_state(0)
 
     def _before(self):
         self.buf.sync()
@@ -200,7 +218,8 @@ class FusedMLP:
         else:
             perm = np.arange(N, dtype=np.int64)
         args = (int(batch_size), bool(drop_last), float(scale), float(shift))
-        if on_step is not None and not (self.backend.fused_mlp_features.on_step or self.spec.process_group):
+        if on_step is not None and not (getattr(self.backend, self.features_attr).on_step
+                                        or getattr(self.spec, "process_group", None)):
             return self._epoch_per_step(X, Y, perm, args, on_step)
         self._before()
         if on_step is None:

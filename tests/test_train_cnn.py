@@ -19,10 +19,14 @@ def _silent(**kw):
     return res, lines
 
 
-def test_lenet5_learns_synthetic_digits_and_says_why_eager(tmp_path):
-    res, lines = _silent(model="lenet5", epochs=5, out=str(tmp_path), lr=3e-3, normalize=True,
+@pytest.mark.parametrize("path", ["auto", "eager"])
+def test_lenet5_learns_synthetic_digits_and_says_which_path(tmp_path, path):
+    res, lines = _silent(model="lenet5", epochs=5, out=str(tmp_path), lr=3e-3, normalize=True, path=path,
                          **dict(QUIET, synthetic_size=(512, 128)))
-    assert res["path"] == "eager" and "Conv2d" in res["reason"]
+    if path == "auto":   # the fused CNN (fastnn/fused_cnn.py); --path eager keeps autograd
+        assert res["path"] == "fused" and "FusedCNN" in res["reason"]
+    else:
+        assert res["path"] == "eager" and "--path eager" in res["reason"]
     h = res["history"]
     assert h[-1]["train_loss"] < h[0]["train_loss"] and h[-1]["test_acc"] > 0.5   # 10 classes: chance is 0.1
     tensors, _ = load_checkpoint(tmp_path / "checkpoint.safetensors")

@@ -70,6 +70,17 @@ class FusedMLPSpec:
         return sum(o * i + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], self.bias))
 
 
+@dataclass
+class FusedCNNSpec(FusedMLPSpec):
+    """A Sequential CNN's fused training, as fastnn.fused_cnn.FusedCNN hands it to `Backend.fused_cnn`:
+    per-image `ops` on images of `input_shape` (C, H, W) (op dicts of kernels/fused_cnn/program.py:
+    conv, act, maxpool, dropout), Flatten, then the head the FusedMLPSpec fields describe (sizes[0] =
+    the flattened features), cross-entropy. params / state / hparams / step / seed as FusedMLPSpec, the
+    flat buffer in model.parameters() order: each conv's W (O, C/groups, KH, KW) and b, then the head."""
+    input_shape: tuple = None
+    ops: tuple = ()
+
+
 def _per_layer(v, n):
     """v repeated n times when it is one value (a str, bool or number), else list(v)."""
     return [v] * n if isinstance(v, str) or not hasattr(v, "__iter__") else list(v)
@@ -196,6 +207,14 @@ class Backend:
         accuracy) over rows perm of X*scale + shift in batches; attributes `steps` (the step count,
         which the caller may set between calls) and `seed` (the dropout seed of the next call)."""
         raise NotImplementedError
+
+    fused_cnn_features = None  # a FusedMLPFeatures (its activations serve conv and head layers) where fused_cnn runs
+
+    def fused_cnn(self, spec):
+        """The fused CNN training of `spec` (a FusedCNNSpec): an object like fused_mlp's, whose step/epoch
+        take images flattened to (N, C*H*W); None where this backend has none (cuda: training falls back
+        to the eager path)."""
+        return None
 
     # ---- convolution (kernels/conv2d; NCHW, zero padding (ph, pw) on both sides, no bias) ---------
     def conv2d(self, x, w, stride, padding, dilation, groups):

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from . import cpu_fused
+from . import cpu_fused, cpu_fused_cnn
 from .base import Backend, bn_channels, bn_view, raise_bad_indices
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
@@ -275,6 +275,12 @@ class CPUBackend(Backend):
 
             return CPUFusedMLPDataParallel(spec)
         return cpu_fused.CPUFusedMLP(spec)
+
+    fused_cnn_features = cpu_fused_cnn.FEATURES
+
+    def fused_cnn(self, spec):
+        """The whole-CNN training step/epoch in one Numba call (fastnn/backends/cpu_fused_cnn.py)."""
+        return cpu_fused_cnn.CPUFusedCNN(spec)
 
     # ---- convolution ---------------------------------------------------------------------------
     def _conv_args(self, w_shape, stride, padding, dilation, groups):

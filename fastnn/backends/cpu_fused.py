@@ -57,7 +57,7 @@ class CPUFusedMLP:
         self.dtype = self.params.dtype
         self.dims = np.asarray(spec.sizes, np.int64)
         self.has_bias = list(spec.bias)
-        self.w_off, self.b_off, P = param_layout(self.dims, self.has_bias)
+        self.w_off, self.b_off, P = self._layout()
         if self.params.shape != (P,):
             raise ValueError(f"fused_mlp: params must have {P} elements for sizes {list(spec.sizes)}, "
                              f"got {self.params.shape}")
@@ -82,6 +82,13 @@ class CPUFusedMLP:
                 state[row] = table.state_fill(self.desc.name, name, spec.hparams)
         return state
 
+    def _layout(self):
+        """(w_off, b_off, P) of the flat parameters (the fused CNN adds its convolutions)."""
+        return param_layout(self.dims, self.has_bias)
+
+    def _workspace(self, rows, S):
+        return Workspace(self.dims, rows, self.dtype, self.drop_p if len(self.dims) > 2 else None, shards=S)
+
     @property
     def grads(self):
         return self._grads[0]
@@ -97,8 +104,7 @@ class CPUFusedMLP:
         S = shards_for(B, nt)
         if self.ws is None or not self.ws.fits(B, S):
             rows = B if self.ws is None else max(B, self.ws.batch_size)
-            self.ws = Workspace(self.dims, rows, self.dtype, self.drop_p if len(self.dims) > 2 else None,
-                                shards=S)
+            self.ws = self._workspace(rows, S)
         if self._grads.shape[0] != S:
             self._grads = np.zeros((S, self.params.size), self.dtype)
         return nt
@@ -177,18 +183,23 @@ class CPUFusedMLP:
         return opt_code, table_
 
     def _epoch(self, X, Y, perm, B, drop_last, scale, shift, what, on_step=None):
-        from fastnn.kernels.fused_mlp import cpu
-
         y_idx, y_val = self._check_targets(np.asarray(Y), X.shape[0], what)
         nt = self._prepare(B)
         nsteps = perm.shape[0] // B if drop_last else -(-perm.shape[0] // B)
         opt_code, hp = self._hp_table(nsteps, on_step)
+        loss, acc, steps = self._run(X, y_idx, y_val, perm, B, drop_last, scale, shift, nt, opt_code, hp)
+        self.steps += steps
+        return loss, acc
+
+    def _run(self, X, y_idx, y_val, perm, B, drop_last, scale, shift, nt, opt_code, hp):
+        """One compiled train_epoch call with the (R, H) hyper-parameter table hp: (mean loss, accuracy,
+        steps taken)."""
+        from fastnn.kernels.fused_mlp import cpu
+
         ws = self.ws
         with flush_denormals():  # see kernels/fpenv.py: subnormal optimizer state is ~100x slower
-            loss, acc, steps = cpu.train_epoch(
+            return cpu.train_epoch(
                 self.params, self._grads, self.state, X, y_idx, y_val, perm, B, bool(drop_last), float(scale),
                 float(shift), hp, opt_code, self.steps, self.dims, self.w_off, self.b_off, self.act_codes,
                 self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts, ws.act_off,
                 ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf, nt, float(self.clip_grad_norm or 0.0))
-        self.steps += steps
-        return loss, acc

@@ -1,4 +1,5 @@
-"""Fused-path glue of `fastnn train`: drive fastnn.fused.FusedMLP (loop.choose_trainer picks it or eager).
+"""Fused-path glue of `fastnn train`: drive fastnn.fused.FusedMLP or fastnn.fused_cnn.FusedCNN
+(`fused_reason` says which applies; loop.choose_trainer picks it or eager).
 
 FusedMLP shares the model's weights and the optimizer's flat state, so nothing is copied in or out and
 checkpoints are the same whichever path wrote them. One compiled call (CPU) or one graph launch per
@@ -7,16 +8,45 @@ step (CUDA) per batch; per epoch one call unless a progress bar needs more.
 from .evaluation import evaluate
 
 
+def fused_reason(model, optimizer, input_shape, data_parallel=False):
+    """(None, 'plain MLP') or (None, 'CNN') when a fused trainer applies to model + cross-entropy on
+    inputs of input_shape (C, H, W) [in data-parallel mode]; else (why not, None): the CNN's reason
+    for models with a Conv2d."""
+    from .. import nn
+    from ..fused import fused_unsupported_reason
+    from ..fused_cnn import fused_cnn_unsupported_reason
+
+    loss = nn.CrossEntropyLoss()
+    why_not = fused_unsupported_reason(model, loss, optimizer, data_parallel)
+    if why_not is None:
+        return None, "plain MLP"
+    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return why_not, None
+    if data_parallel:
+        return "the fused CNN has no data-parallel mode", None
+    why_not = fused_cnn_unsupported_reason(model, loss, optimizer, input_shape)
+    return (None, "CNN") if why_not is None else (why_not, None)
+
+
+def make_fused(model, optimizer, input_shape, data_parallel=False):
+    """The FusedMLP or FusedCNN of model + cross-entropy (fused_reason says which applies)."""
+    from ..fused import FusedMLP
+    from ..fused_cnn import FusedCNN
+    from ..nn import CrossEntropyLoss
+
+    if fused_reason(model, optimizer, input_shape, data_parallel)[1] == "CNN":
+        return FusedCNN(model, CrossEntropyLoss(), optimizer, input_shape)
+    return FusedMLP(model, CrossEntropyLoss(), optimizer, data_parallel=data_parallel)
+
+
 class FusedTrainer:
-    """train_epoch through fastnn.fused.FusedMLP, visiting rows in the loop's own permutation."""
+    """train_epoch through fastnn.fused.FusedMLP / fastnn.fused_cnn.FusedCNN (make_fused), visiting rows
+    in the loop's own permutation."""
 
     name = "fused"
 
-    def __init__(self, model, optimizer, step_scheduler=None, data_parallel=False):
-        from ..fused import FusedMLP
-        from ..nn import CrossEntropyLoss
-
-        self.fm = FusedMLP(model, CrossEntropyLoss(), optimizer, data_parallel=data_parallel)
+    def __init__(self, model, optimizer, step_scheduler=None, input_shape=(1, 28, 28), data_parallel=False):
+        self.fm = make_fused(model, optimizer, input_shape, data_parallel)
         self.optimizer, self.scheduler = optimizer, step_scheduler
         # data-parallel: every rank makes the same calls (no per-rank progress chunks); rank 0 evaluates
         self.data_parallel = data_parallel

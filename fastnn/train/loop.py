@@ -13,8 +13,8 @@ from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .config import TrainConfig, make_optimizer, make_scheduler
 from .data import load_data
 from .evaluation import evaluate, logits_numpy, loss_and_accuracy, model_backend  # noqa: F401 (re-exported)
-from .fused import FusedTrainer
-from .models import build_model, expected_shapes, is_cnn
+from .fused import FusedTrainer, fused_reason
+from .models import build_model, expected_shapes, image_shape, is_cnn
 from . import runs, warmup
 
 
@@ -122,14 +122,12 @@ class EagerTrainer:
 # ---- the trainer choice ---------------------------------------------------------------------------
 def choose_trainer(cfg, model, optimizer, step_scheduler=None, data_parallel=False):
     """(trainer, 'fused' | 'eager', reason) for cfg.path in auto / fused / eager; data_parallel: inside
-    an MPI job (the fused trainer then runs FusedMLP(data_parallel=True))."""
-    from ..fused import fused_unsupported_reason
-    from ..nn import CrossEntropyLoss
-
+    an MPI job (the fused trainer then runs its data-parallel mode)."""
     per_step = step_scheduler is not None
     if cfg.path == "eager":
         return EagerTrainer(model, optimizer, step_scheduler, per_step), "eager", "requested with --path eager"
-    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer, data_parallel)
+    shape = image_shape(cfg.dataset)
+    why_not, kind = fused_reason(model, optimizer, shape, data_parallel)
     if why_not is not None:
         if cfg.path == "fused":
             raise ValueError(f"--path fused cannot run this configuration: {why_not}")
@@ -142,9 +140,10 @@ def choose_trainer(cfg, model, optimizer, step_scheduler=None, data_parallel=Fal
                + ("; the scheduler's per-step lr table is filled before each call)" if per_step else ")"))
     else:
         how = "one CUDA graph launch per step, one host sync per epoch"
-    why = f"{cfg.device}, plain MLP, {cfg.optimizer}: fastnn.fused.FusedMLP, {how}"
+    impl = "fastnn.fused.FusedMLP" if kind == "plain MLP" else "fastnn.fused_cnn.FusedCNN"
+    why = f"{cfg.device}, {kind}, {cfg.optimizer}: {impl}, {how}"
     prefix = "requested with --path fused; " if cfg.path == "fused" else "auto: "
-    return FusedTrainer(model, optimizer, step_scheduler, data_parallel), "fused", prefix + why
+    return FusedTrainer(model, optimizer, step_scheduler, shape, data_parallel), "fused", prefix + why
 
 
 # ---- the run --------------------------------------------------------------------------------------

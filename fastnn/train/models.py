@@ -19,6 +19,11 @@ def is_cnn(name):
     return name in CNNS
 
 
+def image_shape(dataset):
+    """(C, H, W) of one image of the dataset: CIFAR-10 (3, 32, 32), the MNIST family (1, 28, 28)."""
+    return (3, 32, 32) if dataset == "cifar10" else (1, 28, 28)
+
+
 def model_spec(name):
     """(dims, activation) of a zoo MLP; unknown names are refused with the list of known ones."""
     if name not in ZOO:

@@ -15,13 +15,13 @@ def cache_location():
 
 def precompile(cfg, log=print):
     """Compile (or load) every kernel cfg's run needs; returns {'fused': seconds or None, 'eager': seconds}."""
-    from ..fused import fused_unsupported_reason
-    from ..nn import CrossEntropyLoss
     from . import warmup
+    from .fused import fused_reason
+    from .models import image_shape
 
     out = {"fused": None}
     model, optimizer, _, _ = warmup._throwaway(cfg)
-    why_not = fused_unsupported_reason(model, CrossEntropyLoss(), optimizer)
+    why_not = fused_reason(model, optimizer, image_shape(cfg.dataset))[0]
     if cfg.path != "eager" and cfg.device == "cpu" and why_not is None:
         t = time.perf_counter()
         cached = warmup.fused_cached(cfg)

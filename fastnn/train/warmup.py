@@ -38,7 +38,7 @@ def _throwaway(cfg):
     run's data; fastnn's generator is left as it was, so the run's random stream does not change."""
     from ..backends import get_backend
     from .config import make_optimizer
-    from .models import build_model, is_cnn
+    from .models import build_model, image_shape, is_cnn
 
     rng = get_backend("cpu").rng
     saved = rng.bit_generator.state
@@ -47,7 +47,7 @@ def _throwaway(cfg):
     finally:
         rng.bit_generator.state = saved
     optimizer = make_optimizer(cfg, model.parameters())
-    shape = ((3, 32, 32) if cfg.dataset == "cifar10" else (1, 28, 28)) if is_cnn(cfg.model) else (784,)
+    shape = image_shape(cfg.dataset) if is_cnn(cfg.model) else (784,)
     x = np.random.default_rng(0).uniform(-1, 1, (2,) + shape).astype(next(iter(model.parameters()))._data.dtype)
     return model, optimizer, x, np.zeros(2, np.int64)
 
@@ -56,12 +56,12 @@ def compile_fused(cfg):
     """Compile the fused kernel cfg's run uses (or load it from the cache) by one throwaway step, and the
     evaluation kernels of the fused path (our GEMM on the fused kernels' threads, as FusedTrainer runs
     it: without them the first fused epoch's evaluation compiled them, seconds long)."""
-    from ..fused import FusedMLP
-    from ..nn import CrossEntropyLoss
+    from .fused import make_fused
     from .loop import evaluate
+    from .models import image_shape
 
     model, optimizer, x, y = _throwaway(cfg)
-    fm = FusedMLP(model, CrossEntropyLoss(), optimizer)
+    fm = make_fused(model, optimizer, image_shape(cfg.dataset))
     fm.epoch(x, y, batch_size=2, perm=np.arange(2))
     with fm.backend.shared_thread_pool():
         evaluate(model, x, y)
@@ -81,11 +81,12 @@ def fused_cached(cfg):
     False when it would have to be compiled: that compile is aborted before it starts."""
     from numba.core import event
 
+    from fastnn.kernels.fused_cnn import cpu as cnn
     from fastnn.kernels.fused_mlp import cpu
 
     class Abort(event.Listener):
         def on_start(self, ev):
-            if ev.data.get("dispatcher") is cpu.train_epoch:
+            if ev.data.get("dispatcher") in (cpu.train_epoch, cnn.train_epoch):
                 raise _WouldCompile()
 
         def on_end(self, ev):

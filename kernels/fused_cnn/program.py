@@ -1,0 +1,160 @@
+"""The fused CNN's layer program and workspace: one int64 row per per-image op (the table FIELDS below is
+the only description of a row), the flat parameter layout, and every working buffer.
+
+A model is `ops` (per image, in order: conv, act, maxpool, dropout) then Flatten, then a fused-MLP head
+(kernels/fused_mlp: Linear, act, [Dropout], ..., Linear) and cross-entropy. Ops are plain dicts built
+by the engine (fastnn/fused_cnn.py):
+
+    {"op": "conv", "C", "H", "W", "O", "KH", "KW", "stride", "padding", "dilation", "groups", "bias"}
+    {"op": "act", "act": "relu" | "sigmoid" | "tanh"}
+    {"op": "maxpool", "kernel", "stride", "padding", "dilation", "ceil_mode"}   (pairs (h, w))
+    {"op": "dropout", "p"}
+
+Flat parameters (torch order, model.parameters()): per conv W (O, C/groups, KH, KW) then b (O,), then
+the head's W_l, b_l (fused_mlp/workspace.param_layout, shifted by the conv parameters' size).
+"""
+import numpy as np
+
+from ..activation.codes import act_code
+from ..fused_mlp.workspace import Workspace as MLPWorkspace
+from ..fused_mlp.workspace import param_layout
+from ..pool2d.windows import check_windows, sliding
+
+OP = {"conv": 0, "act": 1, "maxpool": 2, "dropout": 3}
+
+# one program row: the op code, its input (C,H,W) and output (O,OH,OW) per image, conv geometry,
+# conv parameter offsets (b_off -1: no bias), the act code or the dropout hash's layer id, and the
+# offsets of its pool window tables (hs, hn, ws, wn at tab_off, +OH, +2OH, +2OH+OW) and of its argmax
+# indices in a shard's index buffer (per image stride O*OH*OW)
+FIELDS = ("op", "C", "H", "W", "O", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "groups",
+          "w_off", "b_off", "code", "tab_off", "idx_off")
+(F_OP, F_C, F_H, F_W, F_O, F_OH, F_OW, F_KH, F_KW, F_SH, F_SW, F_PH, F_PW, F_DH, F_DW, F_GROUPS,
+ F_WOFF, F_BOFF, F_CODE, F_TAB, F_IDX) = range(len(FIELDS))
+DROPOUT_LAYER0 = 1 << 20   # dropout hash layer id of op k: DROPOUT_LAYER0 + k (the head's layers are 0..)
+
+
+def _pair(v):
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+class Program:
+    """prog (K, len(FIELDS)) int64, tabs (pool window tables) int64, probs (K,) float64 dropout p,
+    sizes (K+1,) per-image element counts (input, then each op's output), the head's dims / offsets,
+    and P (total parameters). `input_shape` (C, H, W)."""
+
+    def __init__(self, input_shape, ops, head_sizes, head_bias):
+        C, H, W = (int(v) for v in input_shape)
+        self.input_shape = (C, H, W)
+        rows, tabs, probs, sizes, idx_n, w = [], [], [], [C * H * W], 0, 0
+        for k, d in enumerate(ops):
+            r = np.zeros(len(FIELDS), np.int64)
+            r[F_OP], r[F_C], r[F_H], r[F_W], r[F_BOFF] = OP[d["op"]], C, H, W, -1
+            O, OH, OW = C, H, W
+            if d["op"] == "conv":
+                if d["C"] != C or C % d["groups"] or d["O"] % d["groups"]:
+                    raise ValueError(f"fused CNN: conv {k} takes {d['C']} channels (groups {d['groups']}), "
+                                     f"the previous layer gives {C}")
+                (sh, sw), (ph, pw), (dh, dw) = _pair(d["stride"]), _pair(d["padding"]), _pair(d["dilation"])
+                O, KH, KW = int(d["O"]), int(d["KH"]), int(d["KW"])
+                OH, OW = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1, (W + 2 * pw - dw * (KW - 1) - 1) // sw + 1
+                r[F_KH:F_GROUPS + 1] = KH, KW, sh, sw, ph, pw, dh, dw, d["groups"]
+                r[F_WOFF] = w
+                w += O * (C // d["groups"]) * KH * KW
+                if d["bias"]:
+                    r[F_BOFF] = w
+                    w += O
+            elif d["op"] == "act":
+                r[F_CODE] = act_code(d["act"])
+            elif d["op"] == "maxpool":
+                (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(d[n]) for n in ("kernel", "stride", "padding",
+                                                                                 "dilation"))
+                hs, hn, _, OH = sliding(H, kh, sh, ph, dh, d["ceil_mode"])
+                ws, wn, _, OW = sliding(W, kw, sw, pw, dw, d["ceil_mode"])
+                check_windows(np.concatenate([hn, wn]), "fused CNN max_pool2d")
+                r[F_DH], r[F_DW], r[F_TAB], r[F_IDX] = dh, dw, sum(t.size for t in tabs), idx_n
+                tabs += [hs, hn, ws, wn]
+                idx_n += O * OH * OW
+            elif d["op"] == "dropout":
+                r[F_CODE] = DROPOUT_LAYER0 + k
+            if OH < 1 or OW < 1:
+                raise ValueError(f"fused CNN: op {k} ({d['op']}) gives an empty {OH}x{OW} output from {H}x{W}")
+            r[F_O], r[F_OH], r[F_OW] = O, OH, OW
+            rows.append(r)
+            probs.append(float(d.get("p", 0.0)) if d["op"] == "dropout" else 0.0)
+            sizes.append(O * OH * OW)
+            C, H, W = O, OH, OW
+        if not rows:
+            raise ValueError("fused CNN: the program needs at least one per-image op")
+        self.prog = np.stack(rows)
+        self.tabs = np.concatenate(tabs) if tabs else np.zeros(1, np.int64)
+        self.probs = np.array(probs, np.float64)
+        self.sizes = np.array(sizes, np.int64)
+        self.idx_size = max(idx_n, 1)
+        self.conv_params = w
+        self.head_dims = np.array(head_sizes, np.int64)
+        if self.head_dims[0] != sizes[-1]:
+            raise ValueError(f"fused CNN: the first Linear takes {self.head_dims[0]} features but the "
+                             f"flattened conv output has {sizes[-1]}")
+        self.w_off, self.b_off, Ph = param_layout(self.head_dims, list(head_bias))
+        self.w_off += w
+        self.b_off[self.b_off >= 0] += w
+        self.P = w + Ph
+
+    def act_offsets(self, Bs):
+        """(K+1,) offsets of the input and of each op's output region (Bs, sizes[k]) in a shard's act
+        buffer; an activation works in place (its output region is its input's) unless it follows
+        another activation (whose backward needs its own output), everything else gets its own region;
+        and the buffer's length."""
+        off, o = np.zeros(len(self.sizes), np.int64), Bs * self.sizes[0]
+        act = OP["act"]
+        for k in range(len(self.prog)):
+            if self.prog[k, F_OP] == act and (k == 0 or self.prog[k - 1, F_OP] != act):
+                off[k + 1] = off[k]
+            else:
+                off[k + 1], o = o, o + Bs * self.sizes[k + 1]
+        return off, int(o)
+
+    def work_size(self):
+        """Elements of one conv scratch (the largest conv2d.cpu.work_size of the program's convs)."""
+        from ..conv2d.cpu import work_size
+
+        n = 1
+        for r in self.prog:
+            if r[F_OP] == OP["conv"]:
+                n = max(n, int(work_size(r[F_C], r[F_O], r[F_KH], r[F_KW], r[F_OH], r[F_OW], r[F_GROUPS])))
+        return n
+
+
+class Workspace:
+    """Every per-step buffer for batches of up to batch_size rows in `shards` shards (Bs = ceil(B/S)
+    rows each), allocated once; leading axis = shard.
+
+    acts  (S, sum)   the shard's input images and every op's output, op-major: region k is
+                     (Bs, sizes[k]) at act_off[k] (the last region is the head's (Bs, F) input)
+    idx   (S, Bs, idx_size) int64   max-pool argmax positions per image
+    grad  (S, 2, max(sizes))        ping-pong per-image gradients of the backward
+    dfeat (S, Bs, F)                d loss / d features (the head's input gradient)
+    work  (S, work_size)            conv im2col scratch (kernels/conv2d work_size)
+    mlp   a fused_mlp Workspace for the head (its own acts, drops, deltas, transposes)
+    Bound: per shard Bs * (sum of the non-activation regions + F) floats + Bs * idx_size int64 +
+    2*max(sizes) + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads: 32 * (9.1k
+    floats + 1.6k indices) = ~1.6 MB float32 per shard; the examples Net: 32 * (87k + 9.2k) = ~14 MB.
+    """
+
+    def __init__(self, program, batch_size, dtype=np.float32, head_dropout=None, shards=1):
+        B, S = int(batch_size), int(shards)
+        if B < 1 or S < 1:
+            raise ValueError(f"fused CNN: batch_size and shards must be >= 1, got {batch_size}, {shards}")
+        Bs = -(-B // S)
+        self.batch_size, self.shards, self.dtype = B, S, np.dtype(dtype)
+        self.act_off, n = program.act_offsets(Bs)
+        F = int(program.sizes[-1])
+        self.acts = np.zeros((S, n), dtype)
+        self.idx = np.zeros((S, Bs, program.idx_size), np.int64)
+        self.grad = np.zeros((S, 2, int(program.sizes.max())), dtype)
+        self.dfeat = np.zeros((S, Bs, F), dtype)
+        self.work = np.zeros((S, program.work_size()), dtype)
+        self.mlp = MLPWorkspace(program.head_dims, B, dtype, head_dropout, shards=S)
+
+    def fits(self, batch_size, shards):
+        return shards == self.shards and batch_size <= self.batch_size
