@@ -1,0 +1,151 @@
+"""Direct 2-D convolution kernels for one image (Numba, explicit SIMD from kernels/simd.py), for few
+input channels per group and width stride 1 (LeNet's and the examples Net's first layers), where
+im2col + GEMM spends its time copying and the GEMM's M (output channels) is too small to tile well.
+
+Register tile: 4 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
+AVX-512) along one output (or input) row, for 4 output (or input) channels; the weights are
+broadcast from w2, the image rows read with masked loads (simd.vloadr) whose lane range is the part
+of the window inside the image, so padding costs nothing and no scratch is used. A channel tile
+past the group's end repeats its last channel (computed, never stored).
+Layouts as kernels/conv2d/cpu.py: x (C,H,W), out/dout (O,OH,OW), w2 (O, Cg*KH*KW), C-contiguous.
+"""
+from .._numba import jit
+from ..simd import lanes_of, vbroadcast, vfma, vload, vloadr, vstore, vsum, vzeros
+
+
+@jit
+def _cols(off, n, W):
+    # lanes [lo, hi) of a row chunk of n lanes whose lane 0 reads column off of a row of width W
+    return max(0, -off), min(n, W - off)
+
+
+@jit
+def _tile_rows(t0, end, stride):
+    # offsets of rows t0, t0+1, t0+2, t0+3 (clamped to end-1) in units of stride
+    last = end - 1
+    return (t0 * stride, min(t0 + 1, last) * stride, min(t0 + 2, last) * stride, min(t0 + 3, last) * stride)
+
+
+@jit
+def _store4(arr, base, plane, a, n, count):
+    # arr.flat[base + t*plane : +n] = a[t] for t < count
+    vstore(arr, base, a[0], n)
+    if count > 1:
+        vstore(arr, base + plane, a[1], n)
+    if count > 2:
+        vstore(arr, base + 2 * plane, a[2], n)
+    if count > 3:
+        vstore(arr, base + 3 * plane, a[3], n)
+
+
+@jit
+def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
+    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias
+    C, H, W = x.shape
+    O, CKK = w2.shape
+    OH, OW = out.shape[1], out.shape[2]
+    Cg, Og, L = C // groups, O // groups, lanes_of(out)
+    for g in range(groups):
+        for o0 in range(g * Og, (g + 1) * Og, 4):
+            r = _tile_rows(o0, (g + 1) * Og, CKK)
+            for oh in range(OH):
+                for ow0 in range(0, OW, L):
+                    n = min(L, OW - ow0)
+                    a0 = a1 = a2 = a3 = vzeros(out)
+                    for c in range(Cg):
+                        for i in range(KH):
+                            ih = oh * sh - ph + i * dh
+                            if ih < 0 or ih >= H:
+                                continue
+                            xrow = ((g * Cg + c) * H + ih) * W
+                            for j in range(KW):
+                                off = ow0 - pw + j * dw
+                                lo, hi = _cols(off, n, W)
+                                if hi <= lo:
+                                    continue
+                                xv = vloadr(x, xrow + off, lo, hi)
+                                k = (c * KH + i) * KW + j
+                                a0 = vfma(vbroadcast(w2, r[0] + k), xv, a0)
+                                a1 = vfma(vbroadcast(w2, r[1] + k), xv, a1)
+                                a2 = vfma(vbroadcast(w2, r[2] + k), xv, a2)
+                                a3 = vfma(vbroadcast(w2, r[3] + k), xv, a3)
+                    _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, (g + 1) * Og - o0)
+
+
+@jit
+def backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups):
+    # dx (C,H,W) = conv2d's input gradient for dout (O,OH,OW), width stride 1; dx is overwritten.
+    # dx[c, ih, iw] = sum over o, i, j of w2[o, (c*KH+i)*KW+j] * dout[o, oh, iw + pw - j*dw],
+    # oh = (ih + ph - i*dh) / sh where that is a whole number in [0, OH)
+    C, H, W = dx.shape
+    O, CKK = w2.shape
+    OH, OW = dout.shape[1], dout.shape[2]
+    Cg, Og, L, KK = C // groups, O // groups, lanes_of(dx), KH * KW
+    for g in range(groups):
+        for c0 in range(g * Cg, (g + 1) * Cg, 4):
+            r = _tile_rows(c0 - g * Cg, Cg, KK)
+            for ih in range(H):
+                for iw0 in range(0, W, L):
+                    n = min(L, W - iw0)
+                    a0 = a1 = a2 = a3 = vzeros(dx)
+                    for o in range(g * Og, (g + 1) * Og):
+                        for i in range(KH):
+                            t = ih + ph - i * dh
+                            if t < 0 or t % sh != 0 or t // sh >= OH:
+                                continue
+                            drow = (o * OH + t // sh) * OW
+                            for j in range(KW):
+                                off = iw0 + pw - j * dw
+                                lo, hi = _cols(off, n, OW)
+                                if hi <= lo:
+                                    continue
+                                dv = vloadr(dout, drow + off, lo, hi)
+                                k = o * CKK + i * KW + j
+                                a0 = vfma(vbroadcast(w2, r[0] + k), dv, a0)
+                                a1 = vfma(vbroadcast(w2, r[1] + k), dv, a1)
+                                a2 = vfma(vbroadcast(w2, r[2] + k), dv, a2)
+                                a3 = vfma(vbroadcast(w2, r[3] + k), dv, a3)
+                    _store4(dx, (c0 * H + ih) * W + iw0, H * W, (a0, a1, a2, a3), n, (g + 1) * Cg - c0)
+
+
+@jit
+def backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups):
+    # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for dout (O,OH,OW), x (C,H,W), width stride 1:
+    # per weight a dot product over the output pixels, 4 output channels' lane sums at a time
+    C, H, W = x.shape
+    O, CKK = dw2.shape
+    OH, OW = dout.shape[1], dout.shape[2]
+    Cg, Og, L, P = C // groups, O // groups, lanes_of(dw2), OH * OW
+    df = dw2.reshape(-1)
+    for g in range(groups):
+        for o0 in range(g * Og, (g + 1) * Og, 4):
+            r = _tile_rows(o0, (g + 1) * Og, P)
+            count = (g + 1) * Og - o0
+            for c in range(Cg):
+                for i in range(KH):
+                    for j in range(KW):
+                        a0 = a1 = a2 = a3 = vzeros(dw2)
+                        for oh in range(OH):
+                            ih = oh * sh - ph + i * dh
+                            if ih < 0 or ih >= H:
+                                continue
+                            xrow, drow = ((g * Cg + c) * H + ih) * W, oh * OW
+                            for ow0 in range(0, OW, L):
+                                n = min(L, OW - ow0)
+                                off = ow0 - pw + j * dw
+                                lo, hi = _cols(off, n, W)
+                                if hi <= lo:
+                                    continue
+                                xv = vloadr(x, xrow + off, lo, hi)
+                                a0 = vfma(vload(dout, r[0] + drow + ow0, n), xv, a0)
+                                a1 = vfma(vload(dout, r[1] + drow + ow0, n), xv, a1)
+                                a2 = vfma(vload(dout, r[2] + drow + ow0, n), xv, a2)
+                                a3 = vfma(vload(dout, r[3] + drow + ow0, n), xv, a3)
+                        k = o0 * CKK + (c * KH + i) * KW + j
+                        df[k] += vsum(a0)
+                        if count > 1:
+                            df[k + CKK] += vsum(a1)
+                        if count > 2:
+                            df[k + 2 * CKK] += vsum(a2)
+                        if count > 3:
+                            df[k + 3 * CKK] += vsum(a3)
