@@ -111,7 +111,8 @@ def backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups):
 @jit
 def backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups):
     # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for dout (O,OH,OW), x (C,H,W), width stride 1:
-    # per weight a dot product over the output pixels, 4 output channels' lane sums at a time
+    # per weight a dot product over the output pixels; a tile is 4 output channels x 2 kernel columns
+    # (j, j+1: the second repeats j at the last odd column), 8 vector accumulators summed at the end
     C, H, W = x.shape
     O, CKK = dw2.shape
     OH, OW = dout.shape[1], dout.shape[2]
@@ -123,8 +124,9 @@ def backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups):
             count = (g + 1) * Og - o0
             for c in range(Cg):
                 for i in range(KH):
-                    for j in range(KW):
-                        a0 = a1 = a2 = a3 = vzeros(dw2)
+                    for j in range(0, KW, 2):
+                        j1 = min(j + 1, KW - 1)
+                        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(dw2)
                         for oh in range(OH):
                             ih = oh * sh - ph + i * dh
                             if ih < 0 or ih >= H:
@@ -132,20 +134,32 @@ def backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups):
                             xrow, drow = ((g * Cg + c) * H + ih) * W, oh * OW
                             for ow0 in range(0, OW, L):
                                 n = min(L, OW - ow0)
-                                off = ow0 - pw + j * dw
+                                off, off1 = ow0 - pw + j * dw, ow0 - pw + j1 * dw
                                 lo, hi = _cols(off, n, W)
-                                if hi <= lo:
-                                    continue
-                                xv = vloadr(x, xrow + off, lo, hi)
-                                a0 = vfma(vload(dout, r[0] + drow + ow0, n), xv, a0)
-                                a1 = vfma(vload(dout, r[1] + drow + ow0, n), xv, a1)
-                                a2 = vfma(vload(dout, r[2] + drow + ow0, n), xv, a2)
-                                a3 = vfma(vload(dout, r[3] + drow + ow0, n), xv, a3)
+                                lo1, hi1 = _cols(off1, n, W)
+                                xv = vloadr(x, xrow + off, lo, max(lo, hi))
+                                xv1 = vloadr(x, xrow + off1, lo1, max(lo1, hi1))
+                                d0 = vload(dout, r[0] + drow + ow0, n)
+                                d1 = vload(dout, r[1] + drow + ow0, n)
+                                d2 = vload(dout, r[2] + drow + ow0, n)
+                                d3 = vload(dout, r[3] + drow + ow0, n)
+                                a0, b0 = vfma(d0, xv, a0), vfma(d0, xv1, b0)
+                                a1, b1 = vfma(d1, xv, a1), vfma(d1, xv1, b1)
+                                a2, b2 = vfma(d2, xv, a2), vfma(d2, xv1, b2)
+                                a3, b3 = vfma(d3, xv, a3), vfma(d3, xv1, b3)
                         k = o0 * CKK + (c * KH + i) * KW + j
-                        df[k] += vsum(a0)
-                        if count > 1:
-                            df[k + CKK] += vsum(a1)
-                        if count > 2:
-                            df[k + 2 * CKK] += vsum(a2)
-                        if count > 3:
-                            df[k + 3 * CKK] += vsum(a3)
+                        _add_sums(df, k, CKK, (a0, a1, a2, a3), count)
+                        if j1 > j:
+                            _add_sums(df, k + 1, CKK, (b0, b1, b2, b3), count)
+
+
+@jit
+def _add_sums(df, k, stride, a, count):
+    # df[k + t*stride] += lane sum of a[t] for t < count
+    df[k] += vsum(a[0])
+    if count > 1:
+        df[k + stride] += vsum(a[1])
+    if count > 2:
+        df[k + 2 * stride] += vsum(a[2])
+    if count > 3:
+        df[k + 3 * stride] += vsum(a[3])
