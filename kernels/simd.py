@@ -18,6 +18,7 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
+    vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
@@ -232,6 +233,19 @@ def vadd(typingctx, a, b):
 
 
 @intrinsic
+def vtake(typingctx, v, m, a, b):
+    if not (isinstance(v, Vec) and v == m and isinstance(a, Vec) and a == b and a.lanes == v.lanes
+            and not isinstance(v.dtype, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        take = builder.or_(builder.fcmp_ordered(">", args[0], args[1]),
+                           builder.fcmp_unordered("uno", args[0], args[0]))
+        return builder.select(take, args[2], args[3])
+    return a(v, m, a, b), codegen
+
+
+@intrinsic
 def vsum(typingctx, v):
     if not isinstance(v, Vec):
         return None
@@ -255,7 +269,7 @@ lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather = _makers(lanes)
 # and of no other plain Python object.
 v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
 v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vloadr, v8.vgather = _makers(lambda dtype: 8)
-v8.vstore, v8.vfma, v8.vadd, v8.vsum = vstore, vfma, vadd, vsum
+v8.vstore, v8.vfma, v8.vadd, v8.vsum, v8.vtake = vstore, vfma, vadd, vsum, vtake
 
 
 # ---- pair vectors (bmm's k-pair tiles): lanes 2j and 2j+1 hold one column at two values of k -------
