@@ -305,8 +305,10 @@ class CPUBackend(Backend):
         from fastnn.kernels.conv2d import cpu as conv
 
         dout, w = np.ascontiguousarray(dout), np.ascontiguousarray(w)
-        dx = np.zeros(x_shape, dout.dtype)
-        if dout.size and dx.size:
+        dx = np.empty(x_shape, dout.dtype)
+        if not dout.size:
+            dx[...] = 0
+        elif dx.size:                                   # the kernel overwrites dx
             conv.conv2d_backward_input(dx, dout, w.reshape(w.shape[0], -1),
                                        *self._conv_args(w.shape, stride, padding, dilation, groups),
                                        self._conv_work(dx.shape[0], dx.shape[1], w.shape, dout.shape[2:], groups,
@@ -339,9 +341,11 @@ class CPUBackend(Backend):
     def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
         from fastnn.kernels.pool2d import cpu as pool
 
-        dx = np.zeros(x_shape, dout.dtype)
-        if dout.size:
+        dx = np.empty(x_shape, dout.dtype)
+        if dout.size:                                   # the kernel overwrites dx
             pool.max_backward(dx, np.ascontiguousarray(dout), idx, hn, wn)
+        else:
+            dx[...] = 0
         return dx
 
     def avg_pool2d(self, x, hs, hn, ws, wn, div):

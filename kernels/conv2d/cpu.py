@@ -21,10 +21,10 @@ from ..gemm.cpu import gemm_serial
 from . import direct
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
-# direct kernels (width stride 1) for input channels per group Cg in these ranges (float32 GFLOP/s,
-# DESIGN.md): forward up to 32, input gradient 4..16 (its 4-channel tile wastes lanes below 4; im2col
-# wins above 16), weight gradient up to 8
-DIRECT_FORWARD_MAX_CG = 32
+# direct kernels (width stride 1) for input channels per group Cg in these ranges, from float32 GFLOP/s
+# measured per path (DESIGN.md): forward up to 16 (at 32 channels im2col + GEMM ties), input gradient
+# 4..16 (its 4-channel tile wastes lanes below 4; im2col wins above 16), weight gradient up to 8
+DIRECT_FORWARD_MAX_CG = 16
 DIRECT_INPUT_CG = (4, 16)
 DIRECT_WEIGHT_MAX_CG = 8
 

@@ -2,8 +2,9 @@
 input channels per group and width stride 1 (LeNet's and the examples Net's first layers), where
 im2col + GEMM spends its time copying and the GEMM's M (output channels) is too small to tile well.
 
-Register tile: 4 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
-AVX-512) along one output (or input) row, for 4 output (or input) channels; the weights are
+Register tiles of 8 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
+AVX-512): 4 output (input) channels x 2 output (input) rows for the forward (input gradient),
+4 output channels x 2 kernel columns for the weight gradient; the weights are
 broadcast from w2, the image rows read with masked loads (simd.vloadr) whose lane range is the part
 of the window inside the image, so padding costs nothing and no scratch is used. A channel tile
 past the group's end repeats its last channel (computed, never stored).
@@ -40,7 +41,9 @@ def _store4(arr, base, plane, a, n, count):
 
 @jit
 def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
-    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias
+    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias. Tile: 4 output
+    # channels x 2 output rows (oh, oh2; oh2 repeats oh at an odd last row) x L columns, 8 accumulators:
+    # per weight 2 masked row loads (empty mask for a row outside x) and 4 broadcasts feed 8 FMAs
     C, H, W = x.shape
     O, CKK = w2.shape
     OH, OW = out.shape[1], out.shape[2]
@@ -48,35 +51,55 @@ def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
     for g in range(groups):
         for o0 in range(g * Og, (g + 1) * Og, 4):
             r = _tile_rows(o0, (g + 1) * Og, CKK)
-            for oh in range(OH):
+            for oh in range(0, OH, 2):
+                oh2 = min(oh + 1, OH - 1)
                 for ow0 in range(0, OW, L):
                     n = min(L, OW - ow0)
-                    a0 = a1 = a2 = a3 = vzeros(out)
+                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(out)
                     for c in range(Cg):
                         for i in range(KH):
-                            ih = oh * sh - ph + i * dh
-                            if ih < 0 or ih >= H:
+                            ih, ih2 = oh * sh - ph + i * dh, oh2 * sh - ph + i * dh
+                            in1, in2 = 0 <= ih < H, 0 <= ih2 < H
+                            if not (in1 or in2):
                                 continue
-                            xrow = ((g * Cg + c) * H + ih) * W
+                            xrow, xrow2 = ((g * Cg + c) * H + ih) * W, ((g * Cg + c) * H + ih2) * W
                             for j in range(KW):
                                 off = ow0 - pw + j * dw
                                 lo, hi = _cols(off, n, W)
                                 if hi <= lo:
                                     continue
-                                xv = vloadr(x, xrow + off, lo, hi)
+                                xv = vloadr(x, xrow + off, lo, hi if in1 else lo)
+                                xv2 = vloadr(x, xrow2 + off, lo, hi if in2 else lo)
                                 k = (c * KH + i) * KW + j
-                                a0 = vfma(vbroadcast(w2, r[0] + k), xv, a0)
-                                a1 = vfma(vbroadcast(w2, r[1] + k), xv, a1)
-                                a2 = vfma(vbroadcast(w2, r[2] + k), xv, a2)
-                                a3 = vfma(vbroadcast(w2, r[3] + k), xv, a3)
-                    _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, (g + 1) * Og - o0)
+                                w = vbroadcast(w2, r[0] + k)
+                                a0, b0 = vfma(w, xv, a0), vfma(w, xv2, b0)
+                                w = vbroadcast(w2, r[1] + k)
+                                a1, b1 = vfma(w, xv, a1), vfma(w, xv2, b1)
+                                w = vbroadcast(w2, r[2] + k)
+                                a2, b2 = vfma(w, xv, a2), vfma(w, xv2, b2)
+                                w = vbroadcast(w2, r[3] + k)
+                                a3, b3 = vfma(w, xv, a3), vfma(w, xv2, b3)
+                    count = (g + 1) * Og - o0
+                    _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, count)
+                    if oh2 > oh:
+                        _store4(out, (o0 * OH + oh2) * OW + ow0, OH * OW, (b0, b1, b2, b3), n, count)
+
+
+@jit
+def _dout_row(ih, ph, i, dh, sh, OH):
+    # the output row whose window row i reads input row ih, or -1 (none: off the grid or the stride)
+    t = ih + ph - i * dh
+    if t < 0 or t % sh != 0 or t // sh >= OH:
+        return -1
+    return t // sh
 
 
 @jit
 def backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups):
     # dx (C,H,W) = conv2d's input gradient for dout (O,OH,OW), width stride 1; dx is overwritten.
     # dx[c, ih, iw] = sum over o, i, j of w2[o, (c*KH+i)*KW+j] * dout[o, oh, iw + pw - j*dw],
-    # oh = (ih + ph - i*dh) / sh where that is a whole number in [0, OH)
+    # oh = (ih + ph - i*dh) / sh where that is a whole number in [0, OH).
+    # Tile: 4 input channels x 2 input rows (ih2 repeats ih at an odd last row) x L columns
     C, H, W = dx.shape
     O, CKK = w2.shape
     OH, OW = dout.shape[1], dout.shape[2]
@@ -84,28 +107,37 @@ def backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups):
     for g in range(groups):
         for c0 in range(g * Cg, (g + 1) * Cg, 4):
             r = _tile_rows(c0 - g * Cg, Cg, KK)
-            for ih in range(H):
+            for ih in range(0, H, 2):
+                ih2 = min(ih + 1, H - 1)
                 for iw0 in range(0, W, L):
                     n = min(L, W - iw0)
-                    a0 = a1 = a2 = a3 = vzeros(dx)
+                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(dx)
                     for o in range(g * Og, (g + 1) * Og):
                         for i in range(KH):
-                            t = ih + ph - i * dh
-                            if t < 0 or t % sh != 0 or t // sh >= OH:
+                            oh, oh2 = _dout_row(ih, ph, i, dh, sh, OH), _dout_row(ih2, ph, i, dh, sh, OH)
+                            if oh < 0 and oh2 < 0:
                                 continue
-                            drow = (o * OH + t // sh) * OW
+                            drow, drow2 = (o * OH + oh) * OW, (o * OH + oh2) * OW
                             for j in range(KW):
                                 off = iw0 + pw - j * dw
                                 lo, hi = _cols(off, n, OW)
                                 if hi <= lo:
                                     continue
-                                dv = vloadr(dout, drow + off, lo, hi)
+                                dv = vloadr(dout, drow + off, lo, hi if oh >= 0 else lo)
+                                dv2 = vloadr(dout, drow2 + off, lo, hi if oh2 >= 0 else lo)
                                 k = o * CKK + i * KW + j
-                                a0 = vfma(vbroadcast(w2, r[0] + k), dv, a0)
-                                a1 = vfma(vbroadcast(w2, r[1] + k), dv, a1)
-                                a2 = vfma(vbroadcast(w2, r[2] + k), dv, a2)
-                                a3 = vfma(vbroadcast(w2, r[3] + k), dv, a3)
-                    _store4(dx, (c0 * H + ih) * W + iw0, H * W, (a0, a1, a2, a3), n, (g + 1) * Cg - c0)
+                                w = vbroadcast(w2, r[0] + k)
+                                a0, b0 = vfma(w, dv, a0), vfma(w, dv2, b0)
+                                w = vbroadcast(w2, r[1] + k)
+                                a1, b1 = vfma(w, dv, a1), vfma(w, dv2, b1)
+                                w = vbroadcast(w2, r[2] + k)
+                                a2, b2 = vfma(w, dv, a2), vfma(w, dv2, b2)
+                                w = vbroadcast(w2, r[3] + k)
+                                a3, b3 = vfma(w, dv, a3), vfma(w, dv2, b3)
+                    count = (g + 1) * Cg - c0
+                    _store4(dx, (c0 * H + ih) * W + iw0, H * W, (a0, a1, a2, a3), n, count)
+                    if ih2 > ih:
+                        _store4(dx, (c0 * H + ih2) * W + iw0, H * W, (b0, b1, b2, b3), n, count)
 
 
 @jit
