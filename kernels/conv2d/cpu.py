@@ -18,15 +18,18 @@ from numba import prange
 
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
+from ..simd import lanes_of, vloadr, vstore
 from . import direct
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
-# direct kernels (width stride 1) for input channels per group Cg in these ranges, from float32 GFLOP/s
-# measured per path (DESIGN.md): forward up to 16 (at 32 channels im2col + GEMM ties), input gradient
-# 4..16 (its 4-channel tile wastes lanes below 4; im2col wins above 16), weight gradient up to 8
-DIRECT_FORWARD_MAX_CG = 16
-DIRECT_INPUT_CG = (4, 16)
-DIRECT_WEIGHT_MAX_CG = 8
+# direct kernels (width stride 1) where they beat im2col + GEMM in float32 GFLOP/s measured per path
+# (DESIGN.md "Convolution and pooling"): forward for up to 8 input channels per group (16-32: im2col
+# ties or wins), input gradient for 3..16 (its 4-channel tile wastes lanes below 3; im2col wins at 32),
+# weight gradient only for small GEMMs (<= 8 output and input channels per group: a tie at LeNet's
+# first layer, im2col + GEMM wins everywhere else)
+DIRECT_FORWARD_MAX_CG = 8
+DIRECT_INPUT_CG = (3, 16)
+DIRECT_WEIGHT_MAX = 8
 
 
 @jit
@@ -46,6 +49,9 @@ def _valid_cols(OW, W, sw, pw, off):
 @jit
 def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
     # col (Cg*KH*KW, R*OW) = patches of xn[c0:c0+Cg] (C,H,W) at output rows r0..r0+R-1; 0 outside xn
+    if sw == 1:
+        _im2col_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw)
+        return
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
@@ -61,6 +67,28 @@ def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
                     for ow in range(lo, hi):
                         col[r, base + ow] = xn[c0 + c, ih, ow * sw - pw + j * dw]
                     col[r, base + hi:base + OW] = 0
+
+
+@jit
+def _im2col_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw):
+    # _im2col at width stride 1: each col row segment is a contiguous run of an input row, copied L
+    # lanes at a time with masked loads (zeros outside the image) and stores
+    L, cf, xf = lanes_of(col), col.reshape(-1), xn.reshape(-1)
+    P = R * OW
+    for c in range(Cg):
+        for i in range(KH):
+            for j in range(KW):
+                r = (c * KH + i) * KW + j
+                for y in range(R):
+                    ih = (r0 + y) * sh - ph + i * dh
+                    xrow = ((c0 + c) * H + ih) * W
+                    for q0 in range(0, OW, L):
+                        n = min(L, OW - q0)
+                        off = q0 - pw + j * dw
+                        lo, hi = max(0, -off), min(n, W - off)
+                        if ih < 0 or ih >= H or hi < lo:
+                            hi = lo
+                        vstore(cf, r * P + y * OW + q0, vloadr(xf, xrow + off, lo, hi), n)
 
 
 @jit
@@ -138,7 +166,7 @@ def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, gr
 @jit
 def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
-    if sw == 1 and x.shape[0] // groups <= DIRECT_WEIGHT_MAX_CG:
+    if sw == 1 and x.shape[0] // groups <= DIRECT_WEIGHT_MAX and dw2.shape[0] // groups <= DIRECT_WEIGHT_MAX:
         direct.backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups)
     else:
         im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
