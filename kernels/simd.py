@@ -15,6 +15,7 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vloadr(arr, i, lo, hi)     lanes lo <= j < hi = arr.flat[i + j], others 0 (i may lie before the
                                array when lo > 0: masked lanes are never read; conv borders)
     vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked; arr writable, of v's dtype)
+    vstorer(arr, i, v, lo, hi) arr.flat[i + j] = v[j] for lo <= j < hi (masked, as vloadr)
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
@@ -34,8 +35,8 @@ first one in memory), unchecked: callers keep them in bounds.
 Where the lane count comes from: the seven intrinsics that make a vector (lanes_of, vzeros, vsplat,
 vbroadcast, vload, vloadr, vgather) are built by _makers(width) for a width policy, width(dtype) -> lanes.
 The module-level names use the host's policy, lanes(dtype); `v8` uses 8 lanes, for kernels whose
-tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vfma, vadd
-and vsum take the width from their vector arguments and are shared by both.
+tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vstorer, vfma,
+vadd, vtake and vsum take the width from their vector arguments and are shared by both.
 """
 from types import ModuleType
 
@@ -207,6 +208,19 @@ def vstore(typingctx, arr, idx, v, n):
 
 
 @intrinsic
+def vstorer(typingctx, arr, idx, v, lo, hi):
+    if not (isinstance(arr, types.Array) and isinstance(v, Vec) and v.dtype == arr.dtype and arr.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        mask = _range_mask(context, builder, v, args[3], args[4], lo, hi)
+        _llvm_call(builder, "llvm.masked.store.{}.p0", v, ir.VoidType(), args[2], ptr, _align(v), mask)
+        return context.get_dummy_value()
+    return types.none(arr, idx, v, lo, hi), codegen
+
+
+@intrinsic
 def vfma(typingctx, a, b, c):
     if not (isinstance(a, Vec) and a == b == c):
         return None
@@ -269,7 +283,7 @@ lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather = _makers(lanes)
 # and of no other plain Python object.
 v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
 v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vloadr, v8.vgather = _makers(lambda dtype: 8)
-v8.vstore, v8.vfma, v8.vadd, v8.vsum, v8.vtake = vstore, vfma, vadd, vsum, vtake
+v8.vstore, v8.vstorer, v8.vfma, v8.vadd, v8.vsum, v8.vtake = vstore, vstorer, vfma, vadd, vsum, vtake
 
 
 # ---- pair vectors (bmm's k-pair tiles): lanes 2j and 2j+1 hold one column at two values of k -------

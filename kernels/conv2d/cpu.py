@@ -18,17 +18,16 @@ from numba import prange
 
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
-from ..simd import lanes_of, vloadr, vstore
+from ..simd import lanes_of, vadd, vloadr, vstore, vstorer
 from . import direct
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
 # direct kernels (width stride 1) where they beat im2col + GEMM in float32 GFLOP/s measured per path
-# (DESIGN.md "Convolution and pooling"): forward for up to 8 input channels per group (16-32: im2col
-# ties or wins), input gradient for 3..16 (its 4-channel tile wastes lanes below 3; im2col wins at 32),
-# weight gradient only for small GEMMs (<= 8 output and input channels per group: a tie at LeNet's
-# first layer, im2col + GEMM wins everywhere else)
+# (`python bench/conv_kernels.py`, DESIGN.md "Convolution and pooling"): forward for up to 8 input
+# channels per group (16-32: im2col ties or wins); weight gradient only for small GEMMs (<= 8 output
+# and input channels per group: a tie at LeNet's first layer, im2col + GEMM wins everywhere else);
+# the input gradient is always im2col + GEMM + col2im
 DIRECT_FORWARD_MAX_CG = 8
-DIRECT_INPUT_CG = (3, 16)
 DIRECT_WEIGHT_MAX = 8
 
 
@@ -50,7 +49,7 @@ def _valid_cols(OW, W, sw, pw, off):
 def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
     # col (Cg*KH*KW, R*OW) = patches of xn[c0:c0+Cg] (C,H,W) at output rows r0..r0+R-1; 0 outside xn
     if sw == 1:
-        _im2col_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw)
+        _move_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, False)
         return
     for c in range(Cg):
         for i in range(KH):
@@ -70,9 +69,10 @@ def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
 
 
 @jit
-def _im2col_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw):
-    # _im2col at width stride 1: each col row segment is a contiguous run of an input row, copied L
-    # lanes at a time with masked loads (zeros outside the image) and stores
+def _move_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, scatter):
+    # width stride 1: each col row segment is a contiguous run of an input row, moved L lanes at a time
+    # with masks to the lanes inside the image. scatter False: col = the runs (_im2col; zeros outside
+    # the image); True: the runs += col (_col2im_add)
     L, cf, xf = lanes_of(col), col.reshape(-1), xn.reshape(-1)
     P = R * OW
     for c in range(Cg):
@@ -81,19 +81,26 @@ def _im2col_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw):
                 r = (c * KH + i) * KW + j
                 for y in range(R):
                     ih = (r0 + y) * sh - ph + i * dh
+                    if scatter and (ih < 0 or ih >= H):
+                        continue
                     xrow = ((c0 + c) * H + ih) * W
                     for q0 in range(0, OW, L):
-                        n = min(L, OW - q0)
-                        off = q0 - pw + j * dw
+                        n, off, q = min(L, OW - q0), q0 - pw + j * dw, r * P + y * OW + q0
                         lo, hi = max(0, -off), min(n, W - off)
                         if ih < 0 or ih >= H or hi < lo:
                             hi = lo
-                        vstore(cf, r * P + y * OW + q0, vloadr(xf, xrow + off, lo, hi), n)
+                        if scatter:
+                            vstorer(xf, xrow + off, vadd(vloadr(xf, xrow + off, lo, hi), vloadr(cf, q, lo, hi)), lo, hi)
+                        else:
+                            vstore(cf, q, vloadr(xf, xrow + off, lo, hi), n)
 
 
 @jit
 def _col2im_add(dxn, col, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
     # dxn[c0:c0+Cg] (C,H,W) += the scatter of col (Cg*KH*KW, R*OW) back to the input pixels
+    if sw == 1:
+        _move_rows(col, dxn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, True)
+        return
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
@@ -157,10 +164,7 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
 @jit
 def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
-    if sw == 1 and DIRECT_INPUT_CG[0] <= dx.shape[0] // groups <= DIRECT_INPUT_CG[1]:
-        direct.backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups)
-    else:
-        im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit

@@ -3,11 +3,12 @@ input channels per group and width stride 1 (LeNet's and the examples Net's firs
 im2col + GEMM spends its time copying and the GEMM's M (output channels) is too small to tile well.
 
 Register tiles of 8 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
-AVX-512): 4 output (input) channels x 2 output (input) rows for the forward (input gradient),
-4 output channels x 2 kernel columns for the weight gradient; the weights are
+AVX-512): 4 output channels x 2 output rows for the forward, 4 output channels x 2 kernel columns for
+the weight gradient; the weights are
 broadcast from w2, the image rows read with masked loads (simd.vloadr) whose lane range is the part
 of the window inside the image, so padding costs nothing and no scratch is used. A channel tile
-past the group's end repeats its last channel (computed, never stored).
+past the group's end repeats its last channel (computed, never stored). (A direct input gradient,
+4 input channels x 2 rows, lost to im2col + vectorized col2im at every measured shape and was removed.)
 Layouts as kernels/conv2d/cpu.py: x (C,H,W), out/dout (O,OH,OW), w2 (O, Cg*KH*KW), C-contiguous.
 """
 from .._numba import jit
@@ -83,61 +84,6 @@ def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
                     _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, count)
                     if oh2 > oh:
                         _store4(out, (o0 * OH + oh2) * OW + ow0, OH * OW, (b0, b1, b2, b3), n, count)
-
-
-@jit
-def _dout_row(ih, ph, i, dh, sh, OH):
-    # the output row whose window row i reads input row ih, or -1 (none: off the grid or the stride)
-    t = ih + ph - i * dh
-    if t < 0 or t % sh != 0 or t // sh >= OH:
-        return -1
-    return t // sh
-
-
-@jit
-def backward_input(dx, dout, w2, KH, KW, sh, ph, pw, dh, dw, groups):
-    # dx (C,H,W) = conv2d's input gradient for dout (O,OH,OW), width stride 1; dx is overwritten.
-    # dx[c, ih, iw] = sum over o, i, j of w2[o, (c*KH+i)*KW+j] * dout[o, oh, iw + pw - j*dw],
-    # oh = (ih + ph - i*dh) / sh where that is a whole number in [0, OH).
-    # Tile: 4 input channels x 2 input rows (ih2 repeats ih at an odd last row) x L columns
-    C, H, W = dx.shape
-    O, CKK = w2.shape
-    OH, OW = dout.shape[1], dout.shape[2]
-    Cg, Og, L, KK = C // groups, O // groups, lanes_of(dx), KH * KW
-    for g in range(groups):
-        for c0 in range(g * Cg, (g + 1) * Cg, 4):
-            r = _tile_rows(c0 - g * Cg, Cg, KK)
-            for ih in range(0, H, 2):
-                ih2 = min(ih + 1, H - 1)
-                for iw0 in range(0, W, L):
-                    n = min(L, W - iw0)
-                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(dx)
-                    for o in range(g * Og, (g + 1) * Og):
-                        for i in range(KH):
-                            oh, oh2 = _dout_row(ih, ph, i, dh, sh, OH), _dout_row(ih2, ph, i, dh, sh, OH)
-                            if oh < 0 and oh2 < 0:
-                                continue
-                            drow, drow2 = (o * OH + oh) * OW, (o * OH + oh2) * OW
-                            for j in range(KW):
-                                off = iw0 + pw - j * dw
-                                lo, hi = _cols(off, n, OW)
-                                if hi <= lo:
-                                    continue
-                                dv = vloadr(dout, drow + off, lo, hi if oh >= 0 else lo)
-                                dv2 = vloadr(dout, drow2 + off, lo, hi if oh2 >= 0 else lo)
-                                k = o * CKK + i * KW + j
-                                w = vbroadcast(w2, r[0] + k)
-                                a0, b0 = vfma(w, dv, a0), vfma(w, dv2, b0)
-                                w = vbroadcast(w2, r[1] + k)
-                                a1, b1 = vfma(w, dv, a1), vfma(w, dv2, b1)
-                                w = vbroadcast(w2, r[2] + k)
-                                a2, b2 = vfma(w, dv, a2), vfma(w, dv2, b2)
-                                w = vbroadcast(w2, r[3] + k)
-                                a3, b3 = vfma(w, dv, a3), vfma(w, dv2, b3)
-                    count = (g + 1) * Cg - c0
-                    _store4(dx, (c0 * H + ih) * W + iw0, H * W, (a0, a1, a2, a3), n, count)
-                    if ih2 > ih:
-                        _store4(dx, (c0 * H + ih2) * W + iw0, H * W, (b0, b1, b2, b3), n, count)
 
 
 @jit
