@@ -1,7 +1,7 @@
-"""GFLOP/s of the CPU conv2d algorithms per image (direct SIMD kernels vs im2col + GEMM: forward and weight
-gradient; the input gradient is im2col only) at LeNet-5's and the pytorch/examples MNIST Net's shapes,
-beside our GEMM (gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times are the
-thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
+"""GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM; both
+gradients: im2col + GEMM) at LeNet-5's and the pytorch/examples MNIST Net's shapes, beside our GEMM
+(gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
+are the thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
 The dispatch thresholds in kernels/conv2d/cpu.py come from this table.
 
     python bench/conv_kernels.py [--batch 64] [--shapes lenet1,lenet2,net1,net2]
@@ -24,7 +24,8 @@ SHAPES = {"lenet1": (1, 6, 28, 28, 5, 2), "lenet2": (6, 16, 14, 14, 5, 0), "net1
 
 @njit
 def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
-    # one pass over the batch: path 0 im2col + GEMM, 1 direct; kind 0 forward, 1 input grad, 2 weight grad
+    # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only); kind 0 forward, 1 input grad,
+    # 2 weight grad
     one = np.int64(1)
     for n in range(x.shape[0]):
         if path == 0 and kind == 0:
@@ -33,10 +34,8 @@ def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
             cpu.im2col_backward_input(x[n], dout[n], w2, K, K, one, one, p, p, one, one, one, work)
         elif path == 0:
             cpu.im2col_backward_weight(dw2, dout[n], x[n], K, K, one, one, p, p, one, one, one, work)
-        elif kind == 0:
-            direct.forward(out[n], x[n], w2, K, K, one, p, p, one, one, one)
         else:
-            direct.backward_weight(dw2, dout[n], x[n], K, K, one, p, p, one, one, one)
+            direct.forward(out[n], x[n], w2, K, K, one, p, p, one, one, one)
 
 
 @njit
@@ -71,8 +70,8 @@ def main():
     p.add_argument("--shapes", default=",".join(SHAPES))
     a = p.parse_args()
     rng, B, f32 = np.random.default_rng(0), a.batch, np.float32
-    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | dx im2col | dw im2col | dw direct |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | dx im2col | dw im2col |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for name in a.shapes.split(","):
         C, O, H, W, K, pad = SHAPES[name]
         OH, OW = H + 2 * pad - K + 1, W + 2 * pad - K + 1
@@ -81,7 +80,7 @@ def main():
         out, work = np.empty((B, O, OH, OW), f32), np.empty(cpu.work_size(C, O, K, K, OH, OW, 1), f32)
         flops = 2 * B * O * C * K * K * OH * OW
         g = [flops / best_cpu_time(_images, path, kind, out, x, dout, w2, dw2, np.int64(K), np.int64(pad), work)
-             / 1e9 for kind in range(3) for path in range(2) if kind != 1 or path == 0]
+             / 1e9 for kind in range(3) for path in range(2) if kind == 0 or path == 0]
         print(f"| {name} | {C}->{O} | {H}x{W}, {K}, {pad} | " + " | ".join(f"{v:.1f}" for v in g) + " |", flush=True)
     for M, K, N in [(64, 288, 576), (16, 150, 100), (6, 25, 784)]:
         A, Bm, out = (rng.standard_normal((M, K)).astype(f32), rng.standard_normal((K, N)).astype(f32),

@@ -22,13 +22,11 @@ from ..simd import lanes_of, vadd, vloadr, vstore, vstorer
 from . import direct
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
-# direct kernels (width stride 1) where they beat im2col + GEMM in float32 GFLOP/s measured per path
-# (`python bench/conv_kernels.py`, DESIGN.md "Convolution and pooling"): forward for up to 8 input
-# channels per group (16-32: im2col ties or wins); weight gradient only for small GEMMs (<= 8 output
-# and input channels per group: a tie at LeNet's first layer, im2col + GEMM wins everywhere else);
-# the input gradient is always im2col + GEMM + col2im
+# the direct forward (width stride 1) where it beats im2col + GEMM in float32 GFLOP/s measured per path
+# (`python bench/conv_kernels.py`, DESIGN.md "Convolution and pooling"): up to 8 input channels per
+# group (16-32: im2col ties or wins). Both gradients are always im2col + GEMM (+ col2im): the direct
+# weight gradient tied at LeNet's first layer and lost elsewhere, and cost cold-compile time
 DIRECT_FORWARD_MAX_CG = 8
-DIRECT_WEIGHT_MAX = 8
 
 
 @jit
@@ -170,10 +168,7 @@ def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, gr
 @jit
 def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
-    if sw == 1 and x.shape[0] // groups <= DIRECT_WEIGHT_MAX and dw2.shape[0] // groups <= DIRECT_WEIGHT_MAX:
-        direct.backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups)
-    else:
-        im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit

@@ -1,18 +1,19 @@
-"""Direct 2-D convolution kernels for one image (Numba, explicit SIMD from kernels/simd.py), for few
+"""Direct 2-D convolution forward for one image (Numba, explicit SIMD from kernels/simd.py), for few
 input channels per group and width stride 1 (LeNet's and the examples Net's first layers), where
 im2col + GEMM spends its time copying and the GEMM's M (output channels) is too small to tile well.
 
-Register tiles of 8 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
-AVX-512): 4 output channels x 2 output rows for the forward, 4 output channels x 2 kernel columns for
-the weight gradient; the weights are
+Register tile of 8 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
+AVX-512): 4 output channels x 2 output rows; the weights are
 broadcast from w2, the image rows read with masked loads (simd.vloadr) whose lane range is the part
 of the window inside the image, so padding costs nothing and no scratch is used. A channel tile
-past the group's end repeats its last channel (computed, never stored). (A direct input gradient,
-4 input channels x 2 rows, lost to im2col + vectorized col2im at every measured shape and was removed.)
+past the group's end repeats its last channel (computed, never stored). (A direct input gradient
+(4 input channels x 2 rows) and weight gradient (4 output channels x 2 kernel columns, lane sums) lost
+to im2col + GEMM with vectorized im2col/col2im at every measured shape but one tie and were removed:
+DESIGN.md.)
 Layouts as kernels/conv2d/cpu.py: x (C,H,W), out/dout (O,OH,OW), w2 (O, Cg*KH*KW), C-contiguous.
 """
 from .._numba import jit
-from ..simd import lanes_of, vbroadcast, vfma, vload, vloadr, vstore, vsum, vzeros
+from ..simd import lanes_of, vbroadcast, vfma, vloadr, vstore, vzeros
 
 
 @jit
@@ -84,60 +85,3 @@ def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
                     _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, count)
                     if oh2 > oh:
                         _store4(out, (o0 * OH + oh2) * OW + ow0, OH * OW, (b0, b1, b2, b3), n, count)
-
-
-@jit
-def backward_weight(dw2, dout, x, KH, KW, sh, ph, pw, dh, dw, groups):
-    # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for dout (O,OH,OW), x (C,H,W), width stride 1:
-    # per weight a dot product over the output pixels; a tile is 4 output channels x 2 kernel columns
-    # (j, j+1: the second repeats j at the last odd column), 8 vector accumulators summed at the end
-    C, H, W = x.shape
-    O, CKK = dw2.shape
-    OH, OW = dout.shape[1], dout.shape[2]
-    Cg, Og, L, P = C // groups, O // groups, lanes_of(dw2), OH * OW
-    df = dw2.reshape(-1)
-    for g in range(groups):
-        for o0 in range(g * Og, (g + 1) * Og, 4):
-            r = _tile_rows(o0, (g + 1) * Og, P)
-            count = (g + 1) * Og - o0
-            for c in range(Cg):
-                for i in range(KH):
-                    for j in range(0, KW, 2):
-                        j1 = min(j + 1, KW - 1)
-                        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(dw2)
-                        for oh in range(OH):
-                            ih = oh * sh - ph + i * dh
-                            if ih < 0 or ih >= H:
-                                continue
-                            xrow, drow = ((g * Cg + c) * H + ih) * W, oh * OW
-                            for ow0 in range(0, OW, L):
-                                n = min(L, OW - ow0)
-                                off, off1 = ow0 - pw + j * dw, ow0 - pw + j1 * dw
-                                lo, hi = _cols(off, n, W)
-                                lo1, hi1 = _cols(off1, n, W)
-                                xv = vloadr(x, xrow + off, lo, max(lo, hi))
-                                xv1 = vloadr(x, xrow + off1, lo1, max(lo1, hi1))
-                                d0 = vload(dout, r[0] + drow + ow0, n)
-                                d1 = vload(dout, r[1] + drow + ow0, n)
-                                d2 = vload(dout, r[2] + drow + ow0, n)
-                                d3 = vload(dout, r[3] + drow + ow0, n)
-                                a0, b0 = vfma(d0, xv, a0), vfma(d0, xv1, b0)
-                                a1, b1 = vfma(d1, xv, a1), vfma(d1, xv1, b1)
-                                a2, b2 = vfma(d2, xv, a2), vfma(d2, xv1, b2)
-                                a3, b3 = vfma(d3, xv, a3), vfma(d3, xv1, b3)
-                        k = o0 * CKK + (c * KH + i) * KW + j
-                        _add_sums(df, k, CKK, (a0, a1, a2, a3), count)
-                        if j1 > j:
-                            _add_sums(df, k + 1, CKK, (b0, b1, b2, b3), count)
-
-
-@jit
-def _add_sums(df, k, stride, a, count):
-    # df[k + t*stride] += lane sum of a[t] for t < count
-    df[k] += vsum(a[0])
-    if count > 1:
-        df[k + stride] += vsum(a[1])
-    if count > 2:
-        df[k + 2 * stride] += vsum(a[2])
-    if count > 3:
-        df[k + 3 * stride] += vsum(a[3])

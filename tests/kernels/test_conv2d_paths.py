@@ -1,4 +1,4 @@
-"""Each CPU conv2d algorithm on its own (direct SIMD forward and weight gradient, im2col + GEMM) and the per-image
+"""Each CPU conv2d algorithm on its own (direct SIMD forward, im2col + GEMM) and the per-image
 dispatchers, against kernels/conv2d/ref.py in float32 and float64, over shapes including size-1 dims,
 channel counts around the 4-channel register tile, padding wider than the kernel and dilation."""
 import numpy as np
@@ -58,17 +58,18 @@ def _run(c, dtype, fwd, bin_, bw, with_sw):
         bin_(dx, dout[0], w2, *geo, *extra)
         want_dx = ref.conv2d_backward_input(dout.astype(np.float64), w.astype(np.float64), x.shape, *cfg)
         _check(dx, want_dx[0], tol)
-    dw2 = np.full(w2.shape, 0.5, dtype)                        # accumulated into
-    bw(dw2, dout[0], x[0], *geo, *extra)
-    want_dw = ref.conv2d_backward_weight(dout.astype(np.float64), x.astype(np.float64), w.shape, *cfg)
-    _check(dw2, want_dw.reshape(w2.shape) + 0.5, tol)
+    if bw is not None:
+        dw2 = np.full(w2.shape, 0.5, dtype)                    # accumulated into
+        bw(dw2, dout[0], x[0], *geo, *extra)
+        want_dw = ref.conv2d_backward_weight(dout.astype(np.float64), x.astype(np.float64), w.shape, *cfg)
+        _check(dw2, want_dw.reshape(w2.shape) + 0.5, tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(max_examples=40, deadline=None)
 @given(c=cases(stride_w=1))
-def test_direct_kernels_match_reference(dtype, c):
-    _run(c, dtype, direct.forward, None, direct.backward_weight, with_sw=False)
+def test_direct_forward_matches_reference(dtype, c):
+    _run(c, dtype, direct.forward, None, None, with_sw=False)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
