@@ -12,10 +12,14 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vsplat(x)                  every lane = x
     vbroadcast(arr, i)         every lane = arr.flat[i]
     vload(arr, i, n)           lanes j < n = arr.flat[i + j], others 0 (masked: never reads past n)
+    vloadr(arr, i, lo, hi)     lanes lo <= j < hi = arr.flat[i + j], others 0 (i may lie before the
+                               array when lo > 0: masked lanes are never read; conv borders)
     vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked; arr writable, of v's dtype)
+    vstorer(arr, i, v, lo, hi) arr.flat[i + j] = v[j] for lo <= j < hi (masked, as vloadr)
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
+    vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
@@ -28,11 +32,11 @@ vtranspose8(rows)              a tuple of 8 eight-lane vectors (rows of an 8x8 b
 Indices are element offsets into the array's data (arr.flat[i] is the element i places after the
 first one in memory), unchecked: callers keep them in bounds.
 
-Where the lane count comes from: the six intrinsics that make a vector (lanes_of, vzeros, vsplat,
-vbroadcast, vload, vgather) are built by _makers(width) for a width policy, width(dtype) -> lanes.
+Where the lane count comes from: the seven intrinsics that make a vector (lanes_of, vzeros, vsplat,
+vbroadcast, vload, vloadr, vgather) are built by _makers(width) for a width policy, width(dtype) -> lanes.
 The module-level names use the host's policy, lanes(dtype); `v8` uses 8 lanes, for kernels whose
-tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vfma, vadd
-and vsum take the width from their vector arguments and are shared by both.
+tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vstorer, vfma,
+vadd, vtake and vsum take the width from their vector arguments and are shared by both.
 """
 from types import ModuleType
 
@@ -92,6 +96,13 @@ def _mask(context, builder, vt, n, nty):
     return builder.bitcast(builder.trunc(bits, ir.IntType(vt.lanes)), ir.VectorType(ir.IntType(1), vt.lanes))
 
 
+def _range_mask(context, builder, vt, lo, hi, loty, hity):
+    # <lanes x i1>: lo <= lane j < hi, as mask(hi) and not mask(lo)
+    m_hi = _mask(context, builder, vt, hi, hity)
+    m_lo = _mask(context, builder, vt, lo, loty)
+    return builder.and_(m_hi, builder.not_(m_lo))
+
+
 def _llvm_call(builder, name, vt, ret, *args):  # LLVM intrinsic `name`, "{}" -> vt's suffix (v8f32)
     kind = "i" if isinstance(vt.dtype, types.Integer) else "f"
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, [a.type for a in args]),
@@ -118,6 +129,15 @@ def _load_cg(context, builder, sig, args):
                       ir.Constant(vty, None))
 
 
+def _loadr_cg(context, builder, sig, args):
+    vt, (arrty, _, loty, hity) = sig.return_type, sig.args
+    vty = context.get_value_type(vt)
+    ptr = _elem_ptr(context, builder, arrty, args[0], args[1])
+    mask = _range_mask(context, builder, vt, args[2], args[3], loty, hity)
+    return _llvm_call(builder, "llvm.masked.load.{}.p0", vt, vty, ptr, _align(vt), mask,
+                      ir.Constant(vty, None))
+
+
 def _gather_cg(context, builder, sig, args):
     vt, (arrty, _, sty, nty) = sig.return_type, sig.args
     vty = context.get_value_type(vt)
@@ -133,7 +153,7 @@ def _gather_cg(context, builder, sig, args):
 
 
 def _makers(width):
-    """lanes_of, vzeros, vsplat, vbroadcast, vload, vgather, with vectors of width(dtype) lanes."""
+    """lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather, with vectors of width(dtype) lanes."""
     def vec(dtype):
         if dtype not in _DTYPES:
             raise TypeError(f"simd: vectors hold float32, float64 or int64, got {dtype}")
@@ -163,10 +183,14 @@ def _makers(width):
         return vec(arr.dtype)(arr, idx, n), _load_cg
 
     @intrinsic
+    def vloadr(typingctx, arr, idx, lo, hi):
+        return vec(arr.dtype)(arr, idx, lo, hi), _loadr_cg
+
+    @intrinsic
     def vgather(typingctx, arr, idx, stride, n):
         return vec(arr.dtype)(arr, idx, stride, n), _gather_cg
 
-    return lanes_of, vzeros, vsplat, vbroadcast, vload, vgather
+    return lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather
 
 
 # ---- intrinsics on vectors of any width -----------------------------------------------------------
@@ -181,6 +205,19 @@ def vstore(typingctx, arr, idx, v, n):
         _llvm_call(builder, "llvm.masked.store.{}.p0", v, ir.VoidType(), args[2], ptr, _align(v), mask)
         return context.get_dummy_value()
     return types.none(arr, idx, v, n), codegen
+
+
+@intrinsic
+def vstorer(typingctx, arr, idx, v, lo, hi):
+    if not (isinstance(arr, types.Array) and isinstance(v, Vec) and v.dtype == arr.dtype and arr.mutable):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        mask = _range_mask(context, builder, v, args[3], args[4], lo, hi)
+        _llvm_call(builder, "llvm.masked.store.{}.p0", v, ir.VoidType(), args[2], ptr, _align(v), mask)
+        return context.get_dummy_value()
+    return types.none(arr, idx, v, lo, hi), codegen
 
 
 @intrinsic
@@ -210,6 +247,19 @@ def vadd(typingctx, a, b):
 
 
 @intrinsic
+def vtake(typingctx, v, m, a, b):
+    if not (isinstance(v, Vec) and v == m and isinstance(a, Vec) and a == b and a.lanes == v.lanes
+            and not isinstance(v.dtype, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        take = builder.or_(builder.fcmp_ordered(">", args[0], args[1]),
+                           builder.fcmp_unordered("uno", args[0], args[0]))
+        return builder.select(take, args[2], args[3])
+    return a(v, m, a, b), codegen
+
+
+@intrinsic
 def vsum(typingctx, v):
     if not isinstance(v, Vec):
         return None
@@ -227,13 +277,13 @@ def vsum(typingctx, v):
 
 
 # ---- the two lane policies --------------------------------------------------------------------------
-lanes_of, vzeros, vsplat, vbroadcast, vload, vgather = _makers(lanes)
+lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather = _makers(lanes)
 
 # v8 is a module object because Numba resolves attributes of modules (v8.vload) in jitted code,
 # and of no other plain Python object.
 v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
-v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vgather = _makers(lambda dtype: 8)
-v8.vstore, v8.vfma, v8.vadd, v8.vsum = vstore, vfma, vadd, vsum
+v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vloadr, v8.vgather = _makers(lambda dtype: 8)
+v8.vstore, v8.vstorer, v8.vfma, v8.vadd, v8.vsum, v8.vtake = vstore, vstorer, vfma, vadd, vsum, vtake
 
 
 # ---- pair vectors (bmm's k-pair tiles): lanes 2j and 2j+1 hold one column at two values of k -------

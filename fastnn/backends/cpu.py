@@ -288,17 +288,26 @@ class CPUBackend(Backend):
         return (i64(w_shape[2]), i64(w_shape[3]), i64(stride[0]), i64(stride[1]), i64(padding[0]),
                 i64(padding[1]), i64(dilation[0]), i64(dilation[1]), i64(groups))
 
+    def _conv_work(self, N, C, w_shape, out_hw, groups, dtype):
+        """(T, work_size) scratch of the conv drivers, one row per thread (T = threads, at most N)."""
+        from fastnn.kernels.conv2d import cpu as conv
+        from numba import get_num_threads
+
+        T = max(1, min(get_num_threads(), N))
+        return np.empty((T, conv.work_size(C, w_shape[0], w_shape[2], w_shape[3], *out_hw, groups)), dtype)
+
     def conv2d(self, x, w, stride, padding, dilation, groups):
         from fastnn.kernels.conv2d import cpu as conv
         from fastnn.kernels.conv2d.ref import out_size
 
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-        (N, _, H, W), (O, _, KH, KW) = x.shape, w.shape
+        (N, C, H, W), (O, _, KH, KW) = x.shape, w.shape
         out = np.empty((N, O, out_size(H, KH, stride[0], padding[0], dilation[0]),
                         out_size(W, KW, stride[1], padding[1], dilation[1])), x.dtype)
         if out.size:
             conv.conv2d_forward(out, x, w.reshape(O, -1), *self._conv_args(w.shape, stride, padding, dilation,
-                                                                           groups))
+                                                                           groups),
+                                self._conv_work(N, C, w.shape, out.shape[2:], groups, x.dtype))
         elif N:
             out[...] = 0
         return out
@@ -307,23 +316,26 @@ class CPUBackend(Backend):
         from fastnn.kernels.conv2d import cpu as conv
 
         dout, w = np.ascontiguousarray(dout), np.ascontiguousarray(w)
-        dx = np.zeros(x_shape, dout.dtype)
-        if dout.size and dx.size:
+        dx = np.empty(x_shape, dout.dtype)
+        if not dout.size:
+            dx[...] = 0
+        elif dx.size:                                   # the kernel overwrites dx
             conv.conv2d_backward_input(dx, dout, w.reshape(w.shape[0], -1),
-                                       *self._conv_args(w.shape, stride, padding, dilation, groups))
+                                       *self._conv_args(w.shape, stride, padding, dilation, groups),
+                                       self._conv_work(dx.shape[0], dx.shape[1], w.shape, dout.shape[2:], groups,
+                                                       dx.dtype))
         return dx
 
     def conv2d_backward_weight(self, dout, x, w_shape, stride, padding, dilation, groups):
         from fastnn.kernels.conv2d import cpu as conv
-        from numba import get_num_threads
 
         dout, x = np.ascontiguousarray(dout), np.ascontiguousarray(x)
         dw = np.zeros((w_shape[0], int(np.prod(w_shape[1:]))), dout.dtype)
         if dout.size and x.size and dw.size:
-            T = max(1, min(get_num_threads(), x.shape[0]))
-            partial = np.zeros((T, dw.size), dout.dtype)
+            work = self._conv_work(x.shape[0], x.shape[1], w_shape, dout.shape[2:], groups, x.dtype)
+            partial = np.zeros((work.shape[0], dw.size), dout.dtype)
             conv.conv2d_backward_weight(dw, partial, dout, x, *self._conv_args(w_shape, stride, padding, dilation,
-                                                                                groups))
+                                                                                groups), work)
         return dw.reshape(w_shape)
 
     # ---- pooling -------------------------------------------------------------------------------
@@ -340,9 +352,11 @@ class CPUBackend(Backend):
     def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
         from fastnn.kernels.pool2d import cpu as pool
 
-        dx = np.zeros(x_shape, dout.dtype)
-        if dout.size:
+        dx = np.empty(x_shape, dout.dtype)
+        if dout.size:                                   # the kernel overwrites dx
             pool.max_backward(dx, np.ascontiguousarray(dout), idx, hn, wn)
+        else:
+            dx[...] = 0
         return dx
 
     def avg_pool2d(self, x, hs, hn, ws, wn, div):

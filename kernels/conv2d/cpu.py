@@ -1,5 +1,7 @@
-"""2-D convolution on the CPU (Numba): im2col of a bounded chunk of output pixels, then our GEMM
-(kernels/gemm `gemm_serial`), per image. The per-image kernels (conv2d_image_*: serial, scratch passed
+"""2-D convolution on the CPU (Numba), per image, by one of two algorithms chosen from the shape
+(thresholds measured, DESIGN.md "Convolution and pooling"): direct SIMD kernels (kernels/conv2d/
+direct.py) for few input channels per group at width stride 1, else im2col of a bounded chunk of output
+pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels (conv2d_image_*: serial, scratch passed
 in, sized by work_size) are the building blocks of both the eager drivers below (`prange` over images:
 threads never share an output) and fused steps that shard a batch over threads.
 Weight gradients accumulate in per-thread partials (T, O, Cg*KH*KW) summed at the end: a prange `+=`
@@ -16,8 +18,15 @@ from numba import prange
 
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
+from ..simd import lanes_of, vadd, vloadr, vstore, vstorer
+from . import direct
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
+# the direct forward (width stride 1) where it beats im2col + GEMM in float32 GFLOP/s measured per path
+# (`python bench/conv_kernels.py`, DESIGN.md "Convolution and pooling"): up to 8 input channels per
+# group (16-32: im2col ties or wins). Both gradients are always im2col + GEMM (+ col2im): the direct
+# weight gradient tied at LeNet's first layer and lost elsewhere, and cost cold-compile time
+DIRECT_FORWARD_MAX_CG = 8
 
 
 @jit
@@ -37,6 +46,9 @@ def _valid_cols(OW, W, sw, pw, off):
 @jit
 def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
     # col (Cg*KH*KW, R*OW) = patches of xn[c0:c0+Cg] (C,H,W) at output rows r0..r0+R-1; 0 outside xn
+    if sw == 1:
+        _move_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, False)
+        return
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
@@ -55,8 +67,38 @@ def _im2col(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
 
 
 @jit
+def _move_rows(col, xn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, scatter):
+    # width stride 1: each col row segment is a contiguous run of an input row, moved L lanes at a time
+    # with masks to the lanes inside the image. scatter False: col = the runs (_im2col; zeros outside
+    # the image); True: the runs += col (_col2im_add)
+    L, cf, xf = lanes_of(col), col.reshape(-1), xn.reshape(-1)
+    P = R * OW
+    for c in range(Cg):
+        for i in range(KH):
+            for j in range(KW):
+                r = (c * KH + i) * KW + j
+                for y in range(R):
+                    ih = (r0 + y) * sh - ph + i * dh
+                    if scatter and (ih < 0 or ih >= H):
+                        continue
+                    xrow = ((c0 + c) * H + ih) * W
+                    for q0 in range(0, OW, L):
+                        n, off, q = min(L, OW - q0), q0 - pw + j * dw, r * P + y * OW + q0
+                        lo, hi = max(0, -off), min(n, W - off)
+                        if ih < 0 or ih >= H or hi < lo:
+                            hi = lo
+                        if scatter:
+                            vstorer(xf, xrow + off, vadd(vloadr(xf, xrow + off, lo, hi), vloadr(cf, q, lo, hi)), lo, hi)
+                        else:
+                            vstore(cf, q, vloadr(xf, xrow + off, lo, hi), n)
+
+
+@jit
 def _col2im_add(dxn, col, c0, Cg, H, W, KH, KW, OW, r0, R, sh, sw, ph, pw, dh, dw):
     # dxn[c0:c0+Cg] (C,H,W) += the scatter of col (Cg*KH*KW, R*OW) back to the input pixels
+    if sw == 1:
+        _move_rows(col, dxn, c0, Cg, H, W, KH, KW, OW, r0, R, sh, ph, pw, dh, dw, True)
+        return
     for c in range(Cg):
         for i in range(KH):
             for j in range(KW):
@@ -111,6 +153,27 @@ def _bufs(work, CKK, Og, R, OW):
 @jit
 def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)) for one image, no bias; work: work_size elements
+    if sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
+        direct.forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups)
+    else:
+        im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
+    im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
+    im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # conv2d_image_forward by im2col chunks + GEMM
     C, H, W = x.shape
     O, CKK = w2.shape
     OH, OW = out.shape[1], out.shape[2]
@@ -130,8 +193,8 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
 
 
 @jit
-def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
+def im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # conv2d_image_backward_input by GEMM into im2col chunks, scattered back (col2im)
     C, H, W = dx.shape
     O, CKK = w2.shape
     OH, OW = dout.shape[1], dout.shape[2]
@@ -152,8 +215,8 @@ def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, gr
 
 
 @jit
-def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
+def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # conv2d_image_backward_weight by im2col chunks + GEMM
     C, H, W = x.shape
     O, CKK = dw2.shape
     OH, OW = dout.shape[1], dout.shape[2]
@@ -173,39 +236,35 @@ def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, g
 
 
 @pjit
-def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
-    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; prange over images
-    N, C = x.shape[0], x.shape[1]
-    nw = work_size(C, w2.shape[0], KH, KW, out.shape[2], out.shape[3], groups)
-    for n in prange(N):
-        work = np.empty(nw, x.dtype)
-        conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-
-
-@pjit
-def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups):
-    # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; prange over images
-    N, C = dx.shape[0], dx.shape[1]
-    nw = work_size(C, w2.shape[0], KH, KW, dout.shape[2], dout.shape[3], groups)
-    for n in prange(N):
-        work = np.empty(nw, dx.dtype)
-        conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-
-
-@pjit
-def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups):
-    # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
-    # zero-filled scratch, one row per thread (T = partial.shape[0])
-    N, C, O = x.shape[0], x.shape[1], dw2.shape[0]
-    T = partial.shape[0]
-    nw = work_size(C, O, KH, KW, dout.shape[2], dout.shape[3], groups)
+def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, work_size) scratch:
+    # thread t takes images t, t+T, ...
+    N, T = x.shape[0], work.shape[0]
     for t in prange(T):
-        work = np.empty(nw, x.dtype)
+        for n in range(t, N, T):
+            conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+
+
+@pjit
+def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
+    N, T = dx.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+
+
+@pjit
+def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
+    # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
+    N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
+    for t in prange(T):
         pt = partial[t].reshape(O, -1)
         for n in range(t, N, T):
-            conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+            conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
     df = dw2.reshape(-1)
-    for k in prange(df.size):
+    for k in range(df.size):     # plain loops: an array expression here would be another parallel region
         s = partial[0, k]
         for t in range(1, T):
             s += partial[t, k]

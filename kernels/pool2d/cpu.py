@@ -1,5 +1,8 @@
 """2-D pooling on the CPU (Numba), over the per-axis window tables of windows.py. Max pooling has serial
-per-image kernels (max_image_*, also used by fused steps) and prange-over-images drivers; average
+per-image kernels (max_image_*, also used by fused steps) and prange-over-images drivers; the forward
+runs L = lanes_of(dtype) outputs of a row at a time with explicit SIMD (simd.vtake: torch's scan step)
+when every window of a row has the same columns shifted by a constant stride (no width padding
+clipped), else a scalar loop; average
 pooling runs `prange` over the N*C planes. Each image or plane belongs to one thread, so the max
 backward's scatter and the average backward's overlapping windows never race. float32/float64; x, out, dout C-contiguous.
 """
@@ -7,12 +10,70 @@ import numpy as np
 from numba import prange
 
 from .._numba import jit, pjit
+from ..simd import lanes_of, vadd, vgather, vload, vsplat, vstore, vtake
 
 
 @jit
 def max_image_forward(out, idx, x, hs, hn, ws, wn, dh, dw):
     # out, idx (C,OH,OW) = max of one image x (C,H,W) over each window, and its flat per-plane position;
     # torch's scan: from (-inf, first grid position), take v when v > max or v is NaN
+    sw = uniform_stride(ws, wn)
+    if sw > 0 and (x.shape[1] * x.shape[2] <= POS_EXACT_F32 or x.itemsize == 8):
+        max_image_forward_simd(out, idx, x, hs, hn, ws, wn[0], sw, dh, dw)
+    else:
+        max_image_forward_scalar(out, idx, x, hs, hn, ws, wn, dh, dw)
+
+
+POS_EXACT_F32 = 1 << 24   # positions carried in float32 lanes are exact up to here (float64: 2^53)
+
+
+@jit
+def uniform_stride(ws, wn):
+    # s > 0 when every window spans wn[0] columns from ws[0] + ow*s; 0 otherwise (clipped or uneven)
+    OW = ws.size
+    s = ws[1] - ws[0] if OW > 1 else 1
+    if s < 1 or wn[0] < 1:
+        return 0
+    for ow in range(OW):
+        if wn[ow] != wn[0] or ws[ow] != ws[0] + ow * s:
+            return 0
+    return s
+
+
+@jit
+def max_image_forward_simd(out, idx, x, hs, hn, ws, KW, sw, dh, dw):
+    # max_image_forward for windows of KW columns at ws[0] + ow*sw: L outputs of a row per vector;
+    # positions ride in float lanes (exact: the caller checks H*W against POS_EXACT_F32)
+    C, H, W = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    xf, of, jf = x.reshape(-1), out.reshape(-1), idx.reshape(-1)
+    L, f = lanes_of(out), out.dtype.type
+    buf = np.empty(2 * L, out.dtype)                  # [0, L): lane * sw; [L, 2L): positions out
+    for q in range(L):
+        buf[q] = q * sw
+    lane_pos = vload(buf, 0, L)
+    for pl in range(C):
+        for oh in range(OH):
+            for ow0 in range(0, OW, L):
+                n = min(L, OW - ow0)
+                first = hs[oh] * W + ws[0] + ow0 * sw
+                best, at = vsplat(f(-np.inf)), vadd(vsplat(f(first)), lane_pos)
+                for a in range(hn[oh]):
+                    for b in range(KW):
+                        p = first + a * dh * W + b * dw
+                        v = vload(xf, pl * H * W + p, n) if sw == 1 else vgather(xf, pl * H * W + p, sw, n)
+                        at = vtake(v, best, vadd(vsplat(f(p)), lane_pos), at)
+                        best = vtake(v, best, v, best)
+                o = (pl * OH + oh) * OW + ow0
+                vstore(of, o, best, n)
+                vstore(buf, L, at, n)
+                for q in range(n):
+                    jf[o + q] = np.int64(buf[L + q])
+
+
+@jit
+def max_image_forward_scalar(out, idx, x, hs, hn, ws, wn, dh, dw):
+    # max_image_forward, one window at a time (any tables)
     C, H, W = x.shape
     OH, OW = out.shape[1], out.shape[2]
     xf, of, jf = x.reshape(C, H * W), out.reshape(C, OH * OW), idx.reshape(C, OH * OW)

@@ -194,3 +194,51 @@ def test_dot_tiles(tile, dtype, acc, kc, frac_m, frac_n, seed):
     mag = np.abs(A[:, :kc]).astype(np.float64) @ np.abs(Bt[:, :kc]).T + np.abs(prev)[:, :NR]
     bound = (kc + 2) * np.finfo(dtype).eps * np.pad(mag, ((0, 0), (0, 1))) + np.finfo(dtype).tiny
     assert np.all(np.abs(out - want) <= bound)
+
+
+@numba.njit
+def _copy_range(out, x, i, lo, hi):
+    # out[lo:hi] = x[i+lo:i+hi] through a range-masked load (zeros elsewhere) and a full store, then
+    # out[W + lo : W + hi] = the same lanes through a range-masked store over a NaN-free background
+    W = simd.lanes_of(x)
+    v = simd.vloadr(x, i, lo, hi)
+    vstore(out, 0, v, W)
+    simd.vstorer(out, W + i, v, lo, hi)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_range_masked_load_and_store(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    x = np.arange(4 * W, dtype=dtype) + 1
+    for i, lo, hi in [(W, 0, W), (W, 3, W - 2), (W, 5, 5), (W, 6, 2), (W - 3, 3, W), (0, 0, 1), (2 * W, 1, W)]:
+        out = np.full(5 * W, -7, dtype)
+        _copy_range(out, x, i, lo, hi)
+        want = np.zeros(W, dtype)
+        want[lo:max(lo, hi)] = x[i + lo:i + max(lo, hi)]
+        np.testing.assert_array_equal(out[:W], want)                    # zeros outside [lo, hi)
+        stored = out[W:]
+        mask = np.zeros(stored.size, bool)
+        mask[i + lo:i + max(lo, hi)] = True
+        np.testing.assert_array_equal(stored[mask], x[i + lo:i + max(lo, hi)])
+        np.testing.assert_array_equal(stored[~mask], -7)                # lanes outside never written
+
+
+@numba.njit
+def _take(out, v, m, a, b):
+    W = simd.lanes_of(v)
+    vstore(out, 0, simd.vtake(vload(v, 0, W), vload(m, 0, W), vload(a, 0, W), vload(b, 0, W)), W)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_take_is_torchs_max_scan_step(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    rng = np.random.default_rng(3)
+    v, m = rng.integers(-2, 3, W).astype(dtype), rng.integers(-2, 3, W).astype(dtype)
+    v[:3], m[:3] = [np.nan, 1.0, np.nan], [1.0, np.nan, np.nan]                # NaN in v, in m, in both
+    if W > 4:
+        v[3:5], m[3:5] = [-np.inf, 0.0], [-np.inf, -0.0]                       # ties are not taken
+    a, b = np.arange(W, dtype=dtype), -np.arange(W, dtype=dtype) - 1
+    out = np.empty(W, dtype)
+    _take(out, v, m, a, b)
+    take = np.array([vj > mj or np.isnan(vj) for vj, mj in zip(v, m)])
+    np.testing.assert_array_equal(out, np.where(take, a, b))
