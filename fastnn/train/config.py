@@ -82,7 +82,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
         for k in ("betas", "synthetic_size", "normalize"):
-            if k in d and isinstance(d[k], list):
+            if k in d and d[k] is not None and not isinstance(d[k], bool):   # JSON lists -> tuples
                 d[k] = tuple(d[k])
         return cls(**d)
 
