@@ -4,7 +4,10 @@ import sys
 
 TRAIN_EPILOG = """\
 inputs: x = pixel/255 in [0,1]; with --normalize x = (pixel/255 - 0.5)/0.5 in [-1,1]
-(torchvision's Normalize((0.5,),(0.5,)), the recipe bench/compare.py gives every system).
+(torchvision's Normalize((0.5,),(0.5,)), the recipe bench/compare.py gives every system);
+--normalize MEAN,STD: x = (pixel/255 - MEAN)/STD, e.g. pytorch/examples' MNIST recipe:
+  fastnn train --model mnist-net --optimizer adadelta --lr 1.0 --schedule step --step-size 1 \
+    --gamma 0.7 --normalize 0.1307,0.3081
 A NaN or Inf loss stops the run (exit status 1) with the epoch, step and value, before that epoch's
 checkpoint is written: the last finite checkpoint stays as it was.
 Each epoch writes <out>/checkpoint.safetensors atomically (model under torch's state_dict keys,
@@ -65,7 +68,8 @@ def train_parser(prog="fastnn train"):
     a("--data-dir", help="where to look for / download the dataset")
     a("--out", help="run folder (default runs/<timestamp>; with --resume, the checkpoint's folder)")
     a("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.safetensors")
-    a("--normalize", action="store_true", help="inputs in [-1,1] instead of [0,1] (see below)")
+    a("--normalize", nargs="?", const=True, type=_pair, metavar="MEAN,STD",
+      help="inputs in [-1,1] instead of [0,1]; with MEAN,STD (pixel/255 - MEAN)/STD (see below)")
     a("--quiet", action="store_true", help="no progress bar")
     a("--clip-grad-norm", type=float, metavar="MAX_NORM",
       help="clip each step's gradient to this global L2 norm (nn.utils.clip_grad_norm_; eager and fused)")

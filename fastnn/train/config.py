@@ -35,7 +35,7 @@ class TrainConfig:
     data_dir: str = None
     out: str = None
     resume: str = None
-    normalize: bool = False
+    normalize: object = False      # False; True = (x - 0.5) / 0.5; (mean, std) = (x - mean) / std (x = pixel/255)
     quiet: bool = False
     eval_batch_size: int = 1000
     train_subset: int = None       # keep the first N training samples (quick runs)
@@ -67,6 +67,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.clip_grad_norm is not None and not float(self.clip_grad_norm) > 0:
             raise ValueError(f"--clip-grad-norm must be a positive max norm, got {self.clip_grad_norm}")
+        from .data import normalization
+
+        normalization(self.normalize)   # refuses a std <= 0
         if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
             raise ValueError("--nesterov needs --optimizer sgd with --momentum > 0")
         return self
@@ -78,8 +81,8 @@ class TrainConfig:
     def from_dict(cls, d):
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
-        for k in ("betas", "synthetic_size"):
-            if k in d and d[k] is not None:
+        for k in ("betas", "synthetic_size", "normalize"):
+            if k in d and d[k] is not None and not isinstance(d[k], bool):   # JSON lists -> tuples
                 d[k] = tuple(d[k])
         return cls(**d)
 

@@ -3,18 +3,31 @@ int64 labels, plus a synthetic set. CIFAR-10 comes from fastnn.vision.datasets.C
 (N,32,32,3) and become (N,3,32,32)).
 
 Input recipe: x = image / 255 in [0, 1]; with --normalize, x = (image/255 - 0.5) / 0.5 in [-1, 1]
-(torchvision's Normalize((0.5,), (0.5,)), as the PyTorch/JAX peers in bench/compare.py do).
+(torchvision's Normalize((0.5,), (0.5,)), as the PyTorch/JAX peers in bench/compare.py do); with
+--normalize MEAN,STD, x = (image/255 - MEAN) / STD (pytorch/examples' MNIST: 0.1307,0.3081).
 """
 import os
 
 import numpy as np
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic")
+NORMALIZE_DEFAULT = (0.5, 0.5)   # --normalize without values: (mean, std) of Normalize((0.5,), (0.5,))
+
+
+def normalization(normalize):
+    """(mean, std) of a --normalize setting (False/None: none, True: NORMALIZE_DEFAULT, or a pair)."""
+    if normalize is None or normalize is False:
+        return None
+    mean, std = NORMALIZE_DEFAULT if normalize is True else (float(v) for v in normalize)
+    if not std > 0:
+        raise ValueError(f"--normalize needs a positive std, got MEAN,STD = {mean:g},{std:g}")
+    return mean, std
 
 
 def to_features(images, normalize, flat=True):
-    """uint8 (N,28,28) -> float32 (N,784) by the recipe above; flat=False: (N,C,H,W) ((N,H,W) get C=1,
-    (N,H,W,3) colour images are moved channels-first)."""
+    """uint8 (N,28,28) -> float32 (N,784) by the recipe above (normalize: see normalization()); flat=False:
+    (N,C,H,W) ((N,H,W) get C=1, (N,H,W,3) colour images are moved channels-first)."""
+    mean_std = normalization(normalize)
     if flat:
         shaped = images.reshape(images.shape[0], -1)
     elif images.ndim == 3:
@@ -23,9 +36,9 @@ def to_features(images, normalize, flat=True):
         shaped = images.transpose(0, 3, 1, 2)
     x = np.ascontiguousarray(shaped, dtype=np.float32)  # one float32 buffer, then in place (the same
     np.multiply(x, np.float32(1.0 / 255.0), out=x)       # float32 operations as (x*s - .5)/.5: equal
-    if normalize:                                        # bits, a third of the time on 60k images)
-        np.subtract(x, np.float32(0.5), out=x)
-        np.divide(x, np.float32(0.5), out=x)
+    if mean_std is not None:                             # bits, a third of the time on 60k images)
+        np.subtract(x, np.float32(mean_std[0]), out=x)
+        np.divide(x, np.float32(mean_std[1]), out=x)
     return x
 
 
