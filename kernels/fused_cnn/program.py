@@ -24,12 +24,12 @@ OP = {"conv": 0, "act": 1, "maxpool": 2, "dropout": 3}
 
 # one program row: the op code, its input (C,H,W) and output (O,OH,OW) per image, conv geometry,
 # conv parameter offsets (b_off -1: no bias), the act code or the dropout hash's layer id, and the
-# offsets of its pool window tables (hs, hn, ws, wn at tab_off, +OH, +2OH, +2OH+OW) and of its argmax
-# indices in a shard's index buffer (per image stride O*OH*OW)
+# offsets of its pool window tables (hs, hn, ws, wn at tab_off, +OH, +2OH, +2OH+OW), of its argmax
+# indices in a shard's index buffer and of a dropout's mask in the mask buffer (per image O*OH*OW each)
 FIELDS = ("op", "C", "H", "W", "O", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "groups",
-          "w_off", "b_off", "code", "tab_off", "idx_off")
+          "w_off", "b_off", "code", "tab_off", "idx_off", "mask_off")
 (F_OP, F_C, F_H, F_W, F_O, F_OH, F_OW, F_KH, F_KW, F_SH, F_SW, F_PH, F_PW, F_DH, F_DW, F_GROUPS,
- F_WOFF, F_BOFF, F_CODE, F_TAB, F_IDX) = range(len(FIELDS))
+ F_WOFF, F_BOFF, F_CODE, F_TAB, F_IDX, F_MASK) = range(len(FIELDS))
 DROPOUT_LAYER0 = 1 << 20   # dropout hash layer id of op k: DROPOUT_LAYER0 + k (the head's layers are 0..)
 
 
@@ -45,7 +45,7 @@ class Program:
     def __init__(self, input_shape, ops, head_sizes, head_bias):
         C, H, W = (int(v) for v in input_shape)
         self.input_shape = (C, H, W)
-        rows, tabs, probs, sizes, idx_n, w = [], [], [], [C * H * W], 0, 0
+        rows, tabs, probs, sizes, idx_n, mask_n, w = [], [], [], [C * H * W], 0, 0, 0
         for k, d in enumerate(ops):
             r = np.zeros(len(FIELDS), np.int64)
             r[F_OP], r[F_C], r[F_H], r[F_W], r[F_BOFF] = OP[d["op"]], C, H, W, -1
@@ -75,7 +75,8 @@ class Program:
                 tabs += [hs, hn, ws, wn]
                 idx_n += O * OH * OW
             elif d["op"] == "dropout":
-                r[F_CODE] = DROPOUT_LAYER0 + k
+                r[F_CODE], r[F_MASK] = DROPOUT_LAYER0 + k, mask_n
+                mask_n += C * H * W
             if OH < 1 or OW < 1:
                 raise ValueError(f"fused CNN: op {k} ({d['op']}) gives an empty {OH}x{OW} output from {H}x{W}")
             r[F_O], r[F_OH], r[F_OW] = O, OH, OW
@@ -90,6 +91,7 @@ class Program:
         self.probs = np.array(probs, np.float64)
         self.sizes = np.array(sizes, np.int64)
         self.idx_size = max(idx_n, 1)
+        self.mask_size = max(mask_n, 1)
         self.conv_params = w
         self.head_dims = np.array(head_sizes, np.int64)
         if self.head_dims[0] != sizes[-1]:
@@ -132,11 +134,12 @@ class Workspace:
     acts  (S, sum)   the shard's input images and every op's output, op-major: region k is
                      (Bs, sizes[k]) at act_off[k] (the last region is the head's (Bs, F) input)
     idx   (S, Bs, idx_size) int64   max-pool argmax positions per image
+    dmask (S, Bs, mask_size)        per-image dropout masks (0 or 1/(1-p)), filled before the images run
     grad  (S, 2, max(sizes))        ping-pong per-image gradients of the backward
     dfeat (S, Bs, F)                d loss / d features (the head's input gradient)
     work  (S, work_size)            conv im2col scratch (kernels/conv2d work_size)
     mlp   a fused_mlp Workspace for the head (its own acts, drops, deltas, transposes)
-    Bound: per shard Bs * (sum of the non-activation regions + F) floats + Bs * idx_size int64 +
+    Bound: per shard Bs * (sum of the non-activation regions + F + mask_size) floats + Bs * idx_size int64 +
     2*max(sizes) + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads: 32 * (9.1k
     floats + 1.6k indices) = ~1.6 MB float32 per shard; the examples Net: 32 * (87k + 9.2k) = ~14 MB.
     """
@@ -151,6 +154,7 @@ class Workspace:
         F = int(program.sizes[-1])
         self.acts = np.zeros((S, n), dtype)
         self.idx = np.zeros((S, Bs, program.idx_size), np.int64)
+        self.dmask = np.zeros((S, Bs, program.mask_size), dtype)
         self.grad = np.zeros((S, 2, int(program.sizes.max())), dtype)
         self.dfeat = np.zeros((S, Bs, F), dtype)
         self.work = np.zeros((S, program.work_size()), dtype)
