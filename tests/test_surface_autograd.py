@@ -2,7 +2,7 @@
 (values, None/zero placement, error wording) and closed forms."""
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch", reason="torch==2.13.0 is the oracle of these tests")
 
 import fastnn
 from fastnn.autograd import Function, grad

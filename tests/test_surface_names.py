@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as TF
+torch = pytest.importorskip("torch", reason="torch==2.13.0 is the oracle of these tests")
+import torch.nn.functional as TF  # noqa: E402
 
 import fastnn
 import fastnn.nn.functional as FF
