@@ -39,8 +39,9 @@ class Div(Function):
             return a / b
 
     def backward(self, dout, a, b):
-        da = unbroadcast(self.xp, dout / b, a.shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(self.xp, -dout * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        with ieee_quiet():   # b == 0 gives inf/NaN gradients silently, as torch's
+            da = unbroadcast(self.xp, dout / b, a.shape) if self.needs_input_grad[0] else None
+            db = unbroadcast(self.xp, -dout * a / (b * b), b.shape) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -90,7 +91,8 @@ class Log(Function):
             return self.xp.log(a)
 
     def backward(self, dout, a):
-        return dout / a
+        with ieee_quiet():
+            return dout / a
 
 
 class Sqrt(Function):
@@ -101,7 +103,8 @@ class Sqrt(Function):
         return out
 
     def backward(self, dout, out):
-        return dout / (2 * out)
+        with ieee_quiet():   # sqrt(0)'s gradient is inf (0/0 NaN under a zero dout), silently as torch's
+            return dout / (2 * out)
 
 
 class Abs(Function):
