@@ -18,6 +18,7 @@ import numpy as np
 
 from . import cpu_fused, cpu_fused_cnn
 from .base import Backend, bn_channels, bn_view, raise_bad_indices
+from .cpu_memory import retain_freed_memory
 
 SMALL_BMM = 16  # bmm with every matrix dim <= this uses kernels/bmm under FASTNN_CPU_GEMM=auto
 
@@ -57,6 +58,7 @@ class CPUBackend(Backend):
         from fastnn.kernels.softmax import cpu as softmax
         from fastnn.kernels.xent import cpu as xent
 
+        retain_freed_memory()   # no page faults on each step's fresh arrays (cpu_memory.py)
         self.k_gemm, self.k_bmm, self.k_act = gemm, bmm, act
         self.k_softmax, self.k_xent, self.k_reduce = softmax, xent, reduce
         self.rng = np.random.default_rng()
