@@ -105,3 +105,26 @@ def test_shared_thread_pool_runs_float_gemms_on_our_kernel_and_restores(monkeypa
     assert be.gemm_impl == old
     from fastnn.backends.base import Backend
     assert isinstance(Backend().shared_thread_pool(), contextlib.nullcontext)  # the contract's default
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_auto_gemm_uses_one_thread_pool(monkeypatch, threads):
+    """cpu backend, FASTNN_CPU_GEMM=auto: float matmuls take OpenBLAS on one thread only; on more they
+    run on kernels/gemm in Numba's pool (no second spinning pool), and match the float64 product."""
+    import numba
+
+    be = get_backend("cpu")
+    calls = []
+    real = be.k_gemm.matmul
+    monkeypatch.setattr(be.k_gemm, "matmul", lambda *a, **k: (calls.append(a[1].shape), real(*a, **k)))
+    monkeypatch.setattr(be, "gemm_impl", "auto")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((64, 40)).astype(np.float32), rng.standard_normal((40, 30)).astype(np.float32)
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        _close(be.matmul(x, w), x, w, np.float32)
+        used_ours = numba.get_num_threads() > 1
+    finally:
+        numba.set_num_threads(old)
+    assert calls == ([(64, 40)] if used_ours else [])

@@ -2,14 +2,14 @@
 
 GEMM: our register-tiled Numba kernel (kernels/gemm) or OpenBLAS through NumPy, chosen like the cuda
 backend chooses between our SGEMM and cuBLAS: `FASTNN_CPU_GEMM=auto|blas|fastnn` (or the
-`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 and our kernel for integer types
-(NumPy has no integer BLAS). Against OpenBLAS's own AVX-512 kernels our GEMM runs 0.9-1.6x at the
-MNIST layer-1 shapes and 0.7-0.8x at the tiny 64x10 ones (bench/bench_kernels.py); eager training
-measured the same with either (within 5%), so OpenBLAS stays the default for floats. Inside
-`shared_thread_pool()` floats take our kernel too, so that work between fused epochs leaves no
-OpenBLAS thread spinning. bmm of small matrices (every dim <= SMALL_BMM) takes our batched kernel
-under `auto`: ~3x np.matmul at (256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The
-fused MLP kernels (kernels/fused_mlp) always use our GEMM.
+`gemm_impl` attribute). `auto` takes OpenBLAS for float32/float64 on one thread, and our kernel for
+integer types (NumPy has no integer BLAS) and for every GEMM on more threads (`_use_blas`: one
+thread pool). Against OpenBLAS's own AVX-512 kernels our GEMM runs 0.9-1.6x at the MNIST layer-1
+shapes and 0.7-0.8x at the tiny 64x10 ones (bench/bench_kernels.py); one-thread eager training
+measured the same with either (within 5%). Inside `shared_thread_pool()` floats take our kernel too.
+bmm of small matrices (every dim <= SMALL_BMM) takes our batched kernel under `auto`: ~3x np.matmul
+at (256,5,6)@(256,6,7), where NumPy pays a BLAS call per matrix. The fused MLP kernels
+(kernels/fused_mlp) always use our GEMM.
 """
 import contextlib
 import os
@@ -79,7 +79,15 @@ class CPUBackend(Backend):
             self.gemm_impl = old
 
     def _use_blas(self, dtype):
-        return self.gemm_impl == "blas" or (self.gemm_impl == "auto" and dtype in _FLOATS)
+        """OpenBLAS under `auto` only for floats on one thread: with more, our GEMM runs in Numba's pool,
+        the one every other kernel uses. Two pools of n spinning threads on n cores take turns: the
+        LeNet-5 eager step at batch 64 on 2 threads ran 11.3 ms (OpenBLAS) against 4.9 ms (ours), one
+        thread 6.5 against 6.4 (bench/cnn_step_cpu.py, wall, alternating, 2-core AVX-512 host)."""
+        if self.gemm_impl != "auto":
+            return self.gemm_impl == "blas"
+        from numba import get_num_threads
+
+        return dtype in _FLOATS and get_num_threads() == 1
 
     def owns(self, a):
         return type(a) is np.ndarray
