@@ -20,6 +20,8 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
     vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
+    vload_even(arr, i, n)      lanes k < n = arr.flat[i + 2k], others 0 (two loads and a shuffle)
+    vstoreint(arr, i, v, n)    arr.flat[i + k] = int64(v[k]) for k < n (float lanes into an int64 array)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
@@ -382,6 +384,46 @@ def vgather2(typingctx, arr, idx, stride, n):
     if not (isinstance(arr, types.Array) and arr.dtype == types.float32):
         return None
     return Vec(arr.dtype, lanes(arr.dtype))(arr, idx, stride, n), _gather2_cg
+
+
+# ---- stride-2 loads and the float -> int64 store (max pooling rows) ---------------------------------
+@intrinsic
+def vload_even(typingctx, arr, idx, n):
+    # lanes_of(arr) lanes: lane k < n = arr.flat[i + 2k], others 0: two masked loads of 2n - 1 elements
+    # and one shuffle of their even lanes (a stride-2 vgather without the gather)
+    if not (isinstance(arr, types.Array) and arr.dtype in _DTYPES):
+        return None
+    vt = Vec(arr.dtype, lanes(arr.dtype))
+
+    def codegen(context, builder, sig, args):
+        vty, L = context.get_value_type(vt), vt.lanes
+        # 2n - 1 elements: the odd lane after the last wanted one is never read (it may lie past the end)
+        n2 = builder.sub(builder.mul(context.cast(builder, args[2], n, types.int64), ir.Constant(_I64, 2)),
+                         ir.Constant(_I64, 1))
+        lo_ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        hi_ptr = builder.gep(lo_ptr, [ir.Constant(_I64, L)])
+        halves = [_llvm_call(builder, "llvm.masked.load.{}.p0", vt, vty, ptr, _align(vt),
+                             _mask(context, builder, vt, cnt, types.int64), ir.Constant(vty, None))
+                  for ptr, cnt in ((lo_ptr, n2), (hi_ptr, builder.sub(n2, ir.Constant(_I64, L))))]
+        return _shuffle(builder, halves[0], halves[1], list(range(0, 2 * L, 2)))
+    return vt(arr, idx, n), codegen
+
+
+@intrinsic
+def vstoreint(typingctx, arr, idx, v, n):
+    # arr.flat[i + k] = int64(v[k]) for k < n (v float, truncated toward zero; arr int64, writable)
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.mutable and isinstance(v, Vec)
+            and v.dtype in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        it = Vec(types.int64, v.lanes)
+        iv = builder.fptosi(args[2], context.get_value_type(it))
+        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        _llvm_call(builder, "llvm.masked.store.{}.p0", it, ir.VoidType(), iv, ptr, _align(it),
+                   _mask(context, builder, it, args[3], n))
+        return context.get_dummy_value()
+    return types.none(arr, idx, v, n), codegen
 
 
 # ---- 8x8 transpose (GEMM's A packing for nn: 8 rows of A in, 8 k-columns out) ---------------------
