@@ -1,5 +1,7 @@
 """CNN training speed: fastnn's eager loop (model(x), loss.backward(), optimizer.step()), fastnn's fused CNN
-(fastnn.fused_cnn.FusedCNN: one compiled call per epoch, "fastnn-fused") and PyTorch on real MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1].
+(fastnn.fused_cnn.FusedCNN: one compiled call per epoch, "fastnn-fused"), PyTorch, and JAX when installed
+("jax-step": a jitted step per batch; "jax-scan": an epoch in one lax.scan; bench/jax_cnn.py) on real
+MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1].
 
 Like bench/compare.py (whose workers, thread caps and summaries this reuses): every (system, batch,
 threads) runs in its own subprocess, systems alternate, epoch 1 is warm-up. Each "epoch" trains on a
@@ -17,9 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import summarize, thread_env  # noqa: E402
+from compare import available, summarize, thread_env  # noqa: E402
 
-SYSTEMS = ("fastnn-eager", "fastnn-fused", "torch")
+SYSTEMS = ("fastnn-eager", "fastnn-fused", "torch", "jax-step", "jax-scan")
 
 
 def _lib(system, threads):
@@ -53,6 +55,12 @@ def worker(system, model, batch, threads, epochs, subset, seed):
     from fastnn.train.data import load_data
 
     xtr, ytr, _, _ = load_data("mnist", normalize=True, train_subset=subset, flat=False)
+    if system.startswith("jax-"):
+        import jax_cnn
+
+        times, loss, _ = jax_cnn.run(system.split("-", 1)[1], model, xtr, ytr, batch, epochs, seed)
+        return {"times": [t * 60000 / len(xtr) for t in times],
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "final_loss": loss}
     lib = _lib(system, threads)
     lib.manual_seed(seed)
     net = _model(lib, model)
@@ -120,7 +128,13 @@ def main(argv=None):
         return 0
     print("| model | batch | threads | system | s per 60k epoch (median) | min-max | vs PyTorch | peak RSS MB |")
     print("|---|---:|---:|---|---:|---:|---:|---:|")
-    systems = a.systems.split(",")
+    systems = []
+    for s in a.systems.split(","):
+        ok, why = available(s)
+        if not ok:
+            print(f"# {s}: skipped, {why}", file=sys.stderr)
+        else:
+            systems.append(s)
     for b in a.batch_sizes.split(","):
         for t in a.threads.split(","):
             got = {s: [] for s in systems}
