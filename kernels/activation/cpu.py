@@ -1,11 +1,14 @@
-"""Activations on the CPU (Numba): flat elementwise loops (any ndim via ravelled views). Backward
-kernels take the forward's saved output: relu_backward(dx, dout, out).
+"""Activations on the CPU (Numba): act_forward_ / act_backward_, flat elementwise loops per activation
+code (codes.py), are the one CPU definition of each activation and its derivative; the eager kernels
+(relu(out, x), relu_backward(dx, dout, out), ... on any ndim via ravelled views) and the fused MLP and
+CNN steps call them. Backward kernels take the forward's saved output.
 Sigmoid is evaluated through exp(-|x|), so |x| ~ 1e4 never overflows.
 """
 import math
 
 from .._checks import check_like
 from .._numba import jit
+from .codes import ACT_RELU, ACT_SIGMOID, ACT_TANH
 
 
 def _check(name, *arrays):
@@ -24,73 +27,69 @@ def _sigmoid1(v):
 
 
 @jit
-def _relu(out, x):
-    # out (n,) = max(x, 0); NaN propagates
-    for i in range(x.size):
-        out[i] = 0 if x[i] < 0 else x[i]
+def act_forward_(out, x, code):
+    # out (n,) = act(x) for an activation code (codes.py; none copies); out may be x (in place).
+    # The one CPU definition of each activation: the eager kernels below and the fused MLP and CNN
+    # steps call it. relu: NaN propagates; sigmoid through exp(-|x|)
+    if code == ACT_RELU:
+        for i in range(x.size):
+            out[i] = 0 if x[i] < 0 else x[i]
+    elif code == ACT_SIGMOID:
+        for i in range(x.size):
+            out[i] = _sigmoid1(x[i])
+    elif code == ACT_TANH:
+        for i in range(x.size):
+            out[i] = math.tanh(x[i])
+    else:
+        for i in range(x.size):
+            out[i] = x[i]
 
 
 @jit
-def _relu_backward(dx, dout, out):
-    # dx (n,) = dout * (out > 0)
-    for i in range(dx.size):
-        dx[i] = dout[i] if out[i] > 0 else 0
-
-
-@jit
-def _sigmoid(out, x):
-    # out (n,) = sigmoid(x)
-    for i in range(x.size):
-        out[i] = _sigmoid1(x[i])
-
-
-@jit
-def _sigmoid_backward(dx, dout, out):
-    # dx (n,) = dout * out * (1 - out)
-    for i in range(dx.size):
-        dx[i] = dout[i] * out[i] * (1 - out[i])
-
-
-@jit
-def _tanh(out, x):
-    # out (n,) = tanh(x)
-    for i in range(x.size):
-        out[i] = math.tanh(x[i])
-
-
-@jit
-def _tanh_backward(dx, dout, out):
-    # dx (n,) = dout * (1 - out^2)
-    for i in range(dx.size):
-        dx[i] = dout[i] * (1 - out[i] * out[i])
+def act_backward_(dx, dout, h, code):
+    # dx (n,) = dout * act'(x), from the activation's output h = act(x) (n,): relu dout where h > 0
+    # else 0 (a select: inf and NaN gradients do not leak through zeros), sigmoid dout * h(1-h),
+    # tanh dout * (1-h^2), none dout; dx may be dout (in place)
+    if code == ACT_RELU:
+        for i in range(dx.size):
+            dx[i] = dout[i] if h[i] > 0 else 0
+    elif code == ACT_SIGMOID:
+        for i in range(dx.size):
+            dx[i] = dout[i] * (h[i] * (1 - h[i]))
+    elif code == ACT_TANH:
+        for i in range(dx.size):
+            dx[i] = dout[i] * (1 - h[i] * h[i])
+    else:
+        for i in range(dx.size):
+            dx[i] = dout[i]
 
 
 def relu(out, x):
     # out (...) = max(x, 0)
-    _relu(*_check("relu", out, x))
+    act_forward_(*_check("relu", out, x), ACT_RELU)
 
 
 def relu_backward(dx, dout, out):
     # dx (...) = dout * (out > 0)
-    _relu_backward(*_check("relu_backward", dx, dout, out))
+    act_backward_(*_check("relu_backward", dx, dout, out), ACT_RELU)
 
 
 def sigmoid(out, x):
     # out (...) = 1 / (1 + exp(-x))
-    _sigmoid(*_check("sigmoid", out, x))
+    act_forward_(*_check("sigmoid", out, x), ACT_SIGMOID)
 
 
 def sigmoid_backward(dx, dout, out):
     # dx (...) = dout * out * (1 - out)
-    _sigmoid_backward(*_check("sigmoid_backward", dx, dout, out))
+    act_backward_(*_check("sigmoid_backward", dx, dout, out), ACT_SIGMOID)
 
 
 def tanh(out, x):
     # out (...) = tanh(x)
-    _tanh(*_check("tanh", out, x))
+    act_forward_(*_check("tanh", out, x), ACT_TANH)
 
 
 def tanh_backward(dx, dout, out):
     # dx (...) = dout * (1 - out^2)
-    _tanh_backward(*_check("tanh_backward", dx, dout, out))
+    act_backward_(*_check("tanh_backward", dx, dout, out), ACT_TANH)
 

@@ -37,6 +37,7 @@ import math
 import numba
 import numpy as np
 
+from ..activation.cpu import act_backward_, act_forward_
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
 from ..fpenv import ftz_enter, ftz_leave
@@ -74,7 +75,7 @@ def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer, row0):
     # row0.. of the whole batch (the dropout hash's index)
     B, n = dz.shape
     T = dz.dtype.type
-    scale, zero, one = T(1.0 / (1.0 - p)), T(0.0), T(1.0)
+    scale, zero = T(1.0 / (1.0 - p)), T(0.0)
     if b_off >= 0:
         grads[b_off:b_off + n] = zero
     for i in range(B):
@@ -83,15 +84,8 @@ def hidden_backward_(dz, grads, b_off, h, code, p, seed, step, layer, row0):
             for j in range(n):
                 keep = dropout_uniform(seed, step, layer, (row0 + i) * n + j) >= p
                 row[j] = row[j] * (scale if keep else zero)
-        if code == 1:
-            for j in range(n):
-                row[j] = row[j] if hr[j] > zero else zero
-        elif code == 2:
-            for j in range(n):
-                row[j] = row[j] * (hr[j] * (one - hr[j]))
-        elif code == 3:
-            for j in range(n):
-                row[j] = row[j] * (one - hr[j] * hr[j])
+        if code != 0:
+            act_backward_(row, row, hr, code)
         if b_off >= 0:
             for j in range(n):
                 grads[b_off + j] += row[j]
@@ -258,22 +252,15 @@ def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer, row0):
     # dropout, when on, is one more pass over h and a transpose of d back into zT
     n, B = zT.shape
     T = zT.dtype.type
-    zero, one, scale = T(0.0), T(1.0), T(1.0 / (1.0 - p))
+    zero, scale = T(0.0), T(1.0 / (1.0 - p))
     for j in range(n):
-        bj = params[b_off + j] if b_off >= 0 else zero
         row = zT[j]
-        if code == 1:
-            for i in range(B):
-                row[i] = max(row[i] + bj, zero)
-        elif code == 2:
-            for i in range(B):
-                row[i] = one / (one + math.exp(-(row[i] + bj)))
-        elif code == 3:
-            for i in range(B):
-                row[i] = math.tanh(row[i] + bj)
-        else:
+        if b_off >= 0:
+            bj = params[b_off + j]
             for i in range(B):
                 row[i] = row[i] + bj
+        if code != 0:
+            act_forward_(row, row, code)
     transpose_(h, zT)
     if p > 0:
         for i in range(B):
