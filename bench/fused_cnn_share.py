@@ -88,7 +88,7 @@ def main(argv=None):
     g = np.zeros((2, int(pr.sizes.max())), np.float32)
     g[:] = rng.standard_normal(g.shape)
     idx = np.zeros((8, pr.idx_size), np.int64)
-    work, grads = np.zeros(pr.work_size(), np.float32), np.zeros(pr.P, np.float32)
+    work, grads = np.zeros(pr.work_size(1), np.float32), np.zeros(pr.P, np.float32)
     params = fc.impl.params
     fc.epoch(X[:a.batch], Y[:a.batch], a.batch)                                   # compile / load
     kernels_only(pr.prog, pr.tabs, pr.sizes, per_image, g, idx, params, grads, work, 1)

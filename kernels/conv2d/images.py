@@ -8,7 +8,7 @@ contiguous chunk of images per thread) and the fused CNN shards both call it.
 Working set per call: `work_size` = (Cg*KH*KW + O/groups) * b * OH*OW elements: the im2col of the b
 images plus one (O/groups, b*OH*OW) tile of the output or its gradient (the GEMM's side of the
 (b, O, OH, OW) layout); callers take b = chunk_images(...) images at a time, so the im2col stays
-within IMAGES_COL_MAX elements whenever use_images holds (one image's im2col <= IMAGES_COL_MAX / 2).
+within IMAGES_COL_MAX elements whenever use_images holds (it asks for b >= 2).
 Layouts as conv2d/cpu.py: x (b,C,H,W), out/dout (b,O,OH,OW) C-contiguous, w2 (O, Cg*KH*KW); bias (O,).
 An output of size 0 (a (0,)-shaped bias or gradient, a dx with 0 images) is not computed.
 """
@@ -18,13 +18,14 @@ from ..simd import lanes_of, vadd, vload, vstore, vsum, vzeros
 from .cpu import _col2im_add, _im2col
 
 IMAGES_COL_MAX = 1 << 18  # elements of the b images' im2col: 1 MiB in float32 (L2 holds it with the tile)
-IMAGES_MAX_CKKP = 1 << 15  # multi-image when one image's im2col (Cg*KH*KW*OH*OW) is at most this
+IMAGES_MAX_OHW = 256      # multi-image when an image has at most this many output pixels (the per-image
+                          # GEMMs' N) and at least 2 images' im2col fit IMAGES_COL_MAX
 
 
 @jit
 def use_images(CKK, OHW):
-    # True where the multi-image kernels beat conv2d/cpu.py's per-image ones (one image's GEMM is small)
-    return CKK * OHW <= IMAGES_MAX_CKKP
+    # True where the multi-image kernels beat conv2d/cpu.py's per-image ones (`bench/conv_images.py`)
+    return OHW <= IMAGES_MAX_OHW and 2 * CKK * OHW <= IMAGES_COL_MAX
 
 
 @jit
