@@ -16,6 +16,8 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
                                array when lo > 0: masked lanes are never read; conv borders)
     vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked; arr writable, of v's dtype)
     vstorer(arr, i, v, lo, hi) arr.flat[i + j] = v[j] for lo <= j < hi (masked, as vloadr)
+    vstorei(arr, i, v, n)      arr.flat[i + j] = int64(v[j]) for j < n (float lanes truncated toward 0,
+                               as np.int64(x); arr int64: positions carried in float lanes)
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
@@ -218,6 +220,22 @@ def vstorer(typingctx, arr, idx, v, lo, hi):
         _llvm_call(builder, "llvm.masked.store.{}.p0", v, ir.VoidType(), args[2], ptr, _align(v), mask)
         return context.get_dummy_value()
     return types.none(arr, idx, v, lo, hi), codegen
+
+
+@intrinsic
+def vstorei(typingctx, arr, idx, v, n):
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.mutable and isinstance(v, Vec)
+            and isinstance(v.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        it = Vec(types.int64, v.lanes)
+        iv = builder.fptosi(args[2], ir.VectorType(_I64, v.lanes))
+        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        mask = _mask(context, builder, it, args[3], n)
+        _llvm_call(builder, "llvm.masked.store.{}.p0", it, ir.VoidType(), iv, ptr, _align(it), mask)
+        return context.get_dummy_value()
+    return types.none(arr, idx, v, n), codegen
 
 
 @intrinsic

@@ -74,6 +74,20 @@ def _gather(tile, db, dout, o0):
 
 
 @jit
+def bias_backward(db, dout):
+    # db (O,) += the sums of dout (b,O,OH,OW) over images and pixels, L lanes at a time (for callers that
+    # run the per-image kernels; backward below sums while it gathers)
+    b, O, P = dout.shape[0], dout.shape[1], dout.shape[2] * dout.shape[3]
+    L, df = lanes_of(dout), dout.reshape(-1)
+    for o in range(O):
+        acc = vzeros(dout)
+        for i in range(b):
+            for q in range(0, P, L):
+                acc = vadd(acc, vload(df, (i * O + o) * P + q, min(L, P - q)))
+        db[o] += vsum(acc)
+
+
+@jit
 def forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (b,O,OH,OW) = conv2d(x (b,C,H,W), w2 (O, Cg*KH*KW)) + bias (O,) (size 0: none); work: work_size
     b, C = x.shape[0], x.shape[1]

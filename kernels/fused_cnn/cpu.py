@@ -138,13 +138,9 @@ def conv_backward_(dx, grads, dout, x, r, params, work):
             images.backward(dx[i0:min(i1, dx.shape[0])], dw2, db, dout[i0:i1], x[i0:i1], w2, KH, KW, r[F_SH],
                             r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW], r[F_GROUPS], work)
         return
+    if db.size > 0:
+        images.bias_backward(db, dout)
     for i in range(B):
-        df = dout[i].reshape((O, OH * OW))
-        for o in range(db.size):
-            s = 0.0
-            for q in range(OH * OW):
-                s += df[o, q]
-            db[o] += s
         conv2d_image_backward_weight(dw2, dout[i], x[i], KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
                                      r[F_DW], r[F_GROUPS], work)
         if dx.shape[0] > 0:

@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import jit, pjit
-from ..simd import lanes_of, vadd, vgather, vload, vsplat, vstore, vtake
+from ..simd import lanes_of, vadd, vgather, vload, vsplat, vstore, vstorei, vtake
 
 
 @jit
@@ -48,7 +48,7 @@ def max_image_forward_simd(out, idx, x, hs, hn, ws, KW, sw, dh, dw):
     OH, OW = out.shape[1], out.shape[2]
     xf, of, jf = x.reshape(-1), out.reshape(-1), idx.reshape(-1)
     L, f = lanes_of(out), out.dtype.type
-    buf = np.empty(2 * L, out.dtype)                  # [0, L): lane * sw; [L, 2L): positions out
+    buf = np.empty(L, out.dtype)                      # lane * sw
     for q in range(L):
         buf[q] = q * sw
     lane_pos = vload(buf, 0, L)
@@ -66,9 +66,7 @@ def max_image_forward_simd(out, idx, x, hs, hn, ws, KW, sw, dh, dw):
                         best = vtake(v, best, v, best)
                 o = (pl * OH + oh) * OW + ow0
                 vstore(of, o, best, n)
-                vstore(buf, L, at, n)
-                for q in range(n):
-                    jf[o + q] = np.int64(buf[L + q])
+                vstorei(jf, o, at, n)
 
 
 @jit

@@ -87,3 +87,14 @@ def test_chunks_stay_within_the_bound(CKK, OHW, B):
     if images.use_images(CKK, OHW):
         assert b * CKK * OHW <= images.IMAGES_COL_MAX
         assert b >= min(B, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=30, deadline=None)
+@given(b=st.integers(0, 4), O=st.integers(1, 7), OH=st.integers(1, 9), OW=st.integers(1, 40),
+       seed=st.integers(0, 2 ** 16))
+def test_bias_backward_sums_each_channel(dtype, b, O, OH, OW, seed):
+    dout = np.random.default_rng(seed).standard_normal((b, O, OH, OW))
+    db = np.full(O, 0.25, dtype)                                  # accumulated into
+    images.bias_backward(db, dout.astype(dtype))
+    _check(db, dout.sum(axis=(0, 2, 3)) + 0.25, 4 * EPS[dtype] * np.sqrt(max(b * OH * OW, 1)))

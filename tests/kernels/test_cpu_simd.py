@@ -242,3 +242,23 @@ def test_take_is_torchs_max_scan_step(dtype):
     _take(out, v, m, a, b)
     take = np.array([vj > mj or np.isnan(vj) for vj, mj in zip(v, m)])
     np.testing.assert_array_equal(out, np.where(take, a, b))
+
+
+@numba.njit
+def _store_int(out, x, i, n):
+    # out[i:i+n] = int64(x[:n]) through one masked float load and one converting store
+    simd.vstorei(out, i, vload(x, 0, n), n)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(-1, 20), i=st.integers(0, 3), seed=st.integers(0, 2 ** 16))
+def test_converting_store_truncates_like_int64_and_never_touches_past_n(dtype, n, i, seed):
+    L = simd.lanes(np.dtype(dtype))
+    x = (np.random.default_rng(seed).uniform(-2 ** 20, 2 ** 20, L) * np.array([1, 0.5] * L)[:L]).astype(dtype)
+    out = np.full(L + 4, -7, np.int64)
+    _store_int(out, x, np.int64(i), np.int64(n))
+    k = max(0, min(n, L))
+    want = np.full(L + 4, -7, np.int64)
+    want[i:i + k] = [np.int64(v) for v in x[:k]]
+    assert np.array_equal(out, want)
