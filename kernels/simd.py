@@ -16,12 +16,13 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
                                array when lo > 0: masked lanes are never read; conv borders)
     vstore(arr, i, v, n)       arr.flat[i + j] = v[j] for j < n (masked; arr writable, of v's dtype)
     vstorer(arr, i, v, lo, hi) arr.flat[i + j] = v[j] for lo <= j < hi (masked, as vloadr)
+    vstorei(arr, i, v, n)      arr.flat[i + j] = int64(v[j]) for j < n (float lanes truncated toward 0,
+                               as np.int64(x); arr int64: positions carried in float lanes)
     vgather(arr, i, s, n)      lanes j < n = arr.flat[i + j*s], others 0 (a strided column)
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
     vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
     vload_even(arr, i, n)      lanes k < n = arr.flat[i + 2k], others 0 (two loads and a shuffle)
-    vstoreint(arr, i, v, n)    arr.flat[i + k] = int64(v[k]) for k < n (float lanes into an int64 array)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
@@ -223,6 +224,22 @@ def vstorer(typingctx, arr, idx, v, lo, hi):
 
 
 @intrinsic
+def vstorei(typingctx, arr, idx, v, n):
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.mutable and isinstance(v, Vec)
+            and isinstance(v.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        it = Vec(types.int64, v.lanes)
+        iv = builder.fptosi(args[2], ir.VectorType(_I64, v.lanes))
+        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
+        mask = _mask(context, builder, it, args[3], n)
+        _llvm_call(builder, "llvm.masked.store.{}.p0", it, ir.VoidType(), iv, ptr, _align(it), mask)
+        return context.get_dummy_value()
+    return types.none(arr, idx, v, n), codegen
+
+
+@intrinsic
 def vfma(typingctx, a, b, c):
     if not (isinstance(a, Vec) and a == b == c):
         return None
@@ -386,7 +403,7 @@ def vgather2(typingctx, arr, idx, stride, n):
     return Vec(arr.dtype, lanes(arr.dtype))(arr, idx, stride, n), _gather2_cg
 
 
-# ---- stride-2 loads and the float -> int64 store (max pooling rows) ---------------------------------
+# ---- stride-2 loads (max pooling rows) ------------------------------------------------------------
 @intrinsic
 def vload_even(typingctx, arr, idx, n):
     # lanes_of(arr) lanes: lane k < n = arr.flat[i + 2k], others 0: two masked loads of 2n - 1 elements
@@ -407,23 +424,6 @@ def vload_even(typingctx, arr, idx, n):
                   for ptr, cnt in ((lo_ptr, n2), (hi_ptr, builder.sub(n2, ir.Constant(_I64, L))))]
         return _shuffle(builder, halves[0], halves[1], list(range(0, 2 * L, 2)))
     return vt(arr, idx, n), codegen
-
-
-@intrinsic
-def vstoreint(typingctx, arr, idx, v, n):
-    # arr.flat[i + k] = int64(v[k]) for k < n (v float, truncated toward zero; arr int64, writable)
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.mutable and isinstance(v, Vec)
-            and v.dtype in (types.float32, types.float64)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        it = Vec(types.int64, v.lanes)
-        iv = builder.fptosi(args[2], context.get_value_type(it))
-        ptr = _elem_ptr(context, builder, arr, args[0], args[1])
-        _llvm_call(builder, "llvm.masked.store.{}.p0", it, ir.VoidType(), iv, ptr, _align(it),
-                   _mask(context, builder, it, args[3], n))
-        return context.get_dummy_value()
-    return types.none(arr, idx, v, n), codegen
 
 
 # ---- 8x8 transpose (GEMM's A packing for nn: 8 rows of A in, 8 k-columns out) ---------------------

@@ -5,20 +5,23 @@ Threads (as kernels/fused_mlp/cpu.py): a batch is cut into S row shards (backend
 S from the thread count); each Numba thread runs its images' forward, the head and the backward on its
 own buffers and writes a partial gradient grads[s] (every entry), then fused_mlp's `update` sums the
 partials and applies the optimizer slice by slice. Two fork/joins per step; no activations cross cores.
-Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program's per-image
-ops image by image (conv2d/pool2d's serial per-image kernels; conv bias + activation as separate
-in-place passes), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included,
-then dfeat = dZ_0 @ W_0: the head's input gradient), then the program backwards image by image with two
-ping-pong per-image gradient buffers (conv weight gradients accumulate over the shard's images).
+Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program op by op over
+all the shard's images (`shard_forward`: a conv by conv2d/images.py over chunks of images where
+images.use_images holds, its bias fused, else conv2d/cpu.py's per-image kernels and a bias pass;
+activations and dropout one pass over the shard's region; a max pool one call over the shard's B*C
+planes), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included, then
+dfeat = dZ_0 @ W_0: the head's input gradient), then `shard_backward` op by op with two ping-pong
+gradient regions of the whole shard (conv weight and bias gradients accumulate over its images).
 Dropout masks hash (seed, step, layer, index in the whole batch) as the fused MLP's (fused_mlp.cpu.
 dropout_uniform); a per-image op k uses layer program.DROPOUT_LAYER0 + k, the head its layer numbers.
 The per-image ops' masks are filled for the shard's images first (dropout_masks_) and only read by
-image_forward/backward: no hash loop beside the conv and pool calls (see dropout_masks_).
+shard_forward/backward: no hash loop beside the conv and pool calls (see dropout_masks_).
 Integer arguments at jitted call sites are int64 values (program rows, np.int64(...)), never literals.
 """
 import numba
 import numpy as np
 
+from ..conv2d import images
 from ..conv2d.cpu import conv2d_image_backward_input, conv2d_image_backward_weight, conv2d_image_forward
 from ..fpenv import ftz_enter, ftz_leave
 from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
@@ -31,9 +34,9 @@ CONV, ACT, MAXPOOL, DROPOUT = OP["conv"], OP["act"], OP["maxpool"], OP["dropout"
 
 
 @jit
-def _image(buf, off, size, i, C, H, W):
-    # (C,H,W) view of image i of the region (Bs, size) at off in the flat buf
-    return buf[off + i * size:off + (i + 1) * size].reshape((C, H, W))
+def _region(buf, off, B, C, H, W):
+    # (B,C,H,W) view of the first B images of the region at off in the flat buf
+    return buf[off:off + B * C * H * W].reshape((B, C, H, W))
 
 
 @jit
@@ -41,12 +44,14 @@ def act_forward_(x, code):
     # x (n,) = act(x) in place (code: kernels/activation/codes.py)
     T = x.dtype.type
     zero, one = T(0.0), T(1.0)
-    for j in range(x.size):
-        if code == 1:
+    if code == 1:
+        for j in range(x.size):
             x[j] = max(x[j], zero)
-        elif code == 2:
+    elif code == 2:
+        for j in range(x.size):
             x[j] = one / (one + np.exp(-x[j]))
-        elif code == 3:
+    elif code == 3:
+        for j in range(x.size):
             x[j] = np.tanh(x[j])
 
 
@@ -68,58 +73,117 @@ def act_backward_(d, h, code):
 
 @jit
 def dropout_masks_(dmask, prog, probs, sizes, seed, step, row0, B):
-    # dmask (Bs, mask_size): for each dropout op k and image i < B (batch row row0 + i), the mask of its
-    # n = sizes[k] inputs: 1/(1-p) where dropout_uniform(seed, step, layer, row*n + j) >= p, else 0.
-    # Kept out of image_forward/backward: the hash loop there made LLVM compile the conv and pool
-    # calls around it ~3x slower (DESIGN.md, fused CNN training).
+    # dmask (Bs, mask_size), op-major (op k's masks at Bs * mask_off: (Bs, n) for its n = sizes[k]
+    # inputs per image): for each dropout op k and image i < B (batch row row0 + i), 1/(1-p) where
+    # dropout_uniform(seed, step, layer, row*n + j) >= p, else 0.
+    # Kept out of the op loops: the hash loop there made LLVM compile the conv and pool calls around
+    # it ~3x slower (DESIGN.md, fused CNN training).
     T = dmask.dtype.type
+    Bs, mf = dmask.shape[0], dmask.reshape(-1)
     for k in range(prog.shape[0]):
         if prog[k, F_OP] != DROPOUT:
             continue
-        n, p, off, layer = sizes[k], probs[k], prog[k, F_MASK], prog[k, F_CODE]
+        n, p, off, layer = sizes[k], probs[k], Bs * prog[k, F_MASK], prog[k, F_CODE]
         scale, zero = T(1.0 / (1.0 - p)), T(0.0)
         for i in range(B):
             row = row0 + i
             for j in range(n):
-                dmask[i, off + j] = scale if dropout_uniform(seed, step, layer, row * n + j) >= p else zero
+                mf[off + i * n + j] = scale if dropout_uniform(seed, step, layer, row * n + j) >= p else zero
 
 
 @jit
-def image_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, i, work):
-    # forward of image i of a shard through every op of prog: op k reads region k and writes region
-    # k+1 of acts (in place for activations); idx (idx_size,) its argmaxes; mask (mask_size,) its
-    # dropout masks (dropout_masks_)
+def _conv_params(params, r, O, CKK):
+    # op r's weights (O, CKK) and bias (O,) ((0,) without one) in the flat params (or their gradients)
+    w2 = params[r[F_WOFF]:r[F_WOFF] + O * CKK].reshape((O, CKK))
+    b = params[r[F_BOFF]:r[F_BOFF] + O] if r[F_BOFF] >= 0 else params[:0]
+    return w2, b
+
+
+@jit
+def conv_forward_(out, x, r, params, work):
+    # out (B,O,OH,OW) = conv op r of x (B,C,H,W) + bias: conv2d/images.py over chunks of images where
+    # it wins (use_images), else conv2d/cpu.py's per-image kernel and a bias pass
+    B, C, O, OH, OW = x.shape[0], x.shape[1], out.shape[1], out.shape[2], out.shape[3]
+    KH, KW, CKK = r[F_KH], r[F_KW], (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
+    w2, bias = _conv_params(params, r, O, CKK)
+    if images.use_images(CKK, OH * OW):
+        b = images.chunk_images(CKK, OH * OW, B)
+        for i0 in range(0, B, b):
+            i1 = min(B, i0 + b)
+            images.forward(out[i0:i1], x[i0:i1], w2, bias, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
+                           r[F_DW], r[F_GROUPS], work)
+        return
+    for i in range(B):
+        conv2d_image_forward(out[i], x[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
+                             r[F_GROUPS], work)
+        of = out[i].reshape((O, OH * OW))
+        for o in range(bias.size):
+            bo = bias[o]
+            for q in range(OH * OW):
+                of[o, q] += bo
+
+
+@jit
+def conv_backward_(dx, grads, dout, x, r, params, work):
+    # conv op r's gradients from dout (B,O,OH,OW): weight and bias gradients added to grads (P,), dx
+    # (B,C,H,W) = the input gradient unless dx holds 0 images (the first conv); as conv_forward_
+    B, C, O, OH, OW = x.shape[0], x.shape[1], dout.shape[1], dout.shape[2], dout.shape[3]
+    KH, KW, CKK = r[F_KH], r[F_KW], (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
+    w2, _ = _conv_params(params, r, O, CKK)
+    dw2, db = _conv_params(grads, r, O, CKK)
+    if images.use_images(CKK, OH * OW):
+        b = images.chunk_images(CKK, OH * OW, B)
+        for i0 in range(0, B, b):
+            i1 = min(B, i0 + b)
+            images.backward(dx[i0:min(i1, dx.shape[0])], dw2, db, dout[i0:i1], x[i0:i1], w2, KH, KW, r[F_SH],
+                            r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW], r[F_GROUPS], work)
+        return
+    if db.size > 0:
+        images.bias_backward(db, dout)
+    for i in range(B):
+        conv2d_image_backward_weight(dw2, dout[i], x[i], KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
+                                     r[F_DW], r[F_GROUPS], work)
+        if dx.shape[0] > 0:
+            conv2d_image_backward_input(dx[i], dout[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
+                                        r[F_DW], r[F_GROUPS], work)
+
+
+@jit
+def _pool_tabs(tabs, r):
+    # op r's window tables hs, hn, ws, wn
+    t, OH, OW = r[F_TAB], r[F_OH], r[F_OW]
+    return (tabs[t:t + OH], tabs[t + OH:t + 2 * OH], tabs[t + 2 * OH:t + 2 * OH + OW],
+            tabs[t + 2 * OH + OW:t + 2 * OH + 2 * OW])
+
+
+@jit
+def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
+    # forward of a shard's first B images through every op of prog, op by op over all B images: op k
+    # reads region k and writes region k+1 of acts (in place for activations); idx (Bs, idx_size) its
+    # argmaxes and mask (Bs, mask_size) its dropout masks (dropout_masks_), both op-major
+    Bs = idx.shape[0]
     for k in range(prog.shape[0]):
         r = prog[k]
         C, H, W, O, OH, OW = r[F_C], r[F_H], r[F_W], r[F_O], r[F_OH], r[F_OW]
-        x = _image(acts, act_off[k], sizes[k], i, C, H, W)
-        out = _image(acts, act_off[k + 1], sizes[k + 1], i, O, OH, OW)
+        x, out = _region(acts, act_off[k], B, C, H, W), _region(acts, act_off[k + 1], B, O, OH, OW)
         op = r[F_OP]
         if op == CONV:
-            CKK = (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
-            w2 = params[r[F_WOFF]:r[F_WOFF] + O * CKK].reshape((O, CKK))
-            conv2d_image_forward(out, x, w2, r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
-                                 r[F_DW], r[F_GROUPS], work)
-            if r[F_BOFF] >= 0:
-                of = out.reshape(-1)
-                for o in range(O):
-                    bo = params[r[F_BOFF] + o]
-                    for q in range(o * OH * OW, (o + 1) * OH * OW):
-                        of[q] += bo
+            conv_forward_(out, x, r, params, work)
         elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
             of = out.reshape(-1)
             if act_off[k + 1] != act_off[k]:
                 of[:] = x.reshape(-1)
             act_forward_(of, r[F_CODE])
-        elif op == MAXPOOL:
-            t = r[F_TAB]
-            max_image_forward(out, idx[r[F_IDX]:r[F_IDX] + O * OH * OW].reshape((O, OH, OW)), x,
-                              tabs[t:t + OH], tabs[t + OH:t + 2 * OH], tabs[t + 2 * OH:t + 2 * OH + OW],
-                              tabs[t + 2 * OH + OW:t + 2 * OH + 2 * OW], r[F_DH], r[F_DW])
+        elif op == MAXPOOL:   # the B images' planes as one image of B*C planes
+            hs, hn, ws, wn = _pool_tabs(tabs, r)
+            ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + B * O * OH * OW].reshape((B * O, OH, OW))
+            max_image_forward(out.reshape((B * O, OH, OW)), ids, x.reshape((B * C, H, W)), hs, hn, ws, wn, r[F_DH],
+                              r[F_DW])
         else:             # dropout: x * mask
-            of, xf, m0 = out.reshape(-1), x.reshape(-1), r[F_MASK]
+            of, xf, m0 = out.reshape(-1), x.reshape(-1), Bs * r[F_MASK]
+            mf = mask.reshape(-1)
             for j in range(of.size):
-                of[j] = xf[j] * mask[m0 + j]
+                of[j] = xf[j] * mf[m0 + j]
 
 
 @jit
@@ -131,56 +195,43 @@ def _first_conv(prog):
 
 
 @jit
-def image_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params, i, work):
-    # backward of image i from g[0][:sizes[K]] (d loss / d its features) down to the first conv:
-    # conv weight and bias gradients are added to grads (P,); g (2, max size) ping-pong scratch
+def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
+    # backward of a shard's first B images from g[0][:B*sizes[K]] (d loss / d their features) down to
+    # the first conv, op by op over all B images: conv weight and bias gradients are added to grads
+    # (P,); g (2, Bs*max(sizes)) ping-pong gradient regions
     cur = 0
-    k0 = _first_conv(prog)
+    Bs, k0 = idx.shape[0], _first_conv(prog)
     for k in range(prog.shape[0] - 1, k0 - 1, -1):
         r = prog[k]
         C, H, W, O, OH, OW = r[F_C], r[F_H], r[F_W], r[F_O], r[F_OH], r[F_OW]
-        n_out = O * OH * OW
+        n_out = B * O * OH * OW
         dout = g[cur][:n_out]
-        din = g[1 - cur][:C * H * W].reshape((C, H, W))
+        din = g[1 - cur][:B * C * H * W].reshape((B, C, H, W))
         op = r[F_OP]
         if op == CONV:
-            CKK = (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
-            dout3 = dout.reshape((O, OH, OW))
-            if r[F_BOFF] >= 0:
-                for o in range(O):
-                    s = 0.0
-                    for q in range(OH * OW):
-                        s += dout[o * OH * OW + q]
-                    grads[r[F_BOFF] + o] += s
-            x = _image(acts, act_off[k], sizes[k], i, C, H, W)
-            dw2 = grads[r[F_WOFF]:r[F_WOFF] + O * CKK].reshape((O, CKK))
-            conv2d_image_backward_weight(dw2, dout3, x, r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_PH], r[F_PW],
-                                         r[F_DH], r[F_DW], r[F_GROUPS], work)
+            x = _region(acts, act_off[k], B, C, H, W)
+            conv_backward_(din[:B if k > k0 else 0], grads, dout.reshape((B, O, OH, OW)), x, r, params, work)
             if k > k0:
-                w2 = params[r[F_WOFF]:r[F_WOFF] + O * CKK].reshape((O, CKK))
-                conv2d_image_backward_input(din, dout3, w2, r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_PH], r[F_PW],
-                                            r[F_DH], r[F_DW], r[F_GROUPS], work)
                 cur = 1 - cur
         elif op == ACT:   # in place, through the saved output (region k+1 == region k)
-            h = acts[act_off[k + 1] + i * n_out:act_off[k + 1] + (i + 1) * n_out]
-            act_backward_(dout, h, r[F_CODE])
+            act_backward_(dout, acts[act_off[k + 1]:act_off[k + 1] + n_out], r[F_CODE])
         elif op == MAXPOOL:
-            t = r[F_TAB]
-            max_image_backward(din, dout.reshape((O, OH, OW)), idx[r[F_IDX]:r[F_IDX] + n_out].reshape((O, OH, OW)),
-                               tabs[t + OH:t + 2 * OH], tabs[t + 2 * OH + OW:t + 2 * OH + 2 * OW])
+            _, hn, _, wn = _pool_tabs(tabs, r)
+            ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + n_out].reshape((B * O, OH, OW))
+            max_image_backward(din.reshape((B * C, H, W)), dout.reshape((B * O, OH, OW)), ids, hn, wn)
             cur = 1 - cur
         else:             # dropout, in place: dout * mask
-            m0 = r[F_MASK]
+            mf, m0 = mask.reshape(-1), Bs * r[F_MASK]
             for j in range(n_out):
-                dout[j] *= mask[m0 + j]
+                dout[j] *= mf[m0 + j]
 
 
 @jit
 def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs, probs, sizes,
-           n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, dfeat,
-           work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf):
-    # shard s of S of the batch X[rows]: gather, per-image forward, head forward+loss+backward, per-image
-    # backward, writing every entry of grads[s]; returns (summed loss, correct count) of its rows
+           n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
+           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf):
+    # shard s of S of the batch X[rows]: gather, forward, head forward+loss+backward, backward, writing
+    # every entry of grads[s]; returns (summed loss, correct count) of its rows
     Btot = rows.shape[0]
     lo, hi = Btot * s // S, Btot * (s + 1) // S
     if hi == lo:
@@ -194,8 +245,7 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
     xb = a[act_off[0]:act_off[0] + B * n0].reshape((B, n0))
     gather_(xb, yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
     dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
-    for i in range(B):
-        image_forward(a, act_off, sizes, idx[s, i], dmask[s, i], prog, tabs, params, np.int64(i), work[s])
+    shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s])
     feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
     loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
                                      b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
@@ -203,18 +253,16 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
     n1 = dims[1]
     no = np.bool_(False)
     dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
-    gemm_serial(dfeat[s][:B], dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
-    for i in range(B):
-        g[s, 0, :F] = dfeat[s, i]
-        image_backward(gs, g[s], a, act_off, sizes, idx[s, i], dmask[s, i], prog, tabs, params, np.int64(i),
-                       work[s])
+    dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
+    gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
+    shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s])
     return loss, correct
 
 
 @pjit
 def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs,
                 probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx,
-                dmask, g, dfeat, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
+                dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
                 mtbuf):
     # every shard of the batch X[rows] on its own thread
     S = grads.shape[0]
@@ -222,7 +270,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
         old = ftz_enter()
         loss_s[s], correct_s[s] = _shard(np.int64(s), S, rows, params, grads, X, Y_idx, Y_val, scale, shift,
                                          step, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off,
-                                         act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, dfeat, work,
+                                         act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
                                          yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
                                          mtbuf)
         ftz_leave(old)
@@ -231,7 +279,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
 @jit
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp, opt_code,
                 step0, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
-                loss_code, acts, act_off, idx, dmask, g, dfeat, work, yb_idx, yb_val, macts, mact_off, mdrops,
+                loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops,
                 mdrop_off, mdeltas, mdelta_off, mtbuf, nthreads, max_norm):
     # steps over batches perm[s:s+batch_size] of X (N, C*H*W) float or uint8 (x = X*scale + shift);
     # grads (S, P) and the per-shard buffers of a program.Workspace (m*: its head's fused_mlp Workspace);
@@ -250,12 +298,12 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
         if S == 1:
             loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
                                    prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
-                                   loss_code, acts, act_off, idx, dmask, g, dfeat, work, yb_idx, yb_val, macts,
+                                   loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts,
                                    mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf)
         else:
             _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog,
                         tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts,
-                        act_off, idx, dmask, g, dfeat, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
+                        act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
                         mdeltas, mdelta_off, mtbuf)
             loss, correct = loss_s.sum(), correct_s.sum()
         update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm)

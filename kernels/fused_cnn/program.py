@@ -116,14 +116,22 @@ class Program:
                 off[k + 1], o = o, o + Bs * self.sizes[k + 1]
         return off, int(o)
 
-    def work_size(self):
-        """Elements of one conv scratch (the largest conv2d.cpu.work_size of the program's convs)."""
+    def work_size(self, Bs):
+        """Elements of one shard's conv scratch for Bs images: the largest of the program's convs' needs,
+        conv2d/images.py's work_size for chunk_images images where the shard runs a conv through it
+        (images.use_images), else conv2d/cpu.py's per-image work_size."""
+        from ..conv2d import images
         from ..conv2d.cpu import work_size
 
         n = 1
         for r in self.prog:
             if r[F_OP] == OP["conv"]:
-                n = max(n, int(work_size(r[F_C], r[F_O], r[F_KH], r[F_KW], r[F_OH], r[F_OW], r[F_GROUPS])))
+                geo = (r[F_C], r[F_O], r[F_KH], r[F_KW], r[F_OH], r[F_OW], r[F_GROUPS])
+                CKK, OHW = (r[F_C] // r[F_GROUPS]) * r[F_KH] * r[F_KW], r[F_OH] * r[F_OW]
+                if images.use_images(CKK, OHW):
+                    n = max(n, int(images.work_size(*geo, images.chunk_images(CKK, OHW, Bs))))
+                else:
+                    n = max(n, int(work_size(*geo)))
         return n
 
 
@@ -133,15 +141,18 @@ class Workspace:
 
     acts  (S, sum)   the shard's input images and every op's output, op-major: region k is
                      (Bs, sizes[k]) at act_off[k] (the last region is the head's (Bs, F) input)
-    idx   (S, Bs, idx_size) int64   max-pool argmax positions per image
-    dmask (S, Bs, mask_size)        per-image dropout masks (0 or 1/(1-p)), filled before the images run
-    grad  (S, 2, max(sizes))        ping-pong per-image gradients of the backward
-    dfeat (S, Bs, F)                d loss / d features (the head's input gradient)
-    work  (S, work_size)            conv im2col scratch (kernels/conv2d work_size)
+    idx   (S, Bs, idx_size) int64   max-pool argmax positions, op-major: op k's (Bs, O*OH*OW) at
+                                    Bs * idx_off of the shard's flat block
+    dmask (S, Bs, mask_size)        dropout masks (0 or 1/(1-p)), op-major as idx (at Bs * mask_off),
+                                    filled before the ops run
+    grad  (S, 2, Bs * max(sizes))   ping-pong gradient regions of the backward (the shard's images of
+                                    one op's output or input each; region 0 starts as d loss / d features)
+    work  (S, work_size)            conv scratch (Program.work_size: an im2col of a chunk of images)
     mlp   a fused_mlp Workspace for the head (its own acts, drops, deltas, transposes)
-    Bound: per shard Bs * (sum of the non-activation regions + F + mask_size) floats + Bs * idx_size int64 +
-    2*max(sizes) + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads: 32 * (9.1k
-    floats + 1.6k indices) = ~1.6 MB float32 per shard; the examples Net: 32 * (87k + 9.2k) = ~14 MB.
+    Bound: per shard Bs * (sum of the non-activation regions + 2 * max(sizes) + mask_size) floats +
+    Bs * idx_size int64 + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads:
+    32 * (9.1k + 9.4k floats + 1.6k indices) + 0.26M (conv2's im2col of 17 images + tile) = ~3.8 MB
+    float32 per shard; the examples Net: 32 * (87k + 43k + 9.2k) = ~19 MB.
     """
 
     def __init__(self, program, batch_size, dtype=np.float32, head_dropout=None, shards=1):
@@ -151,13 +162,11 @@ class Workspace:
         Bs = -(-B // S)
         self.batch_size, self.shards, self.dtype = B, S, np.dtype(dtype)
         self.act_off, n = program.act_offsets(Bs)
-        F = int(program.sizes[-1])
         self.acts = np.zeros((S, n), dtype)
         self.idx = np.zeros((S, Bs, program.idx_size), np.int64)
         self.dmask = np.zeros((S, Bs, program.mask_size), dtype)
-        self.grad = np.zeros((S, 2, int(program.sizes.max())), dtype)
-        self.dfeat = np.zeros((S, Bs, F), dtype)
-        self.work = np.zeros((S, program.work_size()), dtype)
+        self.grad = np.zeros((S, 2, Bs * int(program.sizes.max())), dtype)
+        self.work = np.zeros((S, program.work_size(Bs)), dtype)
         self.mlp = MLPWorkspace(program.head_dims, B, dtype, head_dropout, shards=S)
 
     def fits(self, batch_size, shards):

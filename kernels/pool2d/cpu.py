@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import jit, pjit
-from ..simd import lanes_of, vadd, vgather, vload, vload_even, vsplat, vstore, vstoreint, vtake
+from ..simd import lanes_of, vadd, vgather, vload, vload_even, vsplat, vstore, vstorei, vtake
 
 
 @jit
@@ -71,7 +71,7 @@ def max_image_forward_simd(out, idx, x, hs, hn, ws, KW, sw, dh, dw):
                         best = vtake(v, best, v, best)
                 o = (pl * OH + oh) * OW + ow0
                 vstore(of, o, best, n)
-                vstoreint(jf, o, at, n)
+                vstorei(jf, o, at, n)
 
 
 @jit
