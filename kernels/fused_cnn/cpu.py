@@ -21,6 +21,7 @@ Integer arguments at jitted call sites are int64 values (program rows, np.int64(
 import numba
 import numpy as np
 
+from ..activation.cpu import act_backward_, act_forward_
 from ..conv2d import images
 from ..conv2d.cpu import conv2d_image_backward_input, conv2d_image_backward_weight, conv2d_image_forward
 from ..fpenv import ftz_enter, ftz_leave
@@ -37,38 +38,6 @@ CONV, ACT, MAXPOOL, DROPOUT = OP["conv"], OP["act"], OP["maxpool"], OP["dropout"
 def _region(buf, off, B, C, H, W):
     # (B,C,H,W) view of the first B images of the region at off in the flat buf
     return buf[off:off + B * C * H * W].reshape((B, C, H, W))
-
-
-@jit
-def act_forward_(x, code):
-    # x (n,) = act(x) in place (code: kernels/activation/codes.py)
-    T = x.dtype.type
-    zero, one = T(0.0), T(1.0)
-    if code == 1:
-        for j in range(x.size):
-            x[j] = max(x[j], zero)
-    elif code == 2:
-        for j in range(x.size):
-            x[j] = one / (one + np.exp(-x[j]))
-    elif code == 3:
-        for j in range(x.size):
-            x[j] = np.tanh(x[j])
-
-
-@jit
-def act_backward_(d, h, code):
-    # d (n,) *= act'(x), from the activation's output h (n,) (relu: h > 0; sigmoid: h(1-h); tanh: 1-h^2)
-    T = d.dtype.type
-    zero, one = T(0.0), T(1.0)
-    if code == 1:
-        for j in range(d.size):
-            d[j] = d[j] if h[j] > zero else zero
-    elif code == 2:
-        for j in range(d.size):
-            d[j] = d[j] * (h[j] * (one - h[j]))
-    elif code == 3:
-        for j in range(d.size):
-            d[j] = d[j] * (one - h[j] * h[j])
 
 
 @jit
@@ -171,9 +140,7 @@ def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
             conv_forward_(out, x, r, params, work)
         elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
             of = out.reshape(-1)
-            if act_off[k + 1] != act_off[k]:
-                of[:] = x.reshape(-1)
-            act_forward_(of, r[F_CODE])
+            act_forward_(of, x.reshape(-1), r[F_CODE])
         elif op == MAXPOOL:   # the B images' planes as one image of B*C planes
             hs, hn, ws, wn = _pool_tabs(tabs, r)
             ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + B * O * OH * OW].reshape((B * O, OH, OW))
@@ -214,7 +181,7 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
             if k > k0:
                 cur = 1 - cur
         elif op == ACT:   # in place, through the saved output (region k+1 == region k)
-            act_backward_(dout, acts[act_off[k + 1]:act_off[k + 1] + n_out], r[F_CODE])
+            act_backward_(dout, dout, acts[act_off[k + 1]:act_off[k + 1] + n_out], r[F_CODE])
         elif op == MAXPOOL:
             _, hn, _, wn = _pool_tabs(tabs, r)
             ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + n_out].reshape((B * O, OH, OW))
