@@ -24,6 +24,8 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
     vzip(x, y)                 x0 y0 x1 y1 ... (twice the lanes)
+    vunzip(x, y, odd)          x0 x2 ... y0 y2 ... (odd 0) or x1 x3 ... y1 y3 ... (odd 1): the even or
+                               odd elements of the run x, y (of x's lanes; odd a literal int)
     vbroadcast2(arr, i)        arr.flat[i], arr.flat[i+1] repeated over lanes_of(arr) lanes
     vgather2(arr, i, s, n)     pairs arr.flat[i + j*s:][:2] in lanes 2j, 2j+1 for j < n (float32)
     vpairsum(v)                v[2j] + v[2j+1] (half the lanes)
@@ -304,6 +306,17 @@ def vzip(typingctx, x, y):
         w = x.lanes
         return _shuffle(builder, args[0], args[1], [j // 2 + (w if j % 2 else 0) for j in range(2 * w)])
     return Vec(x.dtype, 2 * x.lanes)(x, y), codegen
+
+
+@intrinsic
+def vunzip(typingctx, x, y, odd):
+    # the elements 2j + odd of the concatenation x, y (x's lanes; Winograd's column-parity split)
+    if not (isinstance(x, Vec) and x == y and isinstance(odd, types.IntegerLiteral)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _shuffle(builder, args[0], args[1], [2 * j + odd.literal_value for j in range(x.lanes)])
+    return x(x, y, odd), codegen
 
 
 def _broadcast2_cg(context, builder, sig, args):

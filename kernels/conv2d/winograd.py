@@ -15,20 +15,21 @@ dg = G^T dU G. A partial last tile (odd OH or OW) reads zeros and its outputs pa
 stored; its gradient reads zeros there.
 
 Vectors run along a row of tiles (tw): the padded input rows are copied de-interleaved by column
-parity, XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of every tile of
+parity (simd.vunzip), XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of every tile of
 a row are the contiguous runs (even, m), (odd, m), (even, m+1), (odd, m+1); outputs and input
 gradients are re-interleaved with simd.vzip. Tiles are taken in chunks of R tile rows (chunk_tile_rows)
 so the scratch per call stays under WINO_MAX elements (at least one tile row); work_size gives it:
     U/dU (16, Og, Cg) | XP/dXP (Cg, 2R+2, 2, TW+1) | YP (Og, 2R, 2, TW) | V/dV (16, Cg, R*TW)
-    | M/dM (16, Og, R*TW) | 9 vectors of at most 16 lanes
+    | M/dM (16, Og, R*TW) | V^T (16, R*TW, Cg) (weight gradient) | 9 vectors of at most 16 lanes
 Layouts as cpu.py: x (C,H,W), out/dout (O,OH,OW), w2 (O, Cg*9), C-contiguous; float32/float64;
 integers int64. Serial: the caller parallelizes over images.
 """
 import numpy as np
 
 from .._numba import jit
+from ..gemm._store import _rows8
 from ..gemm.cpu import gemm_serial
-from ..simd import lanes_of, vadd, vfma, vgather, vload, vsplat, vstore, vstorer, vzeros, vzip
+from ..simd import lanes_of, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip, vzeros, vzip
 
 WINO_MAX = 1 << 19  # scratch elements per call (1 MiB in float32: L2-sized, as cpu.COL_MAX)
 GRAD_TMP = 9 * 16   # 9 vectors of the weight-gradient transform, at most 16 lanes (float32, AVX-512)
@@ -40,7 +41,7 @@ def chunk_tile_rows(Cg, Og, TH, TW):
     # tile rows per chunk: the chunk's scratch fits WINO_MAX (at least one row); chunks of equal size
     if TH <= 0:
         return 1
-    per_row = 16 * (Cg + Og) * TW + 4 * Cg * (TW + 1) + 4 * Og * TW
+    per_row = 16 * (2 * Cg + Og) * TW + 4 * Cg * (TW + 1) + 4 * Og * TW
     rmax = max(1, min(TH, WINO_MAX // max(per_row, 1)))
     chunks = (TH + rmax - 1) // rmax
     return (TH + chunks - 1) // chunks
@@ -61,18 +62,19 @@ def work_size(Cg, Og, OH, OW):
     TH, TW = max(0, (OH + 1) // 2), max(0, (OW + 1) // 2)
     R = chunk_tile_rows(Cg, Og, TH, TW)
     return (16 * pos_stride(Og * Cg) + Cg * (2 * R + 2) * 2 * (TW + 1) + Og * 4 * R * TW
-            + 16 * pos_stride(Cg * R * TW) + 16 * pos_stride(Og * R * TW) + GRAD_TMP)
+            + 32 * pos_stride(Cg * R * TW) + 16 * pos_stride(Og * R * TW) + GRAD_TMP)
 
 
 @jit
 def _bufs(work, Cg, Og, R, TW):
-    # U, XP, YP, V, M, tmp: consecutive pieces of work (flat), in work_size's order
+    # U, XP, YP, V, M, VT, tmp: consecutive pieces of work (flat), in work_size's order
     s0 = 16 * pos_stride(Og * Cg)
     s1 = s0 + Cg * (2 * R + 2) * 2 * (TW + 1)
     s2 = s1 + Og * 4 * R * TW
     s3 = s2 + 16 * pos_stride(Cg * R * TW)
     s4 = s3 + 16 * pos_stride(Og * R * TW)
-    return work[:s0], work[s0:s1], work[s1:s2], work[s2:s3], work[s3:s4], work[s4:s4 + GRAD_TMP]
+    s5 = s4 + 16 * pos_stride(Cg * R * TW)
+    return work[:s0], work[s0:s1], work[s1:s2], work[s2:s3], work[s3:s4], work[s4:s5], work[s5:s5 + GRAD_TMP]
 
 
 # ---- the 1-D transforms on vectors (lane-wise; a - b as vfma(b, -1, a): exact, one rounding) -----
@@ -192,21 +194,23 @@ def _weight_grad_transform(dwf, dU, tmp, o0, Og, Cg):
 # ---- input tiles: XP fill, V = B^T d B, and the adjoint dd = B dV B^T ------------------------------
 @jit
 def _fill_x(XP, xf, c0, Cg, H, W, r0, K2, rows, TW1, pw):
-    # XP (Cg, K2, 2, TW1) flat, rows k < rows: XP[c, k, par, m] = x[c0 + c, r0 + k, 2m + par - pw], 0 outside x
+    # XP (Cg, K2, 2, TW1) flat, rows k < rows: XP[c, k, par, m] = x[c0 + c, r0 + k, 2m + par - pw], 0 outside x;
+    # 2L columns of a row per step, masked to the image (vloadr) and split by parity (vunzip)
+    L = lanes_of(XP)
     for c in range(Cg):
         for k in range(rows):
             r = r0 + k
-            for par in range(2):
-                base = ((c * K2 + k) * 2 + par) * TW1
-                lo = max(0, (pw - par + 1) // 2) if 0 <= r < H else TW1
-                lo = min(lo, TW1)
-                hi = max(lo, min(TW1, (W - 1 + pw - par) // 2 + 1))
-                XP[base:base + lo] = 0
-                src = ((c0 + c) * H + r) * W + par - pw
-                for m0 in range(lo, hi, lanes_of(XP)):
-                    n = min(lanes_of(XP), hi - m0)
-                    vstore(XP, base + m0, vgather(xf, src + 2 * m0, 2, n), n)
-                XP[base + hi:base + TW1] = 0
+            base = (c * K2 + k) * 2 * TW1
+            if r < 0 or r >= H:
+                XP[base:base + 2 * TW1] = 0
+                continue
+            src = ((c0 + c) * H + r) * W
+            for m0 in range(0, TW1, L):
+                n, off = min(L, TW1 - m0), 2 * m0 - pw               # x column of padded column 2*m0
+                a = vloadr(xf, src + off, max(0, -off), min(L, W - off))
+                b = vloadr(xf, src + off + L, max(0, -off - L), min(L, W - off - L))
+                vstore(XP, base + m0, vunzip(a, b, 0), n)
+                vstore(XP, base + TW1 + m0, vunzip(a, b, 1), n)
 
 
 @jit
@@ -325,14 +329,17 @@ def _fill_dy(YP, df, o0, Og, OH, OW, r0, K2, rows, TW):
     for o in range(Og):
         for k in range(rows):
             r = r0 + k
-            for par in range(2):
-                base = ((o * K2 + k) * 2 + par) * TW
-                hi = min(TW, (OW - par + 1) // 2) if r < OH else 0
-                src = ((o0 + o) * OH + r) * OW + par
-                for m0 in range(0, hi, L):
-                    n = min(L, hi - m0)
-                    vstore(YP, base + m0, vgather(df, src + 2 * m0, 2, n), n)
-                YP[base + hi:base + TW] = 0
+            base = (o * K2 + k) * 2 * TW
+            if r >= OH:
+                YP[base:base + 2 * TW] = 0
+                continue
+            src = ((o0 + o) * OH + r) * OW
+            for m0 in range(0, TW, L):
+                n, off = min(L, TW - m0), 2 * m0
+                a = vload(df, src + off, max(0, min(L, OW - off)))
+                b = vload(df, src + off + L, max(0, min(L, OW - off - L)))
+                vstore(YP, base + m0, vunzip(a, b, 0), n)
+                vstore(YP, base + TW + m0, vunzip(a, b, 1), n)
 
 
 @jit
@@ -361,6 +368,22 @@ def _output_grad_transform(dM, YP, Og, Rc, TW, K2, P):
                 _store4(dM, i + 8 * S, S, v0, v1, v2, v3, n)
                 v0, v1, v2, v3 = _a(a3, b3, m1, z)
                 _store4(dM, i + 12 * S, S, v0, v1, v2, v3, n)
+
+
+@jit
+def _transpose_positions(VT, V, Cg, P):
+    # VT (16, P, Cg) = V (16, Cg, P) transposed per position, 8x8 blocks in registers: the weight
+    # gradient's GEMMs then run dM[t] @ VT[t] on the axpy tiles (nn) instead of dot tiles (nt: their lane
+    # sums cost as much as the products at K = tiles ~ 100)
+    S = pos_stride(Cg * P)
+    for t in range(16):
+        for c0 in range(0, Cg, 8):
+            mv = min(8, Cg - c0)
+            for p0 in range(0, P, 8):
+                n = min(8, P - p0)
+                cols = vtranspose8(_rows8(V, t * S + c0 * P + p0, P, mv, n))
+                for j in range(n):
+                    vstore(VT, t * S + (p0 + j) * Cg + c0, cols[j], mv)
 
 
 # ---- the per-image kernels -------------------------------------------------------------------------
@@ -401,7 +424,7 @@ def forward(out, x, w2, ph, pw, groups, work):
     Cg, Og, TH, TW, R = _geometry(C, O, OH, OW, groups)
     if TH <= 0 or TW <= 0:
         return
-    U, XP, _, V, M, _ = _bufs(work, Cg, Og, R, TW)
+    U, XP, _, V, M, _, _ = _bufs(work, Cg, Og, R, TW)
     xf, yf, wf = x.reshape(-1), out.reshape(-1), w2.reshape(-1)
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
@@ -424,7 +447,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
         dx[...] = 0
         return
     K2, TW1, RS = 2 * R + 2, TW + 1, 2 * (TW + 1)
-    U, DXP, YP, dV, dM, _ = _bufs(work, Cg, Og, R, TW)
+    U, DXP, YP, dV, dM, _, _ = _bufs(work, Cg, Og, R, TW)
     dxf, df, wf = dx.reshape(-1), dout.reshape(-1), w2.reshape(-1)
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
@@ -455,7 +478,7 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
     Cg, Og, TH, TW, R = _geometry(C, O, OH, OW, groups)
     if TH <= 0 or TW <= 0:
         return
-    dU, XP, YP, V, dM, tmp = _bufs(work, Cg, Og, R, TW)
+    dU, XP, YP, V, dM, VT, tmp = _bufs(work, Cg, Og, R, TW)
     xf, df, dwf = x.reshape(-1), dout.reshape(-1), dw2.reshape(-1)
     for g in range(groups):
         dU[:] = 0
@@ -464,6 +487,7 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
             P = Rc * TW
             _input_tiles(V, XP, xf, g * Cg, Cg, H, W, th0, Rc, R, TW, ph, pw)
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
+            _transpose_positions(VT, V, Cg, P)
             for t in range(16):                                  # dU[t] += dM[t] @ V[t].T
-                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(V, t, Cg, P), False, True, True)
+                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), False, False, True)
         _weight_grad_transform(dwf, dU, tmp, g * Og, Og, Cg)

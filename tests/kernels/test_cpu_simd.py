@@ -242,3 +242,23 @@ def test_take_is_torchs_max_scan_step(dtype):
     _take(out, v, m, a, b)
     take = np.array([vj > mj or np.isnan(vj) for vj, mj in zip(v, m)])
     np.testing.assert_array_equal(out, np.where(take, a, b))
+
+
+@numba.njit
+def _unzip(out, a):
+    W = simd.lanes_of(a)
+    x, y = vload(a, 0, W), vload(a, W, W)
+    vstore(out, 0, simd.vunzip(x, y, 0), W)
+    vstore(out, W, simd.vunzip(x, y, 1), W)
+    vstore(out, 2 * W, simd.vzip(simd.vunzip(x, y, 0), simd.vunzip(x, y, 1)), 2 * W)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unzip_splits_a_run_by_parity_and_zip_undoes_it(dtype):
+    W = simd.lanes(np.dtype(dtype))
+    a = np.random.default_rng(1).permutation(2 * W).astype(dtype)
+    out = np.empty(4 * W, dtype)
+    _unzip(out, a)
+    np.testing.assert_array_equal(out[:W], a[0::2])
+    np.testing.assert_array_equal(out[W:2 * W], a[1::2])
+    np.testing.assert_array_equal(out[2 * W:], a)
