@@ -31,7 +31,7 @@ DIRECT_FORWARD_MAX_CG = 8
 # Winograd F(2x2,3x3) for 3x3 kernels at stride 1, dilation 1 from these channel counts per group on
 # (`python bench/conv_kernels.py`, DESIGN.md: it wins where its small GEMMs, K = Cg or Og, still run fast)
 WINOGRAD_MIN_CG = 16
-WINOGRAD_MIN_OG = 16
+WINOGRAD_MIN_OG = 8
 
 
 @jit
