@@ -1,7 +1,10 @@
-"""GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM; both
-gradients: im2col + GEMM) at LeNet-5's and the pytorch/examples MNIST Net's shapes, beside our GEMM
+"""GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM vs
+Winograd F(2x2,3x3); both gradients: im2col + GEMM vs Winograd) at LeNet-5's and the pytorch/examples MNIST Net's shapes, beside our GEMM
 (gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
 are the thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
+GFLOP/s always count the direct algorithm's FLOPs (2*O*Cg*9*OH*OW per image), whatever the path does:
+Winograd's figures are effective rates (it does 2.25x fewer multiplies in its GEMMs); "-": the path
+does not apply (Winograd: 3x3 only).
 The dispatch thresholds in kernels/conv2d/cpu.py come from this table.
 
     python bench/conv_kernels.py [--batch 64] [--shapes lenet1,lenet2,net1,net2]
@@ -12,20 +15,23 @@ import time
 import numpy as np
 from numba import njit
 
-from fastnn.kernels.conv2d import cpu, direct
+from fastnn.kernels.conv2d import cpu, direct, winograd
 from fastnn.kernels.gemm.cpu import gemm_serial
 from fastnn.kernels.pool2d import cpu as pool
 
 # name: (C, O, H, W, K, padding)
 SHAPES = {"lenet1": (1, 6, 28, 28, 5, 2), "lenet2": (6, 16, 14, 14, 5, 0), "net1": (1, 32, 28, 28, 3, 0),
           "net2": (32, 64, 26, 26, 3, 0), "c3_16": (3, 16, 32, 32, 3, 1), "c8_16": (8, 16, 16, 16, 3, 1),
-          "c16_32": (16, 32, 16, 16, 3, 1)}
+          "c16_32": (16, 32, 16, 16, 3, 1), "c32_32": (32, 32, 16, 16, 3, 1), "c64_64": (64, 64, 56, 56, 3, 1),
+          "c8_64": (8, 64, 26, 26, 3, 0), "c64_8": (64, 8, 26, 26, 3, 0),
+          "c16_16": (16, 16, 26, 26, 3, 0), "c16_64": (16, 64, 26, 26, 3, 0), "c64_16": (64, 16, 26, 26, 3, 0),
+          "c32_32_20": (32, 32, 20, 20, 3, 1), "c32_32_24": (32, 32, 24, 24, 3, 1), "c16_32_24": (16, 32, 24, 24, 3, 1)}
 
 
 @njit
 def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
-    # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only); kind 0 forward, 1 input grad,
-    # 2 weight grad
+    # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only), 2 Winograd (3x3); kind 0
+    # forward, 1 input grad, 2 weight grad
     one = np.int64(1)
     for n in range(x.shape[0]):
         if path == 0 and kind == 0:
@@ -34,6 +40,12 @@ def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
             cpu.im2col_backward_input(x[n], dout[n], w2, K, K, one, one, p, p, one, one, one, work)
         elif path == 0:
             cpu.im2col_backward_weight(dw2, dout[n], x[n], K, K, one, one, p, p, one, one, one, work)
+        elif path == 2 and kind == 0:
+            winograd.forward(out[n], x[n], w2, p, p, one, work)
+        elif path == 2 and kind == 1:
+            winograd.backward_input(x[n], dout[n], w2, p, p, one, work)
+        elif path == 2:
+            winograd.backward_weight(dw2, dout[n], x[n], p, p, one, work)
         else:
             direct.forward(out[n], x[n], w2, K, K, one, p, p, one, one, one)
 
@@ -70,18 +82,22 @@ def main():
     p.add_argument("--shapes", default=",".join(SHAPES))
     a = p.parse_args()
     rng, B, f32 = np.random.default_rng(0), a.batch, np.float32
-    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | dx im2col | dw im2col |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | fwd winograd | dx im2col | dx winograd "
+          "| dw im2col | dw winograd |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in a.shapes.split(","):
         C, O, H, W, K, pad = SHAPES[name]
         OH, OW = H + 2 * pad - K + 1, W + 2 * pad - K + 1
         x, w2 = rng.standard_normal((B, C, H, W)).astype(f32), rng.standard_normal((O, C * K * K)).astype(f32)
         dout, dw2 = rng.standard_normal((B, O, OH, OW)).astype(f32), np.zeros((O, C * K * K), f32)
-        out, work = np.empty((B, O, OH, OW), f32), np.empty(cpu.work_size(C, O, K, K, OH, OW, 1), f32)
+        size = max(cpu.work_size(C, O, K, K, OH, OW, 1), winograd.work_size(C, O, OH, OW) if K == 3 else 0)
+        out, work = np.empty((B, O, OH, OW), f32), np.empty(size, f32)
         flops = 2 * B * O * C * K * K * OH * OW
         g = [flops / best_cpu_time(_images, path, kind, out, x, dout, w2, dw2, np.int64(K), np.int64(pad), work)
-             / 1e9 for kind in range(3) for path in range(2) if kind == 0 or path == 0]
-        print(f"| {name} | {C}->{O} | {H}x{W}, {K}, {pad} | " + " | ".join(f"{v:.1f}" for v in g) + " |", flush=True)
+             / 1e9 if path != 2 or K == 3 else None
+             for kind in range(3) for path in range(3) if kind == 0 or path != 1]
+        print(f"| {name} | {C}->{O} | {H}x{W}, {K}, {pad} | " + " | ".join("-" if v is None else f"{v:.1f}" for v in g)
+              + " |", flush=True)
     for M, K, N in [(64, 288, 576), (16, 150, 100), (6, 25, 784)]:
         A, Bm, out = (rng.standard_normal((M, K)).astype(f32), rng.standard_normal((K, N)).astype(f32),
                       np.empty((M, N), f32))

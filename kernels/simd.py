@@ -22,11 +22,12 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
     vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
-    vload_even(arr, i, n)      lanes k < n = arr.flat[i + 2k], others 0 (two loads and a shuffle)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
     vzip(x, y)                 x0 y0 x1 y1 ... (twice the lanes)
+    vunzip(x, y, odd)          x0 x2 ... y0 y2 ... (odd 0) or x1 x3 ... y1 y3 ... (odd 1): the even or
+                               odd elements of the run x, y (of x's lanes; odd a literal int)
     vbroadcast2(arr, i)        arr.flat[i], arr.flat[i+1] repeated over lanes_of(arr) lanes
     vgather2(arr, i, s, n)     pairs arr.flat[i + j*s:][:2] in lanes 2j, 2j+1 for j < n (float32)
     vpairsum(v)                v[2j] + v[2j+1] (half the lanes)
@@ -325,6 +326,17 @@ def vzip(typingctx, x, y):
     return Vec(x.dtype, 2 * x.lanes)(x, y), codegen
 
 
+@intrinsic
+def vunzip(typingctx, x, y, odd):
+    # the elements 2j + odd of the concatenation x, y (x's lanes; Winograd's column-parity split)
+    if not (isinstance(x, Vec) and x == y and isinstance(odd, types.IntegerLiteral)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _shuffle(builder, args[0], args[1], [2 * j + odd.literal_value for j in range(x.lanes)])
+    return x(x, y, odd), codegen
+
+
 def _broadcast2_cg(context, builder, sig, args):
     arrty, vty = sig.args[0], context.get_value_type(sig.return_type)
     ptr = builder.bitcast(_elem_ptr(context, builder, arrty, args[0], args[1]),
@@ -401,29 +413,6 @@ def vgather2(typingctx, arr, idx, stride, n):
     if not (isinstance(arr, types.Array) and arr.dtype == types.float32):
         return None
     return Vec(arr.dtype, lanes(arr.dtype))(arr, idx, stride, n), _gather2_cg
-
-
-# ---- stride-2 loads (max pooling rows) ------------------------------------------------------------
-@intrinsic
-def vload_even(typingctx, arr, idx, n):
-    # lanes_of(arr) lanes: lane k < n = arr.flat[i + 2k], others 0: two masked loads of 2n - 1 elements
-    # and one shuffle of their even lanes (a stride-2 vgather without the gather)
-    if not (isinstance(arr, types.Array) and arr.dtype in _DTYPES):
-        return None
-    vt = Vec(arr.dtype, lanes(arr.dtype))
-
-    def codegen(context, builder, sig, args):
-        vty, L = context.get_value_type(vt), vt.lanes
-        # 2n - 1 elements: the odd lane after the last wanted one is never read (it may lie past the end)
-        n2 = builder.sub(builder.mul(context.cast(builder, args[2], n, types.int64), ir.Constant(_I64, 2)),
-                         ir.Constant(_I64, 1))
-        lo_ptr = _elem_ptr(context, builder, arr, args[0], args[1])
-        hi_ptr = builder.gep(lo_ptr, [ir.Constant(_I64, L)])
-        halves = [_llvm_call(builder, "llvm.masked.load.{}.p0", vt, vty, ptr, _align(vt),
-                             _mask(context, builder, vt, cnt, types.int64), ir.Constant(vty, None))
-                  for ptr, cnt in ((lo_ptr, n2), (hi_ptr, builder.sub(n2, ir.Constant(_I64, L))))]
-        return _shuffle(builder, halves[0], halves[1], list(range(0, 2 * L, 2)))
-    return vt(arr, idx, n), codegen
 
 
 # ---- 8x8 transpose (GEMM's A packing for nn: 8 rows of A in, 8 k-columns out) ---------------------

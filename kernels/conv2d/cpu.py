@@ -1,7 +1,8 @@
-"""2-D convolution on the CPU (Numba), per image, by one of two algorithms chosen from the shape
-(thresholds measured, DESIGN.md "Convolution and pooling"): direct SIMD kernels (kernels/conv2d/
-direct.py) for few input channels per group at width stride 1, else im2col of a bounded chunk of output
-pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels (conv2d_image_*: serial, scratch passed
+"""2-D convolution on the CPU (Numba), per image, by one of three algorithms chosen from the shape
+(thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(2x2,3x3) (kernels/conv2d/
+winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide enough layers, direct SIMD kernels
+(kernels/conv2d/direct.py) for few input channels per group at width stride 1, else im2col of a bounded
+chunk of output pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels (conv2d_image_*: serial, scratch passed
 in, sized by work_size) are the building blocks of both the eager drivers below (`prange` over images:
 threads never share an output) and fused steps that shard a batch over threads.
 Weight gradients accumulate in per-thread partials (T, O, Cg*KH*KW) summed at the end: a prange `+=`
@@ -19,7 +20,7 @@ from numba import prange
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
 from ..simd import lanes_of, vadd, vload, vloadr, vstore, vzeros
-from . import direct
+from . import direct, winograd
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
 # the direct forward (width stride 1) where it beats im2col + GEMM in float32 GFLOP/s measured per path
@@ -27,6 +28,17 @@ COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 wit
 # group (16-32: im2col ties or wins). Both gradients are always im2col + GEMM (+ col2im): the direct
 # weight gradient tied at LeNet's first layer and lost elsewhere, and cost cold-compile time
 DIRECT_FORWARD_MAX_CG = 8
+# Winograd F(2x2,3x3) for 3x3 kernels at stride 1, dilation 1 from these channel counts per group on
+# (`python bench/conv_kernels.py`, DESIGN.md: it wins where its small GEMMs, K = Cg or Og, still run fast)
+WINOGRAD_MIN_CG = 16
+WINOGRAD_MIN_OG = 8
+
+
+@jit
+def use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
+    # True where conv2d_image_* run the Winograd kernels (shape only: the same answer for all three)
+    return (KH == 3 and KW == 3 and sh == 1 and sw == 1 and dh == 1 and dw == 1
+            and Cg >= WINOGRAD_MIN_CG and Og >= WINOGRAD_MIN_OG)
 
 
 @jit
@@ -178,10 +190,15 @@ def _tile(yn, tilebuf, g, Og, OHW, Pc):
 
 @jit
 def work_size(C, O, KH, KW, OH, OW, groups):
-    # elements of the scratch `work` one per-image call needs: one im2col chunk plus one output tile
-    CKK = (C // groups) * KH * KW
+    # elements of the scratch `work` one per-image call needs: one im2col chunk plus one output tile, or
+    # Winograd's scratch where it may run (stride and dilation are not known here: 3x3 is enough)
+    Cg, Og = C // groups, O // groups
+    CKK = Cg * KH * KW
     R = chunk_rows(CKK, OH, OW)
-    return (CKK + O // groups) * R * OW
+    n = (CKK + Og) * R * OW
+    if use_winograd(Cg, Og, KH, KW, 1, 1, 1, 1):
+        n = max(n, winograd.work_size(Cg, Og, OH, OW))
+    return n
 
 
 @jit
@@ -193,7 +210,9 @@ def _bufs(work, CKK, Og, R, OW):
 @jit
 def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)) for one image, no bias; work: work_size elements
-    if sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
+    if use_winograd(x.shape[0] // groups, out.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+        winograd.forward(out, x, w2, ph, pw, groups, work)
+    elif sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
         direct.forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups)
     else:
         im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -202,13 +221,19 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
 @jit
 def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
-    im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    if use_winograd(dx.shape[0] // groups, dout.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+        winograd.backward_input(dx, dout, w2, ph, pw, groups, work)
+    else:
+        im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit
 def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
-    im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    if use_winograd(x.shape[0] // groups, dout.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+        winograd.backward_weight(dw2, dout, x, ph, pw, groups, work)
+    else:
+        im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit

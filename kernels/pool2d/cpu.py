@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import jit, pjit
-from ..simd import lanes_of, vadd, vgather, vload, vload_even, vsplat, vstore, vstorei, vtake
+from ..simd import lanes_of, vadd, vgather, vload, vsplat, vstore, vstorei, vtake, vunzip
 
 
 @jit
@@ -63,8 +63,9 @@ def max_image_forward_simd(out, idx, x, hs, hn, ws, KW, sw, dh, dw):
                         p = first + a * dh * W + b * dw
                         if sw == 1:
                             v = vload(xf, pl * H * W + p, n)
-                        elif sw == 2:
-                            v = vload_even(xf, pl * H * W + p, n)
+                        elif sw == 2:   # the even ones of 2n - 1 elements: never read past the last
+                            q = pl * H * W + p
+                            v = vunzip(vload(xf, q, 2 * n - 1), vload(xf, q + L, 2 * n - 1 - L), 0)
                         else:
                             v = vgather(xf, pl * H * W + p, sw, n)
                         at = vtake(v, best, vadd(vsplat(f(p)), lane_pos), at)

@@ -56,3 +56,37 @@ def test_uniform_stride_detects_clipped_windows():
     assert cpu.uniform_stride(ws, wn) == 0
     ws, wn, _, _ = sliding(5, 2, 2, 0, 1, True)                   # ceil_mode: the last window is cut
     assert cpu.uniform_stride(ws, wn) == 0
+
+
+GUARDED = """
+import ctypes, mmap
+import numpy as np
+from fastnn.kernels.pool2d import cpu as pool, windows as win
+page = mmap.PAGESIZE
+buf = mmap.mmap(-1, 2 * page)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(addr + page), ctypes.c_size_t(page), 0) == 0  # PROT_NONE
+for dtype in (np.float32, np.float64):
+    first = np.frombuffer(buf, dtype, count=page // np.dtype(dtype).itemsize)
+    for W in (2, 6, 28, 40):                        # 1..20 outputs per row: one or two vectors
+        x = first[first.size - 2 * W:].reshape(1, 2, W)   # the image's last element ends the page
+        x[:] = np.random.default_rng(W).standard_normal(x.shape)
+        hs, hn = win.sliding(2, 2, 2, 0, 1, False)[:2]
+        ws, wn = win.sliding(W, 2, 2, 0, 1, False)[:2]
+        out, idx = np.empty((1, 1, W // 2), dtype), np.empty((1, 1, W // 2), np.int64)
+        pool.max_image_forward(out, idx, x, hs, hn, ws, wn, np.int64(1), np.int64(1))
+        want = x.reshape(1, 1, 2, W // 2, 2).max(axis=(2, 4))
+        assert (out == want).all(), (dtype, W)
+print("ok")
+"""
+
+
+def test_stride2_max_forward_never_reads_past_the_image():
+    """The stride-2 row path loads 2n - 1 elements per window column: run in a child with the image
+    ending a page whose successor is PROT_NONE, so one element too many faults."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True, env=dict(os.environ))
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
