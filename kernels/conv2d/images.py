@@ -18,8 +18,8 @@ from ..simd import lanes_of, vadd, vload, vstore, vsum, vzeros
 from .cpu import _col2im_add, _im2col
 
 IMAGES_COL_MAX = 1 << 18  # elements of the b images' im2col: 1 MiB in float32 (L2 holds it with the tile)
-IMAGES_MAX_OHW = 256      # multi-image when an image has at most this many output pixels (the per-image
-                          # GEMMs' N) and at least 2 images' im2col fit IMAGES_COL_MAX
+IMAGES_MAX_OHW = 144      # multi-image when an image has at most this many output pixels (the per-image
+                          # GEMMs' N; a clear win at 100, a tie at 256) and 2 images' im2col fit IMAGES_COL_MAX
 
 
 @jit

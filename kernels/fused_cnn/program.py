@@ -151,8 +151,8 @@ class Workspace:
     mlp   a fused_mlp Workspace for the head (its own acts, drops, deltas, transposes)
     Bound: per shard Bs * (sum of the non-activation regions + 2 * max(sizes) + mask_size) floats +
     Bs * idx_size int64 + work_size + the head's buffers, e.g. LeNet-5 at batch 64 on 2 threads:
-    32 * (9.1k + 9.4k floats + 1.6k indices) + 0.26M (conv2's im2col of 17 images + tile) = ~3.8 MB
-    float32 per shard; the examples Net: 32 * (87k + 43k + 9.2k) = ~19 MB.
+    32 * (8.7k + 9.4k floats + 1.6k indices) + 0.28M (conv2's im2col of 17 images + tile) = ~3.8 MB
+    float32 per shard; the examples Net: 32 * (87k + 74k floats + 9.2k indices) = ~23 MB.
     """
 
     def __init__(self, program, batch_size, dtype=np.float32, head_dropout=None, shards=1):
