@@ -426,6 +426,7 @@ def forward(out, x, w2, ph, pw, groups, work):
         return
     U, XP, _, V, M, _, _ = _bufs(work, Cg, Og, R, TW)
     xf, yf, wf = x.reshape(-1), out.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
         for th0 in range(0, TH, R):
@@ -433,7 +434,7 @@ def forward(out, x, w2, ph, pw, groups, work):
             P = Rc * TW
             _input_tiles(V, XP, xf, g * Cg, Cg, H, W, th0, Rc, R, TW, ph, pw)
             for t in range(16):
-                gemm_serial(_pos(M, t, Og, P), _pos(U, t, Og, Cg), _pos(V, t, Cg, P), False, False, False)
+                gemm_serial(_pos(M, t, Og, P), _pos(U, t, Og, Cg), _pos(V, t, Cg, P), no, no, no)
             _output_transform(yf, M, g * Og, Og, OH, OW, th0, Rc, TW, P)
 
 
@@ -449,6 +450,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
     K2, TW1, RS = 2 * R + 2, TW + 1, 2 * (TW + 1)
     U, DXP, YP, dV, dM, _, _ = _bufs(work, Cg, Og, R, TW)
     dxf, df, wf = dx.reshape(-1), dout.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
         DXP[:] = 0
@@ -457,7 +459,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
             P = Rc * TW
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
             for t in range(16):
-                gemm_serial(_pos(dV, t, Cg, P), _pos(U, t, Og, Cg), _pos(dM, t, Og, P), True, False, False)
+                gemm_serial(_pos(dV, t, Cg, P), _pos(U, t, Og, Cg), _pos(dM, t, Og, P), yes, no, no)
             _input_grad_transform(DXP, dV, Cg, Rc, TW, K2, P)
             last = th0 + Rc == TH
             # padded rows 2*th0 + k, k < 2Rc, are final (the next chunk starts at k = 2Rc); the last
@@ -480,6 +482,7 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
         return
     dU, XP, YP, V, dM, VT, tmp = _bufs(work, Cg, Og, R, TW)
     xf, df, dwf = x.reshape(-1), dout.reshape(-1), dw2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         dU[:] = 0
         for th0 in range(0, TH, R):
@@ -489,5 +492,5 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
             _transpose_positions(VT, V, Cg, P)
             for t in range(16):                                  # dU[t] += dM[t] @ V[t].T
-                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), False, False, True)
+                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), no, no, yes)
         _weight_grad_transform(dwf, dU, tmp, g * Og, Og, Cg)
