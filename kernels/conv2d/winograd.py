@@ -15,8 +15,8 @@ dg = G^T dU G. A partial last tile (odd OH or OW) reads zeros and its outputs pa
 stored; its gradient reads zeros there.
 
 Vectors run along a row of tiles (tw): the padded input rows are copied de-interleaved by column
-parity (simd.vunzip), XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of every tile of
-a row are the contiguous runs (even, m), (odd, m), (even, m+1), (odd, m+1); outputs and input
+parity (simd.vunzip), XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of
+every tile of a row are the contiguous runs (even, m), (odd, m), (even, m+1), (odd, m+1); outputs and input
 gradients are re-interleaved with simd.vzip. Tiles are taken in chunks of R tile rows (chunk_tile_rows)
 so the scratch per call stays under WINO_MAX elements (at least one tile row); work_size gives it:
     U/dU (16, Og, Cg) | XP/dXP (Cg, 2R+2, 2, TW+1) | YP (Og, 2R, 2, TW) | V/dV (16, Cg, R*TW)
@@ -29,9 +29,10 @@ import numpy as np
 from .._numba import jit
 from ..gemm._store import _rows8
 from ..gemm.cpu import gemm_serial
-from ..simd import lanes_of, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip, vzeros, vzip
+from ..simd import (lanes_of, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip,
+                    vzeros, vzip)
 
-WINO_MAX = 1 << 19  # scratch elements per call (1 MiB in float32: L2-sized, as cpu.COL_MAX)
+WINO_MAX = 1 << 19  # scratch elements per call (2 MiB in float32; DESIGN.md: one chunk for the Net's conv2)
 GRAD_TMP = 9 * 16   # 9 vectors of the weight-gradient transform, at most 16 lanes (float32, AVX-512)
 
 
