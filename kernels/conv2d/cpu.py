@@ -2,15 +2,17 @@
 (thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(2x2,3x3) (kernels/conv2d/
 winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide enough layers, direct SIMD kernels
 (kernels/conv2d/direct.py) for few input channels per group at width stride 1, else im2col of a bounded
-chunk of output pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels (conv2d_image_*: serial, scratch passed
-in, sized by work_size) are the building blocks of both the eager drivers below (`prange` over images:
-threads never share an output) and fused steps that shard a batch over threads.
+chunk of output pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels
+(conv2d_image_*: serial, scratch passed in, sized by work_size) are the building blocks of both the
+eager drivers below (`prange` over images: threads never share an output; one compiled driver per
+algorithm family, picked in Python) and fused steps that shard a batch over threads.
 Weight gradients accumulate in per-thread partials (T, O, Cg*KH*KW) summed at the end: a prange `+=`
 on shared elements would race.
 
 Working set per thread: one im2col chunk of whole output rows, at most COL_MAX elements (at least one
 row: Cg*KH*KW*OW elements), plus one (O/groups, rows*OW) tile of the output or its gradient (none when
-a chunk holds every row: the GEMM then reads and writes the image's own (O/groups, OH*OW) block).
+a chunk holds every row: the GEMM then reads and writes the image's own (O/groups, OH*OW) block);
+Winograd's scratch is bounded by its own WINO_MAX (winograd.py), and work_size is the larger of the two.
 Layouts: x (N,C,H,W), out/dout (N,O,OH,OW) C-contiguous; w2 = w.reshape(O, Cg*KH*KW); float32/float64.
 Integers are int64 (np.int64 at the call site: one specialization per dtype).
 """
@@ -212,7 +214,14 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)) for one image, no bias; work: work_size elements
     if use_winograd(x.shape[0] // groups, out.shape[0] // groups, KH, KW, sh, sw, dh, dw):
         winograd.forward(out, x, w2, ph, pw, groups, work)
-    elif sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
+    else:
+        _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # conv2d_image_forward outside Winograd's shapes: direct or im2col + GEMM
+    if sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
         direct.forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups)
     else:
         im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -245,6 +254,7 @@ def im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     OHW, Cg, Og, R = OH * OW, C // groups, O // groups, chunk_rows(CKK, OH, OW)
     colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
     yn, wf = out.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial compile (DESIGN.md)
     for g in range(groups):
         wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
         for r0 in range(0, OH, R):
@@ -252,7 +262,7 @@ def im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
             col = colbuf[:CKK * Pc].reshape(CKK, Pc)
             _im2col(col, np.int64(0), x, g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
             tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
-            gemm_serial(tile, wg, col, False, False, False)
+            gemm_serial(tile, wg, col, no, no, no)
             if Pc != OHW:
                 _put_tile(yn, tile, g * Og, Og, OHW, r0 * OW, Pc)
 
@@ -267,6 +277,7 @@ def im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
     colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
     dx[...] = 0
     yn, wf = dout.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial compile (DESIGN.md)
     for g in range(groups):
         wg = wf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
         for r0 in range(0, OH, R):
@@ -275,7 +286,7 @@ def im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
             tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
             if Pc != OHW:
                 _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
-            gemm_serial(col, wg, tile, True, False, False)          # col = wg.T @ tile
+            gemm_serial(col, wg, tile, yes, no, no)                 # col = wg.T @ tile
             _col2im_add(dx, col, np.int64(0), g * Cg, Cg, H, W, KH, KW, OW, r0, Pc // OW, sh, sw, ph, pw, dh, dw)
 
 
@@ -288,6 +299,7 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
     OHW, Cg, Og, R = OH * OW, C // groups, O // groups, chunk_rows(CKK, OH, OW)
     colbuf, tilebuf = _bufs(work, CKK, Og, R, OW)
     yn, pf = dout.reshape(-1), dw2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial compile (DESIGN.md)
     for g in range(groups):
         pg = pf[g * Og * CKK:(g + 1) * Og * CKK].reshape(Og, CKK)
         for r0 in range(0, OH, R):
@@ -297,13 +309,24 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
             tile = _tile(yn, tilebuf, g, Og, OHW, Pc)
             if Pc != OHW:
                 _get_tile(tile, yn, g * Og, Og, OHW, r0 * OW, Pc)
-            gemm_serial(pg, tile, col, False, True, True)      # pg += tile @ col.T
+            gemm_serial(pg, tile, col, no, yes, yes)           # pg += tile @ col.T
 
 
-# the eager drivers: T threads; for layers where conv2d/images.py's multi-image kernels win (images.use_images)
-# thread t takes the contiguous images [N*t/T, N*(t+1)/T) in chunks of images.chunk_images, else images
-# t, t+T, ... one at a time. Imported here, not at the top: images.py imports _im2col/_col2im_add from here
+# ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (the same
+# rule as the fused CNN step: conv2d/images.py's multi-image kernels where images.use_images holds, else
+# per image: Winograd where use_winograd holds, else direct / im2col), so a model never compiles a
+# family it does not use (Winograd's kernels cost +13 s of cold-start CPU time when the drivers called
+# conv2d_image_*). Multi-image: thread t takes the contiguous images [N*t/T, N*(t+1)/T) in chunks of
+# images.chunk_images; per image: images t, t+T, ... Imported here, not at the top: images.py imports
+# _im2col/_col2im_add from this module
 from . import images  # noqa: E402
+
+
+def _family(Cg, Og, CKK, KH, KW, sh, sw, dh, dw, OHW):
+    """'images', 'winograd' or 'image': the drivers' algorithm family for this layer."""
+    if images.use_images(CKK, OHW):
+        return "images"
+    return "winograd" if use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw) else "image"
 
 
 @jit
@@ -322,60 +345,136 @@ def _thread_images(N, T, t, CKK, OHW):
     return n0, n1, images.chunk_images(CKK, OHW, max(n1 - n0, 1))
 
 
-@pjit
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, driver_work_size) scratch
-    N, T, OHW = x.shape[0], work.shape[0], out.shape[2] * out.shape[3]
-    multi = images.use_images(w2.shape[1], OHW)
-    for t in prange(T):
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                images.forward(out[i0:i1], x[i0:i1], w2, w2[0, :0], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+    fam = _family(x.shape[1] // groups, out.shape[1] // groups, w2.shape[1], KH, KW, sh, sw, dh, dw,
+                  out.shape[2] * out.shape[3])
+    if fam == "images":
+        _forward_chunks(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    elif fam == "winograd":
+        _winograd_forward_images(out, x, w2, ph, pw, groups, work)
+    else:
+        _forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
-@pjit
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
-    N, T, OHW = dx.shape[0], work.shape[0], dout.shape[2] * dout.shape[3]
-    multi = images.use_images(w2.shape[1], OHW)
-    for t in prange(T):
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                # no weight/bias gradient (size 0): the x argument only gives the shape, dx's will do
-                images.backward(dx[i0:i1], w2[:0], w2[0, :0], dout[i0:i1], dx[i0:i1], w2, KH, KW, sh, sw, ph, pw,
-                                dh, dw, groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, w2.shape[1], KH, KW, sh, sw, dh, dw,
+                  dout.shape[2] * dout.shape[3])
+    if fam == "images":
+        _backward_input_chunks(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    elif fam == "winograd":
+        _winograd_backward_input_images(dx, dout, w2, ph, pw, groups, work)
+    else:
+        _backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
-@pjit
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
+    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, dw2.shape[1], KH, KW, sh, sw, dh, dw,
+                  dout.shape[2] * dout.shape[3])
+    if fam == "images":
+        _backward_weight_chunks(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    elif fam == "winograd":
+        _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
+    else:
+        _backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@pjit
+def _forward_chunks(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    N, T, OHW = x.shape[0], work.shape[0], out.shape[2] * out.shape[3]
+    for t in prange(T):
+        n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
+        for i0 in range(n0, n1, b):
+            i1 = min(n1, i0 + b)
+            images.forward(out[i0:i1], x[i0:i1], w2, w2[0, :0], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+
+
+@pjit
+def _backward_input_chunks(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    N, T, OHW = dx.shape[0], work.shape[0], dout.shape[2] * dout.shape[3]
+    for t in prange(T):
+        n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
+        for i0 in range(n0, n1, b):
+            i1 = min(n1, i0 + b)
+            # no weight/bias gradient (size 0): the x argument only gives the shape, dx's will do
+            images.backward(dx[i0:i1], w2[:0], w2[0, :0], dout[i0:i1], dx[i0:i1], w2, KH, KW, sh, sw, ph, pw,
+                            dh, dw, groups, work[t])
+
+
+@pjit
+def _backward_weight_chunks(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     N, O, T, OHW = x.shape[0], dw2.shape[0], partial.shape[0], dout.shape[2] * dout.shape[3]
-    multi = images.use_images(dw2.shape[1], OHW)
     for t in prange(T):
         pt = partial[t].reshape(O, -1)
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, dw2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                # no input gradient (0 images): the weights argument only gives the shape, pt's will do
-                images.backward(x[i0:i0], pt, pt[0, :0], dout[i0:i1], x[i0:i1], pt, KH, KW, sh, sw, ph, pw, dh, dw,
-                                groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
-    df = dw2.reshape(-1)
-    for k in range(df.size):     # plain loops: an array expression here would be another parallel region
+        n0, n1, b = _thread_images(N, T, t, dw2.shape[1], OHW)
+        for i0 in range(n0, n1, b):
+            i1 = min(n1, i0 + b)
+            # no input gradient (0 images): the weights argument only gives the shape, pt's will do
+            images.backward(x[i0:i0], pt, pt[0, :0], dout[i0:i1], x[i0:i1], pt, KH, KW, sh, sw, ph, pw, dh, dw,
+                            groups, work[t])
+    _sum_partials(dw2, partial)
+
+
+@pjit
+def _forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    N, T = x.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            _image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+
+
+@pjit
+def _winograd_forward_images(out, x, w2, ph, pw, groups, work):
+    N, T = x.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            winograd.forward(out[n], x[n], w2, ph, pw, groups, work[t])
+
+
+@pjit
+def _backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    N, T = dx.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            im2col_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+
+
+@pjit
+def _winograd_backward_input_images(dx, dout, w2, ph, pw, groups, work):
+    N, T = dx.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            winograd.backward_input(dx[n], dout[n], w2, ph, pw, groups, work[t])
+
+
+@pjit
+def _backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
+    for t in prange(T):
+        pt = partial[t].reshape(O, -1)
+        for n in range(t, N, T):
+            im2col_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+    _sum_partials(dw2, partial)
+
+
+@pjit
+def _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work):
+    N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
+    for t in prange(T):
+        pt = partial[t].reshape(O, -1)
+        for n in range(t, N, T):
+            winograd.backward_weight(pt, dout[n], x[n], ph, pw, groups, work[t])
+    _sum_partials(dw2, partial)
+
+
+@jit
+def _sum_partials(dw2, partial):
+    # dw2 = the sum of the per-thread rows of partial (T, dw2.size), serially
+    df, T = dw2.reshape(-1), partial.shape[0]
+    for k in range(df.size):     # plain loops (an array expression in a parallel caller is a region)
         s = partial[0, k]
         for t in range(1, T):
             s += partial[t, k]

@@ -15,8 +15,8 @@ dg = G^T dU G. A partial last tile (odd OH or OW) reads zeros and its outputs pa
 stored; its gradient reads zeros there.
 
 Vectors run along a row of tiles (tw): the padded input rows are copied de-interleaved by column
-parity (simd.vunzip), XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of every tile of
-a row are the contiguous runs (even, m), (odd, m), (even, m+1), (odd, m+1); outputs and input
+parity (simd.vunzip), XP[c, k, par, m] = xpad[c, row k, 2m + par], so the four columns 2tw..2tw+3 of
+every tile of a row are the contiguous runs (even, m), (odd, m), (even, m+1), (odd, m+1); outputs and input
 gradients are re-interleaved with simd.vzip. Tiles are taken in chunks of R tile rows (chunk_tile_rows)
 so the scratch per call stays under WINO_MAX elements (at least one tile row); work_size gives it:
     U/dU (16, Og, Cg) | XP/dXP (Cg, 2R+2, 2, TW+1) | YP (Og, 2R, 2, TW) | V/dV (16, Cg, R*TW)
@@ -29,9 +29,10 @@ import numpy as np
 from .._numba import jit
 from ..gemm._store import _rows8
 from ..gemm.cpu import gemm_serial
-from ..simd import lanes_of, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip, vzeros, vzip
+from ..simd import (lanes_of, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip,
+                    vzeros, vzip)
 
-WINO_MAX = 1 << 19  # scratch elements per call (1 MiB in float32: L2-sized, as cpu.COL_MAX)
+WINO_MAX = 1 << 19  # scratch elements per call (2 MiB in float32; DESIGN.md: one chunk for the Net's conv2)
 GRAD_TMP = 9 * 16   # 9 vectors of the weight-gradient transform, at most 16 lanes (float32, AVX-512)
 
 
@@ -426,6 +427,7 @@ def forward(out, x, w2, ph, pw, groups, work):
         return
     U, XP, _, V, M, _, _ = _bufs(work, Cg, Og, R, TW)
     xf, yf, wf = x.reshape(-1), out.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
         for th0 in range(0, TH, R):
@@ -433,7 +435,7 @@ def forward(out, x, w2, ph, pw, groups, work):
             P = Rc * TW
             _input_tiles(V, XP, xf, g * Cg, Cg, H, W, th0, Rc, R, TW, ph, pw)
             for t in range(16):
-                gemm_serial(_pos(M, t, Og, P), _pos(U, t, Og, Cg), _pos(V, t, Cg, P), False, False, False)
+                gemm_serial(_pos(M, t, Og, P), _pos(U, t, Og, Cg), _pos(V, t, Cg, P), no, no, no)
             _output_transform(yf, M, g * Og, Og, OH, OW, th0, Rc, TW, P)
 
 
@@ -449,6 +451,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
     K2, TW1, RS = 2 * R + 2, TW + 1, 2 * (TW + 1)
     U, DXP, YP, dV, dM, _, _ = _bufs(work, Cg, Og, R, TW)
     dxf, df, wf = dx.reshape(-1), dout.reshape(-1), w2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         _weight_transform(U, wf, g * Og, Og, Cg)
         DXP[:] = 0
@@ -457,7 +460,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
             P = Rc * TW
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
             for t in range(16):
-                gemm_serial(_pos(dV, t, Cg, P), _pos(U, t, Og, Cg), _pos(dM, t, Og, P), True, False, False)
+                gemm_serial(_pos(dV, t, Cg, P), _pos(U, t, Og, Cg), _pos(dM, t, Og, P), yes, no, no)
             _input_grad_transform(DXP, dV, Cg, Rc, TW, K2, P)
             last = th0 + Rc == TH
             # padded rows 2*th0 + k, k < 2Rc, are final (the next chunk starts at k = 2Rc); the last
@@ -480,6 +483,7 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
         return
     dU, XP, YP, V, dM, VT, tmp = _bufs(work, Cg, Og, R, TW)
     xf, df, dwf = x.reshape(-1), dout.reshape(-1), dw2.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         dU[:] = 0
         for th0 in range(0, TH, R):
@@ -489,5 +493,5 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
             _transpose_positions(VT, V, Cg, P)
             for t in range(16):                                  # dU[t] += dM[t] @ V[t].T
-                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), False, False, True)
+                gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), no, no, yes)
         _weight_grad_transform(dwf, dU, tmp, g * Og, Og, Cg)
