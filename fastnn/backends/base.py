@@ -229,6 +229,15 @@ class Backend:
         """dw (O,C/groups,KH,KW) of conv2d for dout (N,O,OH,OW)."""
         raise NotImplementedError
 
+    def conv2d_bias_(self, out, bias):
+        """out (N,O,OH,OW) += bias (O,) over each channel plane, in place; returns out."""
+        out += bias.reshape(1, -1, 1, 1)
+        return out
+
+    def conv2d_backward_bias(self, dout):
+        """db (O,): dout (N,O,OH,OW) summed over images and pixels."""
+        return dout.sum(axis=(0, 2, 3))
+
     # ---- pooling (kernels/pool2d; windows: per-axis int64 tables from kernels/pool2d/windows.py) --
     def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
         """(out, idx) (N,C,OH,OW): window maxima of x (N,C,H,W) and their flat per-plane positions."""

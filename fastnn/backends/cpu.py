@@ -349,6 +349,26 @@ class CPUBackend(Backend):
                                                                                 groups), work)
         return dw.reshape(w_shape)
 
+    def conv2d_bias_(self, out, bias):
+        from fastnn.kernels.conv2d import bias as kb
+        from numba import get_num_threads
+
+        if out.size:
+            kb.bias_forward_(out, np.ascontiguousarray(bias, out.dtype), np.int64(max(1, min(get_num_threads(),
+                                                                                              out.shape[0]))))
+        return out
+
+    def conv2d_backward_bias(self, dout):
+        from fastnn.kernels.conv2d import bias as kb
+        from numba import get_num_threads
+
+        dout = np.ascontiguousarray(dout)
+        db = np.zeros(dout.shape[1], dout.dtype)
+        if dout.size:
+            T = max(1, min(get_num_threads(), dout.shape[0]))
+            kb.bias_backward_drv(db, np.zeros((T, db.size), dout.dtype), dout)
+        return db
+
     # ---- pooling -------------------------------------------------------------------------------
     def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
         from fastnn.kernels.pool2d import cpu as pool

@@ -23,7 +23,7 @@ class Conv2d(Function):
         cfg = (tuple(stride), tuple(padding), tuple(dilation), int(groups))
         out = self.backend.conv2d(x, w, *cfg)
         if bias:
-            out += bias[0].reshape(1, -1, 1, 1)
+            self.backend.conv2d_bias_(out, bias[0])
         self.save(x, w, cfg, bool(bias))
         return out
 
@@ -33,7 +33,7 @@ class Conv2d(Function):
         dw = be.conv2d_backward_weight(dout, x, w.shape, *cfg) if self.needs_input_grad[1] else None
         if not has_bias:
             return dx, dw
-        db = dout.sum(axis=(0, 2, 3)) if self.needs_input_grad[2] else None
+        db = be.conv2d_backward_bias(dout) if self.needs_input_grad[2] else None
         return dx, dw, db
 
 
