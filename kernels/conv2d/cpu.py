@@ -275,80 +275,34 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
             gemm_serial(pg, tile, col, False, True, True)      # pg += tile @ col.T
 
 
-# the eager drivers: T threads; for layers where conv2d/images.py's multi-image kernels win (images.use_images)
-# thread t takes the contiguous images [N*t/T, N*(t+1)/T) in chunks of images.chunk_images, else images
-# t, t+T, ... one at a time. Imported here, not at the top: images.py imports _im2col/_col2im_add from here
-from . import images  # noqa: E402
-
-
-@jit
-def driver_work_size(N, T, C, O, KH, KW, OH, OW, groups):
-    # elements of one thread's row of the drivers' scratch `work` (T, driver_work_size)
-    CKK = (C // groups) * KH * KW
-    if images.use_images(CKK, OH * OW):
-        return images.work_size(C, O, KH, KW, OH, OW, groups, images.chunk_images(CKK, OH * OW, -(-N // T)))
-    return work_size(C, O, KH, KW, OH, OW, groups)
-
-
-@jit
-def _thread_images(N, T, t, CKK, OHW):
-    # thread t's contiguous images [n0, n1) and the chunk size b
-    n0, n1 = N * t // T, N * (t + 1) // T
-    return n0, n1, images.chunk_images(CKK, OHW, max(n1 - n0, 1))
-
-
 @pjit
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, driver_work_size) scratch
-    N, T, OHW = x.shape[0], work.shape[0], out.shape[2] * out.shape[3]
-    multi = images.use_images(w2.shape[1], OHW)
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, work_size) scratch:
+    # thread t takes images t, t+T, ...
+    N, T = x.shape[0], work.shape[0]
     for t in prange(T):
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                images.forward(out[i0:i1], x[i0:i1], w2, w2[0, :0], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+        for n in range(t, N, T):
+            conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
 
 
 @pjit
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
-    N, T, OHW = dx.shape[0], work.shape[0], dout.shape[2] * dout.shape[3]
-    multi = images.use_images(w2.shape[1], OHW)
+    N, T = dx.shape[0], work.shape[0]
     for t in prange(T):
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                # no weight/bias gradient (size 0): the x argument only gives the shape, dx's will do
-                images.backward(dx[i0:i1], w2[:0], w2[0, :0], dout[i0:i1], dx[i0:i1], w2, KH, KW, sh, sw, ph, pw,
-                                dh, dw, groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+        for n in range(t, N, T):
+            conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
 
 
 @pjit
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
-    N, O, T, OHW = x.shape[0], dw2.shape[0], partial.shape[0], dout.shape[2] * dout.shape[3]
-    multi = images.use_images(dw2.shape[1], OHW)
+    N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
     for t in prange(T):
         pt = partial[t].reshape(O, -1)
-        if multi:
-            n0, n1, b = _thread_images(N, T, t, dw2.shape[1], OHW)
-            for i0 in range(n0, n1, b):
-                i1 = min(n1, i0 + b)
-                # no input gradient (0 images): the weights argument only gives the shape, pt's will do
-                images.backward(x[i0:i0], pt, pt[0, :0], dout[i0:i1], x[i0:i1], pt, KH, KW, sh, sw, ph, pw, dh, dw,
-                                groups, work[t])
-        else:
-            for n in range(t, N, T):
-                conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+        for n in range(t, N, T):
+            conv2d_image_backward_weight(pt, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
     df = dw2.reshape(-1)
     for k in range(df.size):     # plain loops: an array expression here would be another parallel region
         s = partial[0, k]
