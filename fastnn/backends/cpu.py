@@ -304,8 +304,7 @@ class CPUBackend(Backend):
         from numba import get_num_threads
 
         T = max(1, min(get_num_threads(), N))
-        return np.empty((T, conv.driver_work_size(N, T, C, w_shape[0], w_shape[2], w_shape[3], *out_hw, groups)),
-                        dtype)
+        return np.empty((T, conv.work_size(C, w_shape[0], w_shape[2], w_shape[3], *out_hw, groups)), dtype)
 
     def conv2d(self, x, w, stride, padding, dilation, groups):
         from fastnn.kernels.conv2d import cpu as conv

@@ -312,46 +312,20 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
             gemm_serial(pg, tile, col, no, yes, yes)           # pg += tile @ col.T
 
 
-# ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (the same
-# rule as the fused CNN step: conv2d/images.py's multi-image kernels where images.use_images holds, else
-# per image: Winograd where use_winograd holds, else direct / im2col), so a model never compiles a
-# family it does not use (Winograd's kernels cost +13 s of cold-start CPU time when the drivers called
-# conv2d_image_*). Multi-image: thread t takes the contiguous images [N*t/T, N*(t+1)/T) in chunks of
-# images.chunk_images; per image: images t, t+T, ... Imported here, not at the top: images.py imports
-# _im2col/_col2im_add from this module
-from . import images  # noqa: E402
-
-
-def _family(Cg, Og, CKK, KH, KW, sh, sw, dh, dw, OHW):
-    """'images', 'winograd' or 'image': the drivers' algorithm family for this layer."""
-    if images.use_images(CKK, OHW):
-        return "images"
+# ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (per image:
+# Winograd where use_winograd holds, else direct / im2col), thread t taking images t, t+T, ..., so a model
+# never compiles a family it does not use (Winograd's kernels cost +13 s of cold-start CPU time when the
+# drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
+# these drivers they added ~11 s to the first eager step's cold compile for no measurable step time
+def _family(Cg, Og, KH, KW, sh, sw, dh, dw):
+    """'winograd' or 'image': the drivers' algorithm family for this layer."""
     return "winograd" if use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw) else "image"
 
 
-@jit
-def driver_work_size(N, T, C, O, KH, KW, OH, OW, groups):
-    # elements of one thread's row of the drivers' scratch `work` (T, driver_work_size)
-    CKK = (C // groups) * KH * KW
-    if images.use_images(CKK, OH * OW):
-        return images.work_size(C, O, KH, KW, OH, OW, groups, images.chunk_images(CKK, OH * OW, -(-N // T)))
-    return work_size(C, O, KH, KW, OH, OW, groups)
-
-
-@jit
-def _thread_images(N, T, t, CKK, OHW):
-    # thread t's contiguous images [n0, n1) and the chunk size b
-    n0, n1 = N * t // T, N * (t + 1) // T
-    return n0, n1, images.chunk_images(CKK, OHW, max(n1 - n0, 1))
-
-
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, driver_work_size) scratch
-    fam = _family(x.shape[1] // groups, out.shape[1] // groups, w2.shape[1], KH, KW, sh, sw, dh, dw,
-                  out.shape[2] * out.shape[3])
-    if fam == "images":
-        _forward_chunks(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-    elif fam == "winograd":
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, work_size) scratch
+    fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw)
+    if fam == "winograd":
         _winograd_forward_images(out, x, w2, ph, pw, groups, work)
     else:
         _forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -359,11 +333,8 @@ def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
 
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
-    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, w2.shape[1], KH, KW, sh, sw, dh, dw,
-                  dout.shape[2] * dout.shape[3])
-    if fam == "images":
-        _backward_input_chunks(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-    elif fam == "winograd":
+    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw)
+    if fam == "winograd":
         _winograd_backward_input_images(dx, dout, w2, ph, pw, groups, work)
     else:
         _backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -372,50 +343,11 @@ def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
-    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, dw2.shape[1], KH, KW, sh, sw, dh, dw,
-                  dout.shape[2] * dout.shape[3])
-    if fam == "images":
-        _backward_weight_chunks(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-    elif fam == "winograd":
+    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw)
+    if fam == "winograd":
         _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
     else:
         _backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-
-
-@pjit
-def _forward_chunks(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    N, T, OHW = x.shape[0], work.shape[0], out.shape[2] * out.shape[3]
-    for t in prange(T):
-        n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-        for i0 in range(n0, n1, b):
-            i1 = min(n1, i0 + b)
-            images.forward(out[i0:i1], x[i0:i1], w2, w2[0, :0], KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
-
-
-@pjit
-def _backward_input_chunks(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    N, T, OHW = dx.shape[0], work.shape[0], dout.shape[2] * dout.shape[3]
-    for t in prange(T):
-        n0, n1, b = _thread_images(N, T, t, w2.shape[1], OHW)
-        for i0 in range(n0, n1, b):
-            i1 = min(n1, i0 + b)
-            # no weight/bias gradient (size 0): the x argument only gives the shape, dx's will do
-            images.backward(dx[i0:i1], w2[:0], w2[0, :0], dout[i0:i1], dx[i0:i1], w2, KH, KW, sh, sw, ph, pw,
-                            dh, dw, groups, work[t])
-
-
-@pjit
-def _backward_weight_chunks(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
-    N, O, T, OHW = x.shape[0], dw2.shape[0], partial.shape[0], dout.shape[2] * dout.shape[3]
-    for t in prange(T):
-        pt = partial[t].reshape(O, -1)
-        n0, n1, b = _thread_images(N, T, t, dw2.shape[1], OHW)
-        for i0 in range(n0, n1, b):
-            i1 = min(n1, i0 + b)
-            # no input gradient (0 images): the weights argument only gives the shape, pt's will do
-            images.backward(x[i0:i0], pt, pt[0, :0], dout[i0:i1], x[i0:i1], pt, KH, KW, sh, sw, ph, pw, dh, dw,
-                            groups, work[t])
-    _sum_partials(dw2, partial)
 
 
 @pjit

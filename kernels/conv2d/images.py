@@ -2,8 +2,9 @@
 in one (Cg*KH*KW, b*OH*OW) matrix and ONE GEMM per group, where conv2d/cpu.py's per-image kernels run b
 small GEMMs (LeNet's conv2: 16x100x150 per image at 25-30 GFLOP/s; the same GEMM over 32 images at
 66-71). For layers whose per-image GEMM is small (`use_images`; thresholds measured, DESIGN.md
-"Convolution and pooling"); serial, scratch passed in, so the eager drivers (conv2d/cpu.py, a
-contiguous chunk of images per thread) and the fused CNN shards both call it.
+"Convolution and pooling"); serial, scratch passed in, called by the fused CNN's shards (kernels/
+fused_cnn/cpu.py). The eager drivers (conv2d/cpu.py) stay per image: routing them here added ~11 s to
+the first eager LeNet step's cold compile for no measurable step time (DESIGN.md).
 
 Working set per call: `work_size` = (Cg*KH*KW + O/groups) * b * OH*OW elements: the im2col of the b
 images plus one (O/groups, b*OH*OW) tile of the output or its gradient (the GEMM's side of the
