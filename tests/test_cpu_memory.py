@@ -24,16 +24,17 @@ for round in range(2):
 """
 
 
-def _faults(env_extra):
+def _faults(env_extra, cwd):
+    # cwd: not the repo root, where `python -c` would import the source tree instead of the installed fastnn
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     env.update(env_extra)
-    out = subprocess.run([sys.executable, "-c", LOOP], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", LOOP], env=env, capture_output=True, text=True, check=True, cwd=cwd)
     return [int(v) for v in out.stdout.split()]
 
 
-def test_fresh_arrays_reuse_freed_memory():
-    tuned = _faults({})
-    system = _faults({"FASTNN_MALLOC": "system"})
+def test_fresh_arrays_reuse_freed_memory(tmp_path):
+    tuned = _faults({}, tmp_path)
+    system = _faults({"FASTNN_MALLOC": "system"}, tmp_path)
     pages = 3 * (3 << 20) // 4096                # one round's three arrays, in 4 KiB pages
     assert system[1] >= 20 * pages // 2, system   # the control: glibc's defaults fault every round
     assert tuned[1] <= pages // 4, tuned          # retained: the second round touches no new pages

@@ -192,9 +192,12 @@ def test_a_run_that_ends_first_stops_the_compile_and_says_so(eager_cache, tmp_pa
 
 
 def test_ctrl_c_stops_the_compile(eager_cache, tmp_path):
+    # SIGINT at its default in the child: a shell that starts pytest in the background leaves SIGINT
+    # ignored, which the child would inherit (Python then installs no KeyboardInterrupt handler)
     p = subprocess.Popen([sys.executable, "-m", "fastnn", "train", *QUICK, "--epochs", "100000", "--out",
                           str(tmp_path / "r")], env=_env(eager_cache), cwd=tmp_path, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in p.stdout:
             if line.startswith("epoch"):

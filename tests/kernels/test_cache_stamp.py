@@ -30,7 +30,8 @@ print(g(10))
 
 def _run(pkg, stamped):
     code = textwrap.dedent(RUN.format(pkg=str(pkg), stamped=stamped))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
+                         cwd=pkg.parent)   # not the repo root: `python -c` would import the source tree
     assert out.returncode == 0, out.stderr[-2000:]
     return int(out.stdout.split()[-1])
 

@@ -81,12 +81,14 @@ print("ok")
 """
 
 
-def test_stride2_max_forward_never_reads_past_the_image():
+def test_stride2_max_forward_never_reads_past_the_image(tmp_path):
     """The stride-2 row path loads 2n - 1 elements per window column: run in a child with the image
-    ending a page whose successor is PROT_NONE, so one element too many faults."""
+    ending a page whose successor is PROT_NONE, so one element too many faults. (cwd: not the repo
+    root, where `python -c` would import the source tree instead of the installed fastnn.)"""
     import os
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True, env=dict(os.environ))
+    r = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True, env=dict(os.environ),
+                       cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
