@@ -7,7 +7,7 @@ Sigmoid is evaluated through exp(-|x|), so |x| ~ 1e4 never overflows.
 import math
 
 from .._checks import check_like
-from .._numba import jit
+from .._numba import jit, jit_inline
 from .codes import ACT_RELU, ACT_SIGMOID, ACT_TANH
 
 
@@ -26,39 +26,45 @@ def _sigmoid1(v):
     return e / (1 + e)
 
 
-@jit
-def act_forward_(out, x, code):
-    # out (n,) = act(x) for an activation code (codes.py; none copies); out may be x (in place).
-    # The one CPU definition of each activation: the eager kernels below and the fused MLP and CNN
-    # steps call it. relu: NaN propagates; sigmoid through exp(-|x|)
+@jit_inline
+def act_forward_(out, x, b, code):
+    # out (n,) = act(x + b) for an activation code (codes.py) and a scalar b (the fused MLP's bias; 0
+    # elsewhere), in one pass; out may be x (in place). The one CPU definition of each activation: the
+    # eager kernels below and the fused MLP and CNN steps call it. relu: NaN propagates; sigmoid
+    # through exp(-|x|). Constants of x's dtype (an int literal would promote float32 lanes to float64)
+    # b == 0 adds nothing (so -0.0 stays -0.0, as torch's relu and tanh keep it)
+    zero, b = x.dtype.type(0), x.dtype.type(b)
+    add = b != zero
     if code == ACT_RELU:
         for i in range(x.size):
-            out[i] = 0 if x[i] < 0 else x[i]
+            v = x[i] + b if add else x[i]
+            out[i] = zero if v < zero else v
     elif code == ACT_SIGMOID:
         for i in range(x.size):
-            out[i] = _sigmoid1(x[i])
+            out[i] = _sigmoid1(x[i] + b if add else x[i])
     elif code == ACT_TANH:
         for i in range(x.size):
-            out[i] = math.tanh(x[i])
+            out[i] = math.tanh(x[i] + b if add else x[i])
     else:
         for i in range(x.size):
-            out[i] = x[i]
+            out[i] = x[i] + b if add else x[i]
 
 
-@jit
+@jit_inline
 def act_backward_(dx, dout, h, code):
     # dx (n,) = dout * act'(x), from the activation's output h = act(x) (n,): relu dout where h > 0
     # else 0 (a select: inf and NaN gradients do not leak through zeros), sigmoid dout * h(1-h),
-    # tanh dout * (1-h^2), none dout; dx may be dout (in place)
+    # tanh dout * (1-h^2), none dout; dx may be dout (in place); constants of dx's dtype
+    zero, one = dx.dtype.type(0), dx.dtype.type(1)
     if code == ACT_RELU:
         for i in range(dx.size):
-            dx[i] = dout[i] if h[i] > 0 else 0
+            dx[i] = dout[i] if h[i] > zero else zero
     elif code == ACT_SIGMOID:
         for i in range(dx.size):
-            dx[i] = dout[i] * (h[i] * (1 - h[i]))
+            dx[i] = dout[i] * (h[i] * (one - h[i]))
     elif code == ACT_TANH:
         for i in range(dx.size):
-            dx[i] = dout[i] * (1 - h[i] * h[i])
+            dx[i] = dout[i] * (one - h[i] * h[i])
     else:
         for i in range(dx.size):
             dx[i] = dout[i]
@@ -66,7 +72,8 @@ def act_backward_(dx, dout, h, code):
 
 def relu(out, x):
     # out (...) = max(x, 0)
-    act_forward_(*_check("relu", out, x), ACT_RELU)
+    o, xf = _check("relu", out, x)
+    act_forward_(o, xf, o.dtype.type(0), ACT_RELU)
 
 
 def relu_backward(dx, dout, out):
@@ -76,7 +83,8 @@ def relu_backward(dx, dout, out):
 
 def sigmoid(out, x):
     # out (...) = 1 / (1 + exp(-x))
-    act_forward_(*_check("sigmoid", out, x), ACT_SIGMOID)
+    o, xf = _check("sigmoid", out, x)
+    act_forward_(o, xf, o.dtype.type(0), ACT_SIGMOID)
 
 
 def sigmoid_backward(dx, dout, out):
@@ -86,7 +94,8 @@ def sigmoid_backward(dx, dout, out):
 
 def tanh(out, x):
     # out (...) = tanh(x)
-    act_forward_(*_check("tanh", out, x), ACT_TANH)
+    o, xf = _check("tanh", out, x)
+    act_forward_(o, xf, o.dtype.type(0), ACT_TANH)
 
 
 def tanh_backward(dx, dout, out):

@@ -140,7 +140,7 @@ def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
             conv_forward_(out, x, r, params, work)
         elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
             of = out.reshape(-1)
-            act_forward_(of, x.reshape(-1), r[F_CODE])
+            act_forward_(of, x.reshape(-1), of.dtype.type(0.0), r[F_CODE])
         elif op == MAXPOOL:   # the B images' planes as one image of B*C planes
             hs, hn, ws, wn = _pool_tabs(tabs, r)
             ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + B * O * OH * OW].reshape((B * O, OH, OW))

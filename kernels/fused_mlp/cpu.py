@@ -255,12 +255,7 @@ def bias_act_t_(h, zT, params, b_off, code, d, p, seed, step, layer, row0):
     zero, scale = T(0.0), T(1.0 / (1.0 - p))
     for j in range(n):
         row = zT[j]
-        if b_off >= 0:
-            bj = params[b_off + j]
-            for i in range(B):
-                row[i] = row[i] + bj
-        if code != 0:
-            act_forward_(row, row, code)
+        act_forward_(row, row, params[b_off + j] if b_off >= 0 else zero, code)
     transpose_(h, zT)
     if p > 0:
         for i in range(B):
