@@ -247,10 +247,13 @@ def defer_fused(cfg, trainer, path, reason, make_eager, log=print):
         return trainer, path, reason
     import fastnn
 
-    compile_eager(cfg)  # first, so that the two processes never compile the same function at once
     threads = fastnn.get_num_threads()
     if threads > 1 and not cfg.threads:
         fastnn.set_num_threads(threads - 1)  # one core for the compile
+    # then the eager kernels at the thread count the eager epochs run (on one thread the cpu backend's
+    # GEMM is OpenBLAS: warming at two had compiled our GEMM too, ~11 s before the first epoch), and
+    # before the background process starts, so that the two never compile the same function at once
+    compile_eager(cfg)
     bg = BackgroundCompile(cfg)
     warming = WarmingTrainer(make_eager(), lambda: trainer, bg, log, threads)
     return warming, "eager->fused", (reason + "; the fused kernel is not compiled yet: eager epochs while it "
