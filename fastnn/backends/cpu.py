@@ -352,6 +352,8 @@ class CPUBackend(Backend):
         from fastnn.kernels.conv2d import bias as kb
         from numba import get_num_threads
 
+        if not out.flags.c_contiguous:       # the kernel runs on a flat view: in place needs C order
+            return super().conv2d_bias_(out, bias)
         if out.size:
             kb.bias_forward_(out, np.ascontiguousarray(bias, out.dtype), np.int64(max(1, min(get_num_threads(),
                                                                                               out.shape[0]))))

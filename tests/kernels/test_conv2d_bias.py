@@ -1,11 +1,12 @@
 """kernels/conv2d/bias.py (the eager conv2d's bias add and bias gradient) against NumPy's broadcast add and
 sum, over shapes with size-0 and size-1 dims, odd plane sizes around the vector width, 1 and 2 threads,
-float32 and float64; and through the cpu backend's primitives."""
+float32 and float64; through the cpu backend's primitives; and both primitives on every backend."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastnn.backends import get_backend
+from primitive import call, fixture_settings
 from fastnn.kernels.conv2d import bias as kb
 
 DTYPES = [np.float32, np.float64]
@@ -47,3 +48,20 @@ def test_backend_bias_primitives_on_a_non_contiguous_gradient(dtype):
     out, b = rng.standard_normal((3, 5, 2, 2)).astype(dtype), rng.standard_normal(5).astype(dtype)
     want = out + b.reshape(1, -1, 1, 1)
     np.testing.assert_array_equal(be.conv2d_bias_(out, b), want)
+
+
+@fixture_settings(max_examples=25)
+@given(c=cases(), dtype=st.sampled_from(DTYPES), contiguous=st.booleans())
+def test_bias_primitives_on_every_backend(backend, c, dtype, contiguous):
+    """conv2d_bias_ / conv2d_backward_bias through the `backend` fixture (cpu: kernels/conv2d/bias.py;
+    cuda: base.py's xp defaults on the device) against NumPy in float64."""
+    rng = np.random.default_rng(c["seed"])
+    out = rng.standard_normal((c["N"], c["O"], c["H"], c["W"])).astype(dtype)
+    b = rng.standard_normal(c["O"]).astype(dtype)
+    want = out + b.reshape(1, -1, 1, 1)
+    got = call(backend, "conv2d_bias_", out.copy(), b, contiguous=contiguous)   # in place: on a copy
+    np.testing.assert_array_equal(got, want)
+    db = call(backend, "conv2d_backward_bias", out, contiguous=contiguous)
+    exact = out.astype(np.float64).sum(axis=(0, 2, 3))
+    n = c["N"] * c["H"] * c["W"] + 3
+    assert np.all(np.abs(db - exact) <= n * np.finfo(dtype).eps * np.abs(out).astype(np.float64).sum(axis=(0, 2, 3)))
