@@ -16,7 +16,7 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def kernels_only(prog, tabs, sizes, acts, g, idx, params, grads, work, n_images):
+def kernels_only(prog, tabs, sizes, acts, g, idx, params, grads, work, n_images, wino):
     # for each batch of B = acts.shape[0] images: the conv2d / max-pool calls of kernels/fused_cnn/cpu.py's
     # shard_forward and shard_backward (same arguments and geometry), and nothing else
     B = acts.shape[0]
@@ -33,7 +33,7 @@ def kernels_only(prog, tabs, sizes, acts, g, idx, params, grads, work, n_images)
             x = af[off[k]:off[k] + B * C * H * W].reshape((B, C, H, W))
             out = af[off[k + 1]:off[k + 1] + B * O * OH * OW].reshape((B, O, OH, OW))
             if r[P.F_OP] == CONV:
-                conv_forward_(out, x, r, params, work)
+                conv_forward_(out, x, r, params, work, wino)
             elif r[P.F_OP] == MAXPOOL:
                 hs, hn, ws, wn = _pool_tabs(tabs, r)
                 max_image_forward(out.reshape((B * O, OH, OW)), idx[k, :B * O * OH * OW].reshape((B * O, OH, OW)),
@@ -45,7 +45,7 @@ def kernels_only(prog, tabs, sizes, acts, g, idx, params, grads, work, n_images)
             din = g[1, :B * C * H * W].reshape((B, C, H, W))
             if r[P.F_OP] == CONV:
                 x = af[off[k]:off[k] + B * C * H * W].reshape((B, C, H, W))
-                conv_backward_(din[:B if k > k0 else 0], grads, dout, x, r, params, work)
+                conv_backward_(din[:B if k > k0 else 0], grads, dout, x, r, params, work, wino)
             elif r[P.F_OP] == MAXPOOL:
                 _, hn, _, wn = _pool_tabs(tabs, r)
                 max_image_backward(din.reshape((B * C, H, W)), dout.reshape((B * O, OH, OW)),
@@ -78,15 +78,15 @@ def main(argv=None):
     g = rng.standard_normal((2, a.batch * int(pr.sizes.max()))).astype(np.float32)
     idx = np.zeros((len(pr.prog), a.batch * int(pr.sizes.max())), np.int64)
     work, grads = np.zeros(pr.work_size(a.batch), np.float32), np.zeros(pr.P, np.float32)
-    params = fc.impl.params
+    params, wino = fc.impl.params, (True if pr.winograd else None)
     fc.epoch(X[:a.batch], Y[:a.batch], a.batch)                                   # compile / load
-    kernels_only(pr.prog, pr.tabs, pr.sizes, acts, g, idx, params, grads, work, a.batch)
+    kernels_only(pr.prog, pr.tabs, pr.sizes, acts, g, idx, params, grads, work, a.batch, wino)
     for r in range(a.repeats):
         t = time.process_time()
         fc.epoch(X, Y, a.batch)
         fused = time.process_time() - t
         t = time.process_time()
-        kernels_only(pr.prog, pr.tabs, pr.sizes, acts, g, idx, params, grads, work, a.images)
+        kernels_only(pr.prog, pr.tabs, pr.sizes, acts, g, idx, params, grads, work, a.images, wino)
         kern = time.process_time() - t
         print(f"{a.model} batch {a.batch}, {a.images} images, 1 thread, CPU s: fused epoch {fused:.3f} "
               f"(= {fused * 60000 / a.images:.1f} s per 60k), conv2d+pool2d kernels alone {kern:.3f}: "

@@ -215,11 +215,11 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
     if use_winograd(x.shape[0] // groups, out.shape[0] // groups, KH, KW, sh, sw, dh, dw):
         winograd.forward(out, x, w2, ph, pw, groups, work)
     else:
-        _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit
-def _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+def image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # conv2d_image_forward outside Winograd's shapes: direct or im2col + GEMM
     if sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
         direct.forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups)
@@ -355,7 +355,7 @@ def _forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     N, T = x.shape[0], work.shape[0]
     for t in prange(T):
         for n in range(t, N, T):
-            _image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
+            image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work[t])
 
 
 @pjit

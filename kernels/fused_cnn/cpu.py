@@ -23,7 +23,8 @@ import numpy as np
 
 from ..activation.cpu import act_backward_, act_forward_
 from ..conv2d import images
-from ..conv2d.cpu import conv2d_image_backward_input, conv2d_image_backward_weight, conv2d_image_forward
+from ..conv2d.cpu import (conv2d_image_backward_input, conv2d_image_backward_weight, conv2d_image_forward,
+                          im2col_backward_input, im2col_backward_weight, image_forward)
 from ..fpenv import ftz_enter, ftz_leave
 from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
 from ..gemm.cpu import gemm_serial
@@ -68,10 +69,37 @@ def _conv_params(params, r, O, CKK):
     return w2, b
 
 
+# ---- conv2d/cpu.py's per-image kernels, Winograd's left out of the compile where no conv takes it: `wino` is
+# None when no conv of the program runs Winograd (program.Program.winograd), and Numba prunes a branch on
+# an argument's None-ness at compile time, so LeNet-5's step never compiles Winograd's kernels
 @jit
-def conv_forward_(out, x, r, params, work):
+def _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
+    if wino is None:
+        image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    else:
+        conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def _image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
+    if wino is None:
+        im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    else:
+        conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def _image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
+    if wino is None:
+        im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    else:
+        conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
+def conv_forward_(out, x, r, params, work, wino):
     # out (B,O,OH,OW) = conv op r of x (B,C,H,W) + bias: conv2d/images.py over chunks of images where
-    # it wins (use_images), else conv2d/cpu.py's per-image kernel and a bias pass
+    # it wins (use_images), else conv2d/cpu.py's per-image kernel and a bias pass; wino: see _image_forward
     B, C, O, OH, OW = x.shape[0], x.shape[1], out.shape[1], out.shape[2], out.shape[3]
     KH, KW, CKK = r[F_KH], r[F_KW], (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
     w2, bias = _conv_params(params, r, O, CKK)
@@ -83,8 +111,8 @@ def conv_forward_(out, x, r, params, work):
                            r[F_DW], r[F_GROUPS], work)
         return
     for i in range(B):
-        conv2d_image_forward(out[i], x[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
-                             r[F_GROUPS], work)
+        _image_forward(out[i], x[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
+                       r[F_GROUPS], work, wino)
         of = out[i].reshape((O, OH * OW))
         for o in range(bias.size):
             bo = bias[o]
@@ -93,7 +121,7 @@ def conv_forward_(out, x, r, params, work):
 
 
 @jit
-def conv_backward_(dx, grads, dout, x, r, params, work):
+def conv_backward_(dx, grads, dout, x, r, params, work, wino):
     # conv op r's gradients from dout (B,O,OH,OW): weight and bias gradients added to grads (P,), dx
     # (B,C,H,W) = the input gradient unless dx holds 0 images (the first conv); as conv_forward_
     B, C, O, OH, OW = x.shape[0], x.shape[1], dout.shape[1], dout.shape[2], dout.shape[3]
@@ -110,11 +138,11 @@ def conv_backward_(dx, grads, dout, x, r, params, work):
     if db.size > 0:
         images.bias_backward(db, dout)
     for i in range(B):
-        conv2d_image_backward_weight(dw2, dout[i], x[i], KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
-                                     r[F_DW], r[F_GROUPS], work)
+        _image_backward_weight(dw2, dout[i], x[i], KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
+                               r[F_GROUPS], work, wino)
         if dx.shape[0] > 0:
-            conv2d_image_backward_input(dx[i], dout[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
-                                        r[F_DW], r[F_GROUPS], work)
+            _image_backward_input(dx[i], dout[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
+                                  r[F_DW], r[F_GROUPS], work, wino)
 
 
 @jit
@@ -126,7 +154,7 @@ def _pool_tabs(tabs, r):
 
 
 @jit
-def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
+def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work, wino):
     # forward of a shard's first B images through every op of prog, op by op over all B images: op k
     # reads region k and writes region k+1 of acts (in place for activations); idx (Bs, idx_size) its
     # argmaxes and mask (Bs, mask_size) its dropout masks (dropout_masks_), both op-major
@@ -137,7 +165,7 @@ def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
         x, out = _region(acts, act_off[k], B, C, H, W), _region(acts, act_off[k + 1], B, O, OH, OW)
         op = r[F_OP]
         if op == CONV:
-            conv_forward_(out, x, r, params, work)
+            conv_forward_(out, x, r, params, work, wino)
         elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
             of = out.reshape(-1)
             act_forward_(of, x.reshape(-1), of.dtype.type(0.0), r[F_CODE])
@@ -162,7 +190,7 @@ def _first_conv(prog):
 
 
 @jit
-def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params, B, work):
+def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params, B, work, wino):
     # backward of a shard's first B images from g[0][:B*sizes[K]] (d loss / d their features) down to
     # the first conv, op by op over all B images: conv weight and bias gradients are added to grads
     # (P,); g (2, Bs*max(sizes)) ping-pong gradient regions
@@ -177,7 +205,8 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
         op = r[F_OP]
         if op == CONV:
             x = _region(acts, act_off[k], B, C, H, W)
-            conv_backward_(din[:B if k > k0 else 0], grads, dout.reshape((B, O, OH, OW)), x, r, params, work)
+            conv_backward_(din[:B if k > k0 else 0], grads, dout.reshape((B, O, OH, OW)), x, r, params, work,
+                           wino)
             if k > k0:
                 cur = 1 - cur
         elif op == ACT:   # in place, through the saved output (region k+1 == region k)
@@ -196,7 +225,7 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
 @jit
 def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs, probs, sizes,
            n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
-           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf):
+           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino):
     # shard s of S of the batch X[rows]: gather, forward, head forward+loss+backward, backward, writing
     # every entry of grads[s]; returns (summed loss, correct count) of its rows
     Btot = rows.shape[0]
@@ -212,7 +241,7 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
     xb = a[act_off[0]:act_off[0] + B * n0].reshape((B, n0))
     gather_(xb, yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
     dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
-    shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s])
+    shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
     feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
     loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
                                      b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
@@ -222,7 +251,7 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
     dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
     dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
     gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
-    shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s])
+    shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
     return loss, correct
 
 
@@ -230,7 +259,7 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
 def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs,
                 probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx,
                 dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                mtbuf):
+                mtbuf, wino):
     # every shard of the batch X[rows] on its own thread
     S = grads.shape[0]
     for s in numba.prange(S):
@@ -239,7 +268,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
                                          step, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off,
                                          act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
                                          yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                                         mtbuf)
+                                         mtbuf, wino)
         ftz_leave(old)
 
 
@@ -247,11 +276,12 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp, opt_code,
                 step0, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                 loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops,
-                mdrop_off, mdeltas, mdelta_off, mtbuf, nthreads, max_norm):
+                mdrop_off, mdeltas, mdelta_off, mtbuf, nthreads, max_norm, wino):
     # steps over batches perm[s:s+batch_size] of X (N, C*H*W) float or uint8 (x = X*scale + shift);
     # grads (S, P) and the per-shard buffers of a program.Workspace (m*: its head's fused_mlp Workspace);
     # hp (R, H): step k of this call updates with row min(k, R-1) (as fused_mlp's train_epoch);
-    # max_norm > 0 clips each step's gradient (fused_mlp update); returns (mean loss, accuracy, steps)
+    # max_norm > 0 clips each step's gradient (fused_mlp update); wino None where no conv of the program
+    # runs Winograd (program.Program.winograd), else True; returns (mean loss, accuracy, steps)
     N, S, R = perm.shape[0], grads.shape[0], hp.shape[0]
     loss_s, correct_s = np.zeros(S), np.zeros(S, np.int64)
     tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
@@ -266,12 +296,12 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
             loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
                                    prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                                    loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts,
-                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf)
+                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino)
         else:
             _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog,
                         tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts,
                         act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
-                        mdeltas, mdelta_off, mtbuf)
+                        mdeltas, mdelta_off, mtbuf, wino)
             loss, correct = loss_s.sum(), correct_s.sum()
         update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm)
         tot_loss += loss

@@ -116,6 +116,22 @@ class Program:
                 off[k + 1], o = o, o + Bs * self.sizes[k + 1]
         return off, int(o)
 
+    @property
+    def winograd(self):
+        """Whether a conv of the program runs conv2d/cpu.py's Winograd kernels in the fused step (a shape
+        use_winograd takes that is not run by conv2d/images.py); train_epoch's `wino` argument is None
+        where none does, which keeps those kernels out of the step's compile (kernels/fused_cnn/cpu.py)."""
+        from ..conv2d import images
+        from ..conv2d.cpu import use_winograd
+
+        for r in self.prog:
+            if r[F_OP] == OP["conv"]:
+                Cg, Og = r[F_C] // r[F_GROUPS], r[F_O] // r[F_GROUPS]
+                if (not images.use_images(Cg * r[F_KH] * r[F_KW], r[F_OH] * r[F_OW])
+                        and use_winograd(Cg, Og, r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_DH], r[F_DW])):
+                    return True
+        return False
+
     def work_size(self, Bs):
         """Elements of one shard's conv scratch for Bs images: the largest of the program's convs' needs,
         conv2d/images.py's work_size for chunk_images images where the shard runs a conv through it
