@@ -117,6 +117,17 @@ def test_mnist_net_logsoftmax_head_equals_eager_float64():
     _assert_same_params(fused_model, eager_model, 1e-10, 1e-13)
 
 
+@pytest.mark.parametrize("factory, expected", [(lenet5, False), (mnist_net, True), (_odd_net, False)])
+def test_program_takes_winograd_only_where_a_conv_runs_it(factory, expected):
+    """Program.winograd (train_epoch's `wino`: None keeps Winograd's kernels out of the step's compile)
+    is true just when a conv is a 3x3 stride-1 shape between wide layers that conv2d/images.py does not
+    run: the examples Net's conv2 (32->64 channels, 24x24 outputs); no LeNet-5 conv (5x5)."""
+    model = factory()
+    fc = FusedCNN(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                  (2, 13, 13) if factory is _odd_net else (1, 28, 28))
+    assert fc.impl.program.winograd is expected
+
+
 def test_batch_of_one_and_clip_grad_norm_equal_eager():
     fused_model, eager_model = _pair(lenet5)
     X, Y = _data((1, 28, 28), 10, 3)
