@@ -22,6 +22,7 @@ Vectors hold float32, float64 or int64 (integer lanes wrap around, as NumPy's do
     vfma(a, b, c)              a * b + c, one rounding per lane
     vadd(a, b)                 a + b
     vtake(v, m, a, b)          a on the lanes where v > m or v is NaN, b elsewhere (torch's max scan step)
+    vwhere(v, m, a, b)         a on the lanes where v > m (false where v or m is NaN), b elsewhere (relu)
     vsum(v)                    sum of the lanes (pairwise tree)
     v8.<any of the above>      the same, with 8 lanes for every dtype (v8.lanes_of(arr) == 8)
 Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the end):
@@ -40,7 +41,7 @@ Where the lane count comes from: the seven intrinsics that make a vector (lanes_
 vbroadcast, vload, vloadr, vgather) are built by _makers(width) for a width policy, width(dtype) -> lanes.
 The module-level names use the host's policy, lanes(dtype); `v8` uses 8 lanes, for kernels whose
 tiles are sized in 8 columns (bmm: ymm for float32, zmm or two ymm for 64-bit). vstore, vstorer, vfma,
-vadd, vtake and vsum take the width from their vector arguments and are shared by both.
+vadd, vtake, vwhere and vsum take the width from their vector arguments and are shared by both.
 """
 from types import ModuleType
 
@@ -266,17 +267,24 @@ def vadd(typingctx, a, b):
     return a(a, b), codegen
 
 
-@intrinsic
-def vtake(typingctx, v, m, a, b):
-    if not (isinstance(v, Vec) and v == m and isinstance(a, Vec) and a == b and a.lanes == v.lanes
-            and not isinstance(v.dtype, types.Integer)):
-        return None
+def _select(nan_takes_a):
+    # the intrinsic (v, m, a, b) -> a on the lanes where v > m (or v is NaN, if nan_takes_a), b elsewhere
+    def select(typingctx, v, m, a, b):
+        if not (isinstance(v, Vec) and v == m and isinstance(a, Vec) and a == b and a.lanes == v.lanes
+                and not isinstance(v.dtype, types.Integer)):
+            return None
 
-    def codegen(context, builder, sig, args):
-        take = builder.or_(builder.fcmp_ordered(">", args[0], args[1]),
-                           builder.fcmp_unordered("uno", args[0], args[0]))
-        return builder.select(take, args[2], args[3])
-    return a(v, m, a, b), codegen
+        def codegen(context, builder, sig, args):
+            take = builder.fcmp_ordered(">", args[0], args[1])
+            if nan_takes_a:
+                take = builder.or_(take, builder.fcmp_unordered("uno", args[0], args[0]))
+            return builder.select(take, args[2], args[3])
+        return a(v, m, a, b), codegen
+    select.__name__ = "vtake" if nan_takes_a else "vwhere"
+    return intrinsic(select)
+
+
+vtake, vwhere = _select(True), _select(False)
 
 
 @intrinsic
@@ -303,7 +311,7 @@ lanes_of, vzeros, vsplat, vbroadcast, vload, vloadr, vgather = _makers(lanes)
 # and of no other plain Python object.
 v8 = ModuleType(f"{__name__}.v8", "kernels/simd.py intrinsics on 8-lane vectors, for every dtype")
 v8.lanes_of, v8.vzeros, v8.vsplat, v8.vbroadcast, v8.vload, v8.vloadr, v8.vgather = _makers(lambda dtype: 8)
-v8.vstore, v8.vstorer, v8.vfma, v8.vadd, v8.vsum, v8.vtake = vstore, vstorer, vfma, vadd, vsum, vtake
+v8.vstore, v8.vstorer, v8.vfma, v8.vadd, v8.vsum, v8.vtake, v8.vwhere = vstore, vstorer, vfma, vadd, vsum, vtake, vwhere
 
 
 # ---- pair vectors (bmm's k-pair tiles): lanes 2j and 2j+1 hold one column at two values of k -------

@@ -8,6 +8,7 @@ import math
 
 from .._checks import check_like
 from .._numba import jit, jit_inline
+from ..simd import lanes_of, vadd, vload, vsplat, vstore, vwhere, vzeros
 from .codes import ACT_RELU, ACT_SIGMOID, ACT_TANH
 
 
@@ -35,10 +36,12 @@ def act_forward_(out, x, b, code):
     # b == 0 adds nothing (so -0.0 stays -0.0, as torch's relu and tanh keep it)
     zero, b = x.dtype.type(0), x.dtype.type(b)
     add = b != zero
-    if code == ACT_RELU:
-        for i in range(x.size):
-            v = x[i] + b if add else x[i]
-            out[i] = zero if v < zero else v
+    if code == ACT_RELU:   # explicit vectors: in place, LLVM's own loop took a scalar path (aliasing)
+        L, z, bv = lanes_of(out), vzeros(out), vsplat(b)
+        for i in range(0, x.size, L):
+            n = min(L, x.size - i)
+            v = vadd(vload(x, i, n), bv) if add else vload(x, i, n)
+            vstore(out, i, vwhere(z, v, z, v), n)               # 0 where v < 0, else v (NaN, -0.0 kept)
     elif code == ACT_SIGMOID:
         for i in range(x.size):
             out[i] = _sigmoid1(x[i] + b if add else x[i])
@@ -56,9 +59,11 @@ def act_backward_(dx, dout, h, code):
     # else 0 (a select: inf and NaN gradients do not leak through zeros), sigmoid dout * h(1-h),
     # tanh dout * (1-h^2), none dout; dx may be dout (in place); constants of dx's dtype
     zero, one = dx.dtype.type(0), dx.dtype.type(1)
-    if code == ACT_RELU:
-        for i in range(dx.size):
-            dx[i] = dout[i] if h[i] > zero else zero
+    if code == ACT_RELU:   # explicit vectors: in place, LLVM's own loop took a branch per element
+        L, z = lanes_of(dx), vzeros(dx)
+        for i in range(0, dx.size, L):
+            n = min(L, dx.size - i)
+            vstore(dx, i, vwhere(vload(h, i, n), z, vload(dout, i, n), z), n)
     elif code == ACT_SIGMOID:
         for i in range(dx.size):
             dx[i] = dout[i] * (h[i] * (one - h[i]))

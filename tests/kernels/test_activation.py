@@ -90,6 +90,28 @@ def test_closed_forms_and_stability(dtype):
         np.testing.assert_array_equal(out, np.maximum(x, 0))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 15, 16, 17, 33, 100])
+def test_relu_special_values_in_place_and_ragged(dtype, in_place, n):
+    """relu's explicit-vector kernels (act_forward_ / act_backward_, the fused steps call them in place)
+    over ragged lengths, against NumPy's closed forms: forward x where not x < 0 else 0 (NaN propagates,
+    -0.0 and inf kept), backward dout where out > 0 else 0 (a NaN or inf dout does not leak through)."""
+    rng = np.random.default_rng(n)
+    special = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1.0, -1.0], dtype)
+    x = np.where(rng.random(n) < 0.3, rng.choice(special, n), rng.standard_normal(n)).astype(dtype)
+    want = np.where(x < 0, dtype(0), x)
+    out = x.copy() if in_place else np.full(n, 7, dtype)
+    cpu.relu(out, out if in_place else x)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(want))
+    dout = np.where(rng.random(n) < 0.2, rng.choice(special, n), rng.standard_normal(n)).astype(dtype)
+    want_dx = np.where(out > 0, dout, dtype(0))
+    dx = dout.copy() if in_place else np.full(n, 7, dtype)
+    cpu.relu_backward(dx, dx if in_place else dout, out)
+    np.testing.assert_array_equal(dx, want_dx)
+
+
 def test_errors_are_clear():
     x = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="one shape and dtype"):

@@ -224,13 +224,16 @@ def test_range_masked_load_and_store(dtype):
 
 
 @numba.njit
-def _take(out, v, m, a, b):
+def _take(out, v, m, a, b, nan_takes):
     W = simd.lanes_of(v)
-    vstore(out, 0, simd.vtake(vload(v, 0, W), vload(m, 0, W), vload(a, 0, W), vload(b, 0, W)), W)
+    vv, mm, aa, bb = vload(v, 0, W), vload(m, 0, W), vload(a, 0, W), vload(b, 0, W)
+    vstore(out, 0, simd.vtake(vv, mm, aa, bb) if nan_takes else simd.vwhere(vv, mm, aa, bb), W)
 
 
+@pytest.mark.parametrize("nan_takes", [True, False])
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_take_is_torchs_max_scan_step(dtype):
+def test_take_is_torchs_max_scan_step_and_where_is_ordered(dtype, nan_takes):
+    """vtake: a where v > m or v is NaN (torch's max scan step); vwhere: a where v > m, ordered (relu)."""
     W = simd.lanes(np.dtype(dtype))
     rng = np.random.default_rng(3)
     v, m = rng.integers(-2, 3, W).astype(dtype), rng.integers(-2, 3, W).astype(dtype)
@@ -239,8 +242,8 @@ def test_take_is_torchs_max_scan_step(dtype):
         v[3:5], m[3:5] = [-np.inf, 0.0], [-np.inf, -0.0]                       # ties are not taken
     a, b = np.arange(W, dtype=dtype), -np.arange(W, dtype=dtype) - 1
     out = np.empty(W, dtype)
-    _take(out, v, m, a, b)
-    take = np.array([vj > mj or np.isnan(vj) for vj, mj in zip(v, m)])
+    _take(out, v, m, a, b, nan_takes)
+    take = np.array([vj > mj or (nan_takes and np.isnan(vj)) for vj, mj in zip(v, m)])
     np.testing.assert_array_equal(out, np.where(take, a, b))
 
 
