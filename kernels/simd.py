@@ -34,6 +34,9 @@ Pair vectors (lanes 2j, 2j+1 = one column at k and k+1; see the section at the e
     vpairsum(v)                v[2j] + v[2j+1] (half the lanes)
     vfmask(a, b, c, bits)      a * b + c on the lanes whose bit is set in the integer bits, c elsewhere
 vtranspose8(rows)              a tuple of 8 eight-lane vectors (rows of an 8x8 block) -> its 8 columns
+Float math (the activations' vector exp): vmul(a, b), vdiv(a, b), vabs(a), vcopysign(a, b) (|a| with b's
+sign), vrint(a) (round to nearest even), vexp2i(n) (2^n for integral n in the normal exponent range,
+from the bits: -126..127 float32, -1022..1023 float64).
 Indices are element offsets into the array's data (arr.flat[i] is the element i places after the
 first one in memory), unchecked: callers keep them in bounds.
 
@@ -302,6 +305,48 @@ def vsum(typingctx, v):
             x = _add(builder, v, lo, hi)
         return builder.extract_element(x, ir.Constant(_I32, 0))
     return v.dtype(v), codegen
+
+
+# ---- float math for the activations' vector exp (kernels/activation/cpu.py) ------------------------
+def _is_float_vec(*vs):
+    return isinstance(vs[0], Vec) and all(v == vs[0] for v in vs) and not isinstance(vs[0].dtype, types.Integer)
+
+
+def _unary(name, emit):
+    # an intrinsic float vector -> the same type, emit(builder, vt, x)
+    def op(typingctx, x):
+        if not _is_float_vec(x):
+            return None
+        return x(x), lambda context, builder, sig, args: emit(builder, sig.return_type, *args)
+    op.__name__ = name
+    return intrinsic(op)
+
+
+def _binary(name, emit):
+    # an intrinsic (x, y) of one float vector type -> that type, emit(builder, vt, x, y)
+    def op(typingctx, x, y):
+        if not _is_float_vec(x, y):
+            return None
+        return x(x, y), lambda context, builder, sig, args: emit(builder, sig.return_type, *args)
+    op.__name__ = name
+    return intrinsic(op)
+
+
+def _exp2i(builder, vt, n):
+    # 2^n for integral lanes n in the normal exponent range: (n + bias) << mantissa bits, as floats
+    bits = vt.dtype.bitwidth
+    ity = ir.VectorType(ir.IntType(bits), vt.lanes)
+    k = builder.add(builder.fptosi(n, ity), ir.Constant(ity, [127 if bits == 32 else 1023] * vt.lanes))
+    k = builder.shl(k, ir.Constant(ity, [23 if bits == 32 else 52] * vt.lanes))
+    return builder.bitcast(k, n.type)
+
+
+vmul = _binary("vmul", lambda b, vt, x, y: b.fmul(x, y))
+vdiv = _binary("vdiv", lambda b, vt, x, y: b.fdiv(x, y))
+vcopysign = _binary("vcopysign", lambda b, vt, x, y: _llvm_call(b, "llvm.copysign.{}", vt, x.type, x, y))
+vabs = _unary("vabs", lambda b, vt, x: _llvm_call(b, "llvm.fabs.{}", vt, x.type, x))
+vrint = _unary("vrint", lambda b, vt, x: _llvm_call(b, "llvm.rint.{}", vt, x.type, x))
+vexp2i = _unary("vexp2i", _exp2i)
 
 
 # ---- the two lane policies --------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 code (codes.py), are the one CPU definition of each activation and its derivative; the eager kernels
 (relu(out, x), relu_backward(dx, dout, out), ... on any ndim via ravelled views) and the fused MLP and
 CNN steps call them. Backward kernels take the forward's saved output.
-Sigmoid is evaluated through exp(-|x|), so |x| ~ 1e4 never overflows.
+Sigmoid and tanh run on SIMD vectors (kernels/simd.py) through one vector exp/expm1 of -|x| (_exp_parts):
+no overflow at |x| ~ 1e4, no cancellation near 0; relu is a vector select.
 """
 import math
 
 from .._checks import check_like
 from .._numba import jit, jit_inline
-from ..simd import lanes_of, vadd, vload, vsplat, vstore, vwhere, vzeros
+from ..simd import (lanes_of, vabs, vadd, vcopysign, vdiv, vexp2i, vfma, vload, vmul, vrint, vsplat, vstore, vwhere,
+                    vzeros)
 from .codes import ACT_RELU, ACT_SIGMOID, ACT_TANH
 
 
@@ -18,13 +20,63 @@ def _check(name, *arrays):
     return [a.reshape(-1) for a in arrays]
 
 
-@jit
-def _sigmoid1(v):
-    # 1 / (1 + exp(-v)) without overflow
-    if v >= 0:
-        return 1 / (1 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1 + e)
+# ---- sigmoid and tanh on vectors: exp and expm1 of y <= 0 from one range reduction --------------
+INV_FACTORIAL = tuple(1.0 / math.factorial(j) for j in range(15))   # 1/j!, the Taylor coefficients of exp
+
+
+@jit_inline
+def _exp_lo(x):
+    # log of the smallest normal of x's dtype, rounded toward 0: exp below it is subnormal (callers give 0)
+    return x.dtype.type(-87.3365 if x.itemsize == 4 else -708.3964)
+
+
+@jit_inline
+def _exp_parts(y, x):
+    # y <= 0 lanes of x's dtype -> (s, q): exp(y) = s + s*q, expm1(y) = (s - 1) + s*q, s = 2^n, n = rint(y / ln 2),
+    # q = expm1(r) of r = y - n ln 2 in [-ln2/2, ln2/2] by its Taylor series (to r^8/8! in float32, r^14/14!
+    # in float64: under 2^-26 / 2^-56 of q there); y is taken at _exp_lo(x) when below it; a NaN y gives
+    # a NaN q (n set to 0 first: 2^NaN has no bits)
+    f, z = x.dtype.type, vzeros(x)
+    lo = vsplat(_exp_lo(x))
+    y = vwhere(lo, y, lo, y)                                   # max(y, lo), NaN kept
+    n = vrint(vmul(y, vsplat(f(1.4426950408889634))))
+    n = vwhere(n, vsplat(f(-2000.0)), n, z)                    # NaN -> 0
+    r = vfma(n, vsplat(f(-0.6931471805599453)), y)             # - n ln 2: - n hi (ln 2 rounded to the
+    # dtype), then - n lo (lo = ln 2 - hi: -1.9e-9 float32, 2.3e-17 float64)
+    r = vfma(n, vsplat(f(-2.3190468138462996e-17 if x.itemsize == 8 else 1.9046542999577372e-09)), r)
+    c = INV_FACTORIAL                                          # p = 1/1! + r/2! + ... + r^(k-1)/k!, Horner
+    if x.itemsize == 8:                                        # (written out: constants fold, no loop)
+        p = vfma(vfma(vsplat(f(c[14])), r, vsplat(f(c[13]))), r, vsplat(f(c[12])))
+        p = vfma(vfma(vfma(p, r, vsplat(f(c[11]))), r, vsplat(f(c[10]))), r, vsplat(f(c[9])))
+        p = vfma(p, r, vsplat(f(c[8])))
+    else:
+        p = vsplat(f(c[8]))
+    p = vfma(vfma(vfma(p, r, vsplat(f(c[7]))), r, vsplat(f(c[6]))), r, vsplat(f(c[5])))
+    p = vfma(vfma(vfma(vfma(p, r, vsplat(f(c[4]))), r, vsplat(f(c[3]))), r, vsplat(f(c[2]))), r, vsplat(f(c[1])))
+    return vexp2i(n), vmul(p, r)
+
+
+@jit_inline
+def _sigmoid(v, x):
+    # 1 / (1 + exp(-v)) of x's dtype, through e = exp(-|v|): 1 / (1 + e) for v >= 0, e / (1 + e) below
+    # (no overflow; e = 0 where -|v| < _exp_lo(x)); NaN propagates
+    z, one = vzeros(x), vsplat(x.dtype.type(1))
+    y = vfma(vabs(v), vsplat(x.dtype.type(-1)), z)
+    s, q = _exp_parts(y, x)
+    e = vwhere(vsplat(_exp_lo(x)), y, z, vfma(s, q, s))
+    d = vdiv(one, vadd(one, e))
+    return vwhere(z, v, vmul(e, d), d)
+
+
+@jit_inline
+def _tanh(v, x):
+    # tanh(v) of x's dtype: -expm1(-2|v|) / (2 + expm1(-2|v|)) with v's sign (no cancellation near 0:
+    # expm1 is computed as such; 1 at large |v|, where the clamped expm1 is -1); NaN propagates
+    z = vzeros(x)
+    m1 = vsplat(x.dtype.type(-1))
+    s, q = _exp_parts(vfma(vabs(v), vsplat(x.dtype.type(-2)), z), x)
+    em1 = vfma(s, q, vadd(s, m1))
+    return vcopysign(vdiv(vfma(em1, m1, z), vadd(vsplat(x.dtype.type(2)), em1)), v)
 
 
 @jit_inline
@@ -43,11 +95,15 @@ def act_forward_(out, x, b, code):
             v = vadd(vload(x, i, n), bv) if add else vload(x, i, n)
             vstore(out, i, vwhere(z, v, z, v), n)               # 0 where v < 0, else v (NaN, -0.0 kept)
     elif code == ACT_SIGMOID:
-        for i in range(x.size):
-            out[i] = _sigmoid1(x[i] + b if add else x[i])
+        L, bv = lanes_of(out), vsplat(b)
+        for i in range(0, x.size, L):
+            n = min(L, x.size - i)
+            vstore(out, i, _sigmoid(vadd(vload(x, i, n), bv) if add else vload(x, i, n), x), n)
     elif code == ACT_TANH:
-        for i in range(x.size):
-            out[i] = math.tanh(x[i] + b if add else x[i])
+        L, bv = lanes_of(out), vsplat(b)
+        for i in range(0, x.size, L):
+            n = min(L, x.size - i)
+            vstore(out, i, _tanh(vadd(vload(x, i, n), bv) if add else vload(x, i, n), x), n)
     else:
         for i in range(x.size):
             out[i] = x[i] + b if add else x[i]
@@ -57,19 +113,22 @@ def act_forward_(out, x, b, code):
 def act_backward_(dx, dout, h, code):
     # dx (n,) = dout * act'(x), from the activation's output h = act(x) (n,): relu dout where h > 0
     # else 0 (a select: inf and NaN gradients do not leak through zeros), sigmoid dout * h(1-h),
-    # tanh dout * (1-h^2), none dout; dx may be dout (in place); constants of dx's dtype
+    # tanh dout * (1-h^2) (one rounding: an FMA), none dout; dx may be dout (in place); C-contiguous;
+    # constants of dx's dtype
     zero, one = dx.dtype.type(0), dx.dtype.type(1)
     if code == ACT_RELU:   # explicit vectors: in place, LLVM's own loop took a branch per element
         L, z = lanes_of(dx), vzeros(dx)
         for i in range(0, dx.size, L):
             n = min(L, dx.size - i)
             vstore(dx, i, vwhere(vload(h, i, n), z, vload(dout, i, n), z), n)
-    elif code == ACT_SIGMOID:
-        for i in range(dx.size):
-            dx[i] = dout[i] * (h[i] * (one - h[i]))
-    elif code == ACT_TANH:
-        for i in range(dx.size):
-            dx[i] = dout[i] * (one - h[i] * h[i])
+    elif code == ACT_SIGMOID or code == ACT_TANH:   # vectors too: in place, LLVM's loop stayed scalar
+        L, m1, o = lanes_of(dx), vsplat(-one), vsplat(one)
+        sig = code == ACT_SIGMOID
+        for i in range(0, dx.size, L):
+            n = min(L, dx.size - i)
+            hv = vload(h, i, n)
+            d = vmul(hv, vfma(hv, m1, o)) if sig else vfma(hv, vmul(hv, m1), o)   # h(1-h) or 1-h^2
+            vstore(dx, i, vmul(vload(dout, i, n), d), n)
     else:
         for i in range(dx.size):
             dx[i] = dout[i]

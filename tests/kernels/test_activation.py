@@ -112,6 +112,56 @@ def test_relu_special_values_in_place_and_ragged(dtype, in_place, n):
     np.testing.assert_array_equal(dx, want_dx)
 
 
+def _exact(name, v):
+    """sigmoid or tanh of the float v to 40 digits (decimal): the oracle for the float64 kernels."""
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40
+        d = decimal.Decimal(float(v))
+        if name == "sigmoid":
+            return float(1 / (1 + (-d).exp()))
+        if abs(d) < decimal.Decimal("1e-5"):                   # the series: 1 - e would cancel
+            return float(d - d ** 3 / 3 + 2 * d ** 5 / 15 - 17 * d ** 7 / 315)
+        e = (-2 * abs(d)).exp()
+        t = (1 - e) / (1 + e)
+        return float(t if d >= 0 else -t)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_sigmoid_tanh_vector_exp_accuracy(name, dtype, in_place):
+    """The vector exp/expm1 behind sigmoid and tanh (kernels/activation/cpu.py _exp_parts) over a dense
+    grid, tiny and huge |x|, the underflow bound of each dtype and special values: within 4 eps of the
+    exact value (float64 NumPy for float32 outputs, 40-digit decimal for float64), plus the smallest
+    normal where the exact value is subnormal; tanh(+-0) = +-0, sigmoid(+-0) = 0.5, NaN stays NaN."""
+    fi = np.finfo(dtype)
+    bounds = [87.3, 87.3365, 87.34, 88.8, 103.0, 708.3, 708.3964, 708.5, 745.2, 1e4, np.inf]
+    x = np.concatenate([np.linspace(-30, 30, 6001), np.geomspace(float(fi.tiny), 2, 400), bounds, [0.0, np.nan]])
+    x = np.concatenate([x, -x]).astype(dtype)
+    out = x.copy() if in_place else np.full(x.shape, 7, dtype)
+    getattr(cpu, name)(out, out if in_place else x)
+    fin = ~np.isnan(x)
+    if dtype == np.float64:
+        sub = np.flatnonzero(fin)[::7]
+        want = np.array([_exact(name, v) for v in x[sub]])
+        got = out[sub]
+    else:
+        with np.errstate(over="ignore"):
+            x64 = x[fin].astype(np.float64)
+            want = 1 / (1 + np.exp(-x64)) if name == "sigmoid" else np.tanh(x64)
+        got = out[fin]
+    bad = np.abs(got - want) > 4 * fi.eps * np.abs(want) + fi.tiny
+    assert not bad.any(), (x[fin][bad][:5] if dtype == np.float32 else x[sub][bad][:5], got[bad][:5], want[bad][:5])
+    assert np.isnan(out[~fin]).all()
+    zeros = x == 0
+    if name == "tanh":
+        np.testing.assert_array_equal(np.signbit(out[zeros]), np.signbit(x[zeros]))
+    else:
+        np.testing.assert_array_equal(out[zeros], 0.5)
+
+
 def test_errors_are_clear():
     x = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="one shape and dtype"):
