@@ -19,7 +19,7 @@ from compare_cnn import _lib, _model  # noqa: E402
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("system", choices=("fastnn-eager", "torch"))
-    p.add_argument("--model", default="lenet5", choices=("lenet5", "mnist-net"))
+    p.add_argument("--model", default="lenet5", choices=("lenet5", "mnist-net", "bn-cnn"))
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=30)

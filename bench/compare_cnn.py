@@ -1,7 +1,10 @@
 """CNN training speed: fastnn's eager loop (model(x), loss.backward(), optimizer.step()), fastnn's fused CNN
 (fastnn.fused_cnn.FusedCNN: one compiled call per epoch, "fastnn-fused"), PyTorch, and JAX when installed
 ("jax-step": a jitted step per batch; "jax-scan": an epoch in one lax.scan; bench/jax_cnn.py) on real
-MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1].
+MNIST, LeNet-5 or the pytorch/examples MNIST Net, Adam(1e-3), inputs normalized to [-1, 1]; "bn-cnn" is the
+CNN issue's third anchor, 2 x (Conv 3x3 (32, 64 channels, padding 1) - BatchNorm2d - ReLU - MaxPool2d(2)) +
+AdaptiveAvgPool2d(1) + Linear (1.4 TFLOP per epoch): eager fastnn and PyTorch only (no fused or JAX
+version: those systems print an error line and are left out).
 
 Like bench/compare.py (whose workers, thread caps and summaries this reuses): every (system, batch,
 threads) runs in its own subprocess, systems alternate, epoch 1 is warm-up. Each "epoch" trains on a
@@ -44,6 +47,10 @@ def _model(lib, name):
         return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
                              nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
                              nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if name == "bn-cnn":   # the issue's third anchor: 2 x (Conv 3x3 - BatchNorm2d - ReLU - MaxPool) + AAP + Linear
+        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
     return nn.Sequential(nn.Conv2d(1, 32, 3, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Dropout(0.25), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5),
                          nn.Linear(128, 10), nn.LogSoftmax(dim=1))
@@ -111,7 +118,7 @@ def spawn(args, timeout):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="lenet5", choices=("lenet5", "mnist-net"))
+    p.add_argument("--model", default="lenet5", choices=("lenet5", "mnist-net", "bn-cnn"))
     p.add_argument("--batch-sizes", default="64,256")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--epochs", type=int, default=3, help="per run, including the warm-up epoch 1")
