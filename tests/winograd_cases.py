@@ -1,0 +1,60 @@
+"""Shared by the Winograd kernel tests (tests/kernels/test_conv2d_winograd*.py): float eps and gamma_n,
+the hypothesis strategy of layer shapes, one image's data, the float64 reference results, and one run of
+the per-image dispatchers (kernels/conv2d/cpu.py conv2d_image_*) on NaN-filled work_size scratch."""
+import numpy as np
+from hypothesis import strategies as st
+
+from fastnn.kernels.conv2d import cpu, ref
+
+EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
+
+
+def gamma(n, dtype):
+    """gamma_n = n*eps/(1 - n*eps): the relative error bound of n rounded operations in sequence."""
+    return n * EPS[dtype] / (1 - n * EPS[dtype])
+
+
+@st.composite
+def cases(draw, min_cg=1, max_cg=5, min_og=1, max_og=5, max_hw=13):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg, og = draw(st.integers(min_cg, max_cg)), draw(st.integers(min_og, max_og))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    small = st.sampled_from([1, 2, 3])
+    H = draw(st.one_of(small, st.integers(1, max_hw)))
+    W = draw(st.one_of(small, st.integers(1, max_hw)))
+    return dict(C=cg * groups, O=og * groups, H=H, W=W, ph=ph, pw=pw, groups=groups,
+                seed=draw(st.integers(0, 2 ** 16)))
+
+
+def data(c):
+    """x (C,H,W), w (O,Cg,3,3), dout (O,OH,OW) drawn from N(0,1), and ref.py's (stride, padding,
+    dilation, groups)."""
+    rng = np.random.default_rng(c["seed"])
+    x = rng.standard_normal((c["C"], c["H"], c["W"]))
+    w = rng.standard_normal((c["O"], c["C"] // c["groups"], 3, 3))
+    cfg = ((1, 1), (c["ph"], c["pw"]), (1, 1), c["groups"])
+    OH, OW = c["H"] + 2 * c["ph"] - 2, c["W"] + 2 * c["pw"] - 2
+    dout = rng.standard_normal((c["O"], max(OH, 0), max(OW, 0)))
+    return x, w, dout, cfg
+
+
+def reference(x, w, dout, cfg):
+    """ref.py's forward, input gradient and weight gradient of one image, in float64."""
+    return (ref.conv2d_forward(x[None], w, *cfg)[0], ref.conv2d_backward_input(dout[None], w, (1,) + x.shape, *cfg)[0],
+            ref.conv2d_backward_weight(dout[None], x[None], w.shape, *cfg))
+
+
+def run_dispatchers(c, x, w, dout, dtype):
+    """conv2d_image_forward / _backward_input / _backward_weight at 3x3, stride 1, dilation 1 on data
+    rounded to dtype, with a NaN-filled scratch of cpu.work_size elements (too small a scratch would leave
+    NaNs or fault), dx starting as NaN (overwritten) and dw from 0."""
+    OH, OW = dout.shape[1:]
+    one = np.int64(1)
+    work = np.full(cpu.work_size(c["C"], c["O"], 3, 3, OH, OW, c["groups"]), np.nan, dtype)
+    geo = (np.int64(3), np.int64(3), one, one, np.int64(c["ph"]), np.int64(c["pw"]), one, one, np.int64(c["groups"]))
+    xd, w2, dd = x.astype(dtype), w.reshape(c["O"], -1).astype(dtype), dout.astype(dtype)
+    out, dx, dw2 = np.full(dout.shape, np.nan, dtype), np.full(x.shape, np.nan, dtype), np.zeros(w2.shape, dtype)
+    cpu.conv2d_image_forward(out, xd, w2, *geo, work)
+    cpu.conv2d_image_backward_input(dx, dd, w2, *geo, work)
+    cpu.conv2d_image_backward_weight(dw2, dd, xd, *geo, work)
+    return out, dx, dw2.reshape(w.shape)
