@@ -1,6 +1,8 @@
 """Shared by the Winograd kernel tests (tests/kernels/test_conv2d_winograd*.py): float eps and gamma_n,
-the hypothesis strategy of layer shapes, one image's data, the float64 reference results, and one run of
-the per-image dispatchers (kernels/conv2d/cpu.py conv2d_image_*) on NaN-filled work_size scratch."""
+the hypothesis strategy of layer shapes, one image's data, the float64 reference results, one run of a
+Winograd module's three kernels (winograd.py and winograd4.py share their API) or of the per-image
+dispatchers (kernels/conv2d/cpu.py conv2d_image_*) on NaN-filled scratch, and the central-difference
+check of a module's gradients."""
 import numpy as np
 from hypothesis import strategies as st
 
@@ -58,3 +60,48 @@ def run_dispatchers(c, x, w, dout, dtype):
     cpu.conv2d_image_backward_input(dx, dd, w2, *geo, work)
     cpu.conv2d_image_backward_weight(dw2, dd, xd, *geo, work)
     return out, dx, dw2.reshape(w.shape)
+
+
+def run_kernels(mod, x, w, dout, c, dtype, work):
+    """mod's forward, input gradient (dx starts as NaN: overwritten) and weight gradient (added to 0.5)
+    of one image, on the data rounded to dtype."""
+    x, w2, dout = x.astype(dtype), w.reshape(c["O"], -1).astype(dtype), dout.astype(dtype)
+    geo = (np.int64(c["ph"]), np.int64(c["pw"]), np.int64(c["groups"]))
+    out = np.full(dout.shape, np.nan, dtype)
+    mod.forward(out, x, w2, *geo, work)
+    dx = np.full(x.shape, np.nan, dtype)
+    mod.backward_input(dx, dout, w2, *geo, work)
+    dw2 = np.full(w2.shape, 0.5, dtype)
+    mod.backward_weight(dw2, dout, x, *geo, work)
+    return out, dx, (dw2 - 0.5).reshape(w.shape)
+
+
+def module_work(mod, c, dout, dtype):
+    """A NaN-filled scratch of mod.work_size elements for the layer c."""
+    Cg, Og, (OH, OW) = c["C"] // c["groups"], c["O"] // c["groups"], dout.shape[1:]
+    return np.full(mod.work_size(np.int64(Cg), np.int64(Og), np.int64(OH), np.int64(OW)), np.nan, dtype)
+
+
+def check_central_differences(mod, shape):
+    """dx and dw of mod's kernels against float64 central differences of its own forward: the loss
+    sum(forward(x, w) * dout) is linear in x and in w, so a difference step is exact up to rounding.
+    shape: (C, O, H, W, ph, pw, groups)."""
+    C, O, H, W, ph, pw, groups = shape
+    c = dict(C=C, O=O, H=H, W=W, ph=ph, pw=pw, groups=groups, seed=3)
+    x, w, dout, _ = data(c)
+    work = module_work(mod, c, dout, np.float64)
+    _, dx, dw = run_kernels(mod, x, w, dout, c, np.float64, work)
+
+    def loss(xv, wv):
+        return float(np.sum(run_kernels(mod, xv, wv, dout, c, np.float64, work)[0] * dout))
+
+    h = 1e-3
+    for arr, grad, f in ((x, dx, lambda a: loss(a, w)), (w, dw, lambda a: loss(x, a))):
+        num = np.empty_like(arr)
+        for i in np.ndindex(arr.shape):
+            p, m = arr.copy(), arr.copy()
+            p[i] += h
+            m[i] -= h
+            num[i] = (f(p) - f(m)) / (2 * h)
+        scale = np.abs(dout).sum() * max(np.abs(x).max(), np.abs(w).max()) * 9
+        np.testing.assert_allclose(grad, num, rtol=0, atol=1e-10 * scale)

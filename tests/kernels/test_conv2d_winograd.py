@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given, settings
 
 from fastnn.kernels.conv2d import cpu, ref, winograd
-from winograd_cases import cases, data as _data, gamma as _gamma, reference, run_dispatchers
+from winograd_cases import (cases, check_central_differences, data as _data, gamma as _gamma, module_work, reference,
+                            run_dispatchers, run_kernels)
 
 I64 = np.int64
 
@@ -40,27 +41,12 @@ def _bounds(c, x, w, dout, dtype):
     return fwd, dx, dw
 
 
-def _run_kernels(x, w, dout, c, dtype, work):
-    # forward, input gradient (dx starts as NaN: overwritten) and weight gradient (added to 0.5)
-    x, w2, dout = x.astype(dtype), w.reshape(c["O"], -1).astype(dtype), dout.astype(dtype)
-    geo = (I64(c["ph"]), I64(c["pw"]), I64(c["groups"]))
-    out = np.full(dout.shape, np.nan, dtype)
-    winograd.forward(out, x, w2, *geo, work)
-    dx = np.full(x.shape, np.nan, dtype)
-    winograd.backward_input(dx, dout, w2, *geo, work)
-    dw2 = np.full(w2.shape, 0.5, dtype)
-    winograd.backward_weight(dw2, dout, x, *geo, work)
-    return out, dx, (dw2 - 0.5).reshape(w.shape)
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @settings(max_examples=60, deadline=None)
 @given(c=cases())
 def test_winograd_kernels_match_reference(dtype, c):
     x, w, dout, cfg = _data(c)
-    Cg, Og, (OH, OW) = c["C"] // c["groups"], c["O"] // c["groups"], dout.shape[1:]
-    work = np.full(winograd.work_size(I64(Cg), I64(Og), I64(OH), I64(OW)), np.nan, dtype)
-    got = _run_kernels(x, w, dout, c, dtype, work)
+    got = run_kernels(winograd, x, w, dout, c, dtype, module_work(winograd, c, dout, dtype))
     # the reference sees the data the kernels see (rounded to dtype), in float64
     x, w, dout = (a.astype(dtype).astype(np.float64) for a in (x, w, dout))
     want = reference(x, w, dout, cfg)
@@ -71,28 +57,8 @@ def test_winograd_kernels_match_reference(dtype, c):
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4, 1, 0, 1), (4, 2, 3, 6, 0, 2, 2), (1, 1, 1, 1, 1, 1, 1)])
 def test_winograd_gradients_match_central_differences(shape):
-    """dx and dw of the kernels against float64 central differences of their own forward: the loss
-    sum(forward(x, w) * dout) is linear in x and in w, so a difference step is exact up to rounding."""
-    C, O, H, W, ph, pw, groups = shape
-    c = dict(C=C, O=O, H=H, W=W, ph=ph, pw=pw, groups=groups, seed=3)
-    x, w, dout, _ = _data(c)
-    work = np.full(winograd.work_size(I64(C // groups), I64(O // groups), I64(dout.shape[1]), I64(dout.shape[2])),
-                   np.nan)
-    _, dx, dw = _run_kernels(x, w, dout, c, np.float64, work)
-
-    def loss(xv, wv):
-        return float(np.sum(_run_kernels(xv, wv, dout, c, np.float64, work)[0] * dout))
-
-    h = 1e-3
-    for arr, grad, f in ((x, dx, lambda a: loss(a, w)), (w, dw, lambda a: loss(x, a))):
-        num = np.empty_like(arr)
-        for i in np.ndindex(arr.shape):
-            p, m = arr.copy(), arr.copy()
-            p[i] += h
-            m[i] -= h
-            num[i] = (f(p) - f(m)) / (2 * h)
-        scale = np.abs(dout).sum() * max(np.abs(x).max(), np.abs(w).max()) * 9
-        np.testing.assert_allclose(grad, num, rtol=0, atol=1e-10 * scale)
+    """dx and dw of the kernels against float64 central differences of their own forward."""
+    check_central_differences(winograd, shape)
 
 
 def test_winograd_chunks_tile_rows_when_the_image_is_large():
@@ -102,8 +68,7 @@ def test_winograd_chunks_tile_rows_when_the_image_is_large():
     x, w, dout, cfg = _data(c)
     TH, TW = (dout.shape[1] + 1) // 2, (dout.shape[2] + 1) // 2
     assert winograd.chunk_tile_rows(I64(16), I64(16), I64(TH), I64(TW)) < TH      # more than one chunk
-    work = np.full(winograd.work_size(I64(16), I64(16), I64(dout.shape[1]), I64(dout.shape[2])), np.nan)
-    got = _run_kernels(x, w, dout, c, np.float64, work)
+    got = run_kernels(winograd, x, w, dout, c, np.float64, module_work(winograd, c, dout, np.float64))
     want = reference(x, w, dout, cfg)
     for g, wnt, bound in zip(got, want, _bounds(c, x, w, dout, np.float64)):
         assert np.all(np.abs(g - wnt) <= bound)

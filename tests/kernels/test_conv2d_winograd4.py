@@ -25,7 +25,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastnn.kernels.conv2d import cpu, ref, winograd4
-from winograd_cases import cases, data, gamma, reference, run_dispatchers
+from winograd_cases import (cases, check_central_differences, data, gamma, module_work, reference, run_dispatchers,
+                            run_kernels)
 
 I64 = np.int64
 EPS64 = float(np.finfo(np.float64).eps)
@@ -67,24 +68,6 @@ def _bounds(c, x, w, dout, dtype):
     return fwd, dx, dw
 
 
-def _work(c, dout, dtype):
-    Cg, Og, (OH, OW) = c["C"] // c["groups"], c["O"] // c["groups"], dout.shape[1:]
-    return np.full(winograd4.work_size(I64(Cg), I64(Og), I64(OH), I64(OW)), np.nan, dtype)
-
-
-def _run_kernels(x, w, dout, c, dtype, work):
-    # forward, input gradient (dx starts as NaN: overwritten) and weight gradient (added to 0.5)
-    x, w2, dout = x.astype(dtype), w.reshape(c["O"], -1).astype(dtype), dout.astype(dtype)
-    geo = (I64(c["ph"]), I64(c["pw"]), I64(c["groups"]))
-    out = np.full(dout.shape, np.nan, dtype)
-    winograd4.forward(out, x, w2, *geo, work)
-    dx = np.full(x.shape, np.nan, dtype)
-    winograd4.backward_input(dx, dout, w2, *geo, work)
-    dw2 = np.full(w2.shape, 0.5, dtype)
-    winograd4.backward_weight(dw2, dout, x, *geo, work)
-    return out, dx, (dw2 - 0.5).reshape(w.shape)
-
-
 def _check(got, c, x, w, dout, cfg, dtype):
     # got against ref.py on the data the kernels saw (rounded to dtype), in float64, within _bounds
     x, w, dout = (a.astype(dtype).astype(np.float64) for a in (x, w, dout))
@@ -98,33 +81,14 @@ def _check(got, c, x, w, dout, cfg, dtype):
 @given(c=cases(max_hw=19))
 def test_winograd4_kernels_match_reference(dtype, c):
     x, w, dout, cfg = data(c)
-    _check(_run_kernels(x, w, dout, c, dtype, _work(c, dout, dtype)), c, x, w, dout, cfg, dtype)
+    _check(run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype)), c, x, w, dout, cfg, dtype)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4, 1, 0, 1), (4, 2, 3, 6, 0, 2, 2), (1, 1, 1, 1, 1, 1, 1),
                                    (2, 2, 9, 7, 1, 2, 1)])
 def test_winograd4_gradients_match_central_differences(shape):
-    """dx and dw of the kernels against float64 central differences of their own forward: the loss
-    sum(forward(x, w) * dout) is linear in x and in w, so a difference step is exact up to rounding."""
-    C, O, H, W, ph, pw, groups = shape
-    c = dict(C=C, O=O, H=H, W=W, ph=ph, pw=pw, groups=groups, seed=3)
-    x, w, dout, _ = data(c)
-    work = _work(c, dout, np.float64)
-    _, dx, dw = _run_kernels(x, w, dout, c, np.float64, work)
-
-    def loss(xv, wv):
-        return float(np.sum(_run_kernels(xv, wv, dout, c, np.float64, work)[0] * dout))
-
-    h = 1e-3
-    for arr, grad, f in ((x, dx, lambda a: loss(a, w)), (w, dw, lambda a: loss(x, a))):
-        num = np.empty_like(arr)
-        for i in np.ndindex(arr.shape):
-            p, m = arr.copy(), arr.copy()
-            p[i] += h
-            m[i] -= h
-            num[i] = (f(p) - f(m)) / (2 * h)
-        scale = np.abs(dout).sum() * max(np.abs(x).max(), np.abs(w).max()) * 9
-        np.testing.assert_allclose(grad, num, rtol=0, atol=1e-10 * scale)
+    """dx and dw of the kernels against float64 central differences of their own forward."""
+    check_central_differences(winograd4, shape)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -136,7 +100,7 @@ def test_winograd4_chunks_tile_rows_when_the_image_is_large(dtype):
     TH, TW = (dout.shape[1] + 3) // 4, (dout.shape[2] + 3) // 4
     R = winograd4.chunk_tile_rows(I64(16), I64(16), I64(TH), I64(TW))
     assert R < TH and TH % R != 0                                    # several chunks, a shorter last one
-    _check(_run_kernels(x, w, dout, c, dtype, _work(c, dout, dtype)), c, x, w, dout, cfg, dtype)
+    _check(run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype)), c, x, w, dout, cfg, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
