@@ -105,3 +105,20 @@ def check_central_differences(mod, shape):
             num[i] = (f(p) - f(m)) / (2 * h)
         scale = np.abs(dout).sum() * max(np.abs(x).max(), np.abs(w).max()) * 9
         np.testing.assert_allclose(grad, num, rtol=0, atol=1e-10 * scale)
+
+
+def bounds(c, x, w, dout, dtype, tile, kf, kd, kw, extra):
+    """Worst-case error bounds of a Winograd F(tile x tile, 3x3) evaluation, shaped as the forward output,
+    dx and dw: kf * sum_c max|x_c| sum|w[o,c]|, kd * sum_o max|dy_o| sum|w[o,c]| and
+    kw * tiles * max|dy_o| max|x_c| (the absolute-value evaluation, each test file derives its factors),
+    times gamma_n for n = the GEMM's sum (Cg, Og, tiles) + extra (the transforms' roundings)."""
+    G, Cg, Og = c["groups"], c["C"] // c["groups"], c["O"] // c["groups"]
+    OH, OW = dout.shape[1:]
+    tiles = -(-OH // tile) * -(-OW // tile)
+    xmax = np.abs(x).reshape(c["C"], -1).max(axis=1, initial=0).reshape(G, Cg)
+    ymax = np.abs(dout).reshape(c["O"], -1).max(axis=1, initial=0).reshape(G, Og)
+    wsum = np.abs(w).sum(axis=(2, 3)).reshape(G, Og, Cg)
+    fwd = kf * np.einsum("gc,goc->go", xmax, wsum).reshape(-1, 1, 1) * gamma(Cg + extra, dtype)
+    dx = kd * np.einsum("go,goc->gc", ymax, wsum).reshape(-1, 1, 1) * gamma(Og + extra, dtype)
+    dw = kw * tiles * np.einsum("go,gc->goc", ymax, xmax).reshape(c["O"], Cg, 1, 1) * gamma(tiles + extra, dtype)
+    return fwd, dx, dw

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 
 from fastnn.kernels.conv2d import cpu, ref, winograd
-from winograd_cases import (cases, check_central_differences, data as _data, gamma as _gamma, module_work, reference,
+from winograd_cases import (bounds, cases, check_central_differences, data as _data, module_work, reference,
                             run_dispatchers, run_kernels)
 
 I64 = np.int64
@@ -29,16 +29,7 @@ I64 = np.int64
 
 def _bounds(c, x, w, dout, dtype):
     # the worst-case error bounds of the module docstring, shaped as the forward output, dx and dw
-    G, Cg, Og = c["groups"], c["C"] // c["groups"], c["O"] // c["groups"]
-    OH, OW = dout.shape[1:]
-    tiles = ((OH + 1) // 2) * ((OW + 1) // 2)
-    xmax = np.abs(x).reshape(c["C"], -1).max(axis=1, initial=0).reshape(G, Cg)
-    ymax = np.abs(dout).reshape(c["O"], -1).max(axis=1, initial=0).reshape(G, Og)
-    wsum = np.abs(w).sum(axis=(2, 3)).reshape(G, Og, Cg)
-    fwd = 16 * np.einsum("gc,goc->go", xmax, wsum).reshape(-1, 1, 1) * _gamma(Cg + 16, dtype)
-    dx = 64 * np.einsum("go,goc->gc", ymax, wsum).reshape(-1, 1, 1) * _gamma(Og + 16, dtype)
-    dw = 64 * tiles * np.einsum("go,gc->goc", ymax, xmax).reshape(c["O"], Cg, 1, 1) * _gamma(tiles + 16, dtype)
-    return fwd, dx, dw
+    return bounds(c, x, w, dout, dtype, 2, 16, 64, 64, 16)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

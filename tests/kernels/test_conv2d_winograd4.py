@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastnn.kernels.conv2d import cpu, ref, winograd4
-from winograd_cases import (cases, check_central_differences, data, gamma, module_work, reference, run_dispatchers,
+from winograd_cases import (bounds, cases, check_central_differences, data, module_work, reference, run_dispatchers,
                             run_kernels)
 
 I64 = np.int64
@@ -56,16 +56,7 @@ def test_transform_matrices_compute_the_correlation():
 
 def _bounds(c, x, w, dout, dtype):
     # the worst-case error bounds of the module docstring, shaped as the forward output, dx and dw
-    Gr, Cg, Og = c["groups"], c["C"] // c["groups"], c["O"] // c["groups"]
-    OH, OW = dout.shape[1:]
-    tiles = ((OH + 3) // 4) * ((OW + 3) // 4)
-    xmax = np.abs(x).reshape(c["C"], -1).max(axis=1, initial=0).reshape(Gr, Cg)
-    ymax = np.abs(dout).reshape(c["O"], -1).max(axis=1, initial=0).reshape(Gr, Og)
-    wsum = np.abs(w).sum(axis=(2, 3)).reshape(Gr, Og, Cg)
-    fwd = KF ** 2 * np.einsum("gc,goc->go", xmax, wsum).reshape(-1, 1, 1) * gamma(Cg + 32, dtype)
-    dx = 4 * KD ** 2 * np.einsum("go,goc->gc", ymax, wsum).reshape(-1, 1, 1) * gamma(Og + 32, dtype)
-    dw = KW ** 2 * tiles * np.einsum("go,gc->goc", ymax, xmax).reshape(c["O"], Cg, 1, 1) * gamma(tiles + 32, dtype)
-    return fwd, dx, dw
+    return bounds(c, x, w, dout, dtype, 4, KF ** 2, 4 * KD ** 2, KW ** 2, 32)
 
 
 def _check(got, c, x, w, dout, cfg, dtype):
