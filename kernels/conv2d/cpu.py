@@ -34,9 +34,11 @@ DIRECT_FORWARD_MAX_CG = 8
 # (`python bench/conv_kernels.py`, DESIGN.md: it wins where its small GEMMs, K = Cg or Og, still run fast)
 WINOGRAD_MIN_CG = 16
 WINOGRAD_MIN_OG = 8
-# within those shapes, Winograd F(4x4,3x3) (winograd4.py) instead: its GEMMs take the tiles as rows and a
-# channel count as columns (Og forward, Cg input gradient), which must fill a panel of two float32
-# vectors (32) to run fast; the weight gradient wins everywhere (DESIGN.md, per-kernel table)
+# within those shapes, Winograd F(4x4,3x3) (winograd4.py) instead: for every weight gradient, and from
+# 32 input channels per group on for the input gradient, 32 each way for the forward. Its GEMMs take
+# the tiles as rows and a channel count as columns (Og forward, Cg input gradient), which must fill a
+# panel of two float32 vectors (32); at 16 input channels the forward's K is too short for its larger
+# transforms (DESIGN.md, per-kernel table)
 WINOGRAD4_MIN_N = 32
 
 
@@ -53,7 +55,7 @@ def use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
     # 2 weight gradient
     if not use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
         return False
-    return kind == 2 or (Og if kind == 0 else Cg) >= WINOGRAD4_MIN_N
+    return kind == 2 or (Cg >= WINOGRAD4_MIN_N and (kind == 1 or Og >= WINOGRAD4_MIN_N))
 
 
 @jit
