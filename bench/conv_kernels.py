@@ -1,7 +1,6 @@
 """GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM vs
-Winograd F(2x2,3x3) vs F(4x4,3x3); both gradients: im2col + GEMM vs both Winograds) at LeNet-5's and the pytorch/examples
-MNIST Net's shapes and other 3x3 layers, beside our GEMM
-(gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
+Winograd F(2x2,3x3) vs F(4x4,3x3); both gradients: im2col + GEMM vs both Winograds) at LeNet-5's and
+the pytorch/examples MNIST Net's shapes and other 3x3 layers, beside our GEMM (gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
 are the thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
 GFLOP/s always count the direct algorithm's FLOPs (2*O*Cg*9*OH*OW per image), whatever the path does:
 Winograd's figures are effective rates (F(2x2,3x3) does 2.25x fewer multiplies in its GEMMs, F(4x4,3x3)

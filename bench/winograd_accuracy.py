@@ -37,7 +37,8 @@ def main():
         dout = rng.standard_normal((O, H - 2, W - 2)).astype(np.float32)
         cfg = ((1, 1), (0, 0), (1, 1), 1)
         x64, w64, d64 = (a.astype(np.float64) for a in (x, w, dout))
-        want = (ref.conv2d_forward(x64[None], w64, *cfg)[0], ref.conv2d_backward_input(d64[None], w64, (1,) + x.shape, *cfg)[0],
+        want = (ref.conv2d_forward(x64[None], w64, *cfg)[0],
+                ref.conv2d_backward_input(d64[None], w64, (1,) + x.shape, *cfg)[0],
                 ref.conv2d_backward_weight(d64[None], x64[None], w.shape, *cfg))
         for name, mod in (("F(2x2,3x3)", winograd), ("F(4x4,3x3)", winograd4)):
             res[name].append(errors(mod, x, w, dout, want))

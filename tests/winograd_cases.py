@@ -122,3 +122,18 @@ def bounds(c, x, w, dout, dtype, tile, kf, kd, kw, extra):
     dx = kd * np.einsum("go,goc->gc", ymax, wsum).reshape(-1, 1, 1) * gamma(Og + extra, dtype)
     dw = kw * tiles * np.einsum("go,gc->goc", ymax, xmax).reshape(c["O"], Cg, 1, 1) * gamma(tiles + extra, dtype)
     return fwd, dx, dw
+
+
+def check_backend(x, w, cfg, atol):
+    """The CPU backend's conv2d primitives (eager drivers over the batch on the Numba threads) on x (any
+    strides) and w against the reference in float64, |error| <= atol * max(1, max|exact|)."""
+    from fastnn.backends import get_backend
+
+    be = get_backend("cpu")
+    want = ref.conv2d_forward(x, w, *cfg)
+    dout = np.random.default_rng(8).standard_normal(want.shape)
+    got = (be.conv2d(x, w, *cfg), be.conv2d_backward_input(dout, w, x.shape, *cfg),
+           be.conv2d_backward_weight(dout, x, w.shape, *cfg))
+    want = (want, ref.conv2d_backward_input(dout, w, x.shape, *cfg), ref.conv2d_backward_weight(dout, x, w.shape, *cfg))
+    for g, wnt in zip(got, want):
+        np.testing.assert_allclose(g, wnt, rtol=0, atol=atol * max(1.0, np.abs(wnt).max()))

@@ -1,8 +1,9 @@
 """2-D convolution on the CPU (Numba), per image, by one of three algorithms chosen from the shape
-(thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(4x4,3x3) or F(2x2,3x3) (kernels/
-conv2d/winograd4.py, winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide enough layers, direct SIMD kernels
-(kernels/conv2d/direct.py) for few input channels per group at width stride 1, else im2col of a bounded
-chunk of output pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels
+(thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(4x4,3x3) or F(2x2,3x3)
+(kernels/conv2d/winograd4.py, winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide
+enough layers, direct SIMD kernels (kernels/conv2d/direct.py) for few input channels per group at
+width stride 1, else im2col of a bounded chunk of output pixels then our GEMM (kernels/gemm
+`gemm_serial`). The per-image kernels
 (conv2d_image_*: serial, scratch passed in, sized by work_size) are the building blocks of both the
 eager drivers below (`prange` over images: threads never share an output; one compiled driver per
 algorithm family, picked in Python) and fused steps that shard a batch over threads.
@@ -337,9 +338,9 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
 
 
 # ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (per image:
-# Winograd F(4x4,3x3) or F(2x2,3x3) where use_winograd4 / use_winograd hold, else direct / im2col), thread t taking images t, t+T, ..., so a model
-# never compiles a family it does not use (Winograd's kernels cost +13 s of cold-start CPU time when the
-# drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
+# Winograd F(4x4,3x3) or F(2x2,3x3) where use_winograd4 / use_winograd hold, else direct / im2col),
+# thread t taking images t, t+T, ..., so a model never compiles a family it does not use (Winograd's
+# kernels cost +13 s of cold-start CPU time when the drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
 # these drivers they added ~11 s to the first eager step's cold compile for no measurable step time
 def _family(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
     """'winograd4', 'winograd' or 'image': the drivers' algorithm family for this layer and kernel (kind 0

@@ -197,7 +197,8 @@ def _load_phases(xf, i, off, W):
     # (0 elsewhere: zero padding; i may lie before the array where off < 0)
     L = lanes_of(xf)
     return _unzip4(vloadr(xf, i, -off, W - off), vloadr(xf, i + L, -off - L, W - off - L),
-                   vloadr(xf, i + 2 * L, -off - 2 * L, W - off - 2 * L), vloadr(xf, i + 3 * L, -off - 3 * L, W - off - 3 * L))
+                   vloadr(xf, i + 2 * L, -off - 2 * L, W - off - 2 * L),
+                   vloadr(xf, i + 3 * L, -off - 3 * L, W - off - 3 * L))
 
 
 @jit
@@ -415,6 +416,21 @@ def _output_grad_transform(dM, YP, tmp, Og, P, k):
 
 # ---- the per-image kernels -------------------------------------------------------------------------
 @jit
+def _input_tiles(V, XP, tmp, xf, c0, Cg, H, W, th0, Rc, TW, ph, pw, k):
+    # V (36, Cg, Rc*TW) = B^T d B of the chunk's tiles (tile rows th0.., input channels c0..)
+    P = Rc * TW
+    _fill_x(XP, xf, c0, Cg, H, W, 4 * th0 - ph, Rc, TW, P + TW, pw)
+    _input_transform(V, XP, tmp, Cg, TW, P, P + TW, k)
+
+
+@jit
+def _output_grad_tiles(dM, YP, tmp, df, o0, Og, OH, OW, th0, Rc, TW, k):
+    # dM (36, Og, Rc*TW) = A dY A^T of the chunk's tiles (tile rows th0.., output channels o0..)
+    _fill_dy(YP, df, o0, Og, OH, OW, 4 * th0, Rc, TW, Rc * TW)
+    _output_grad_transform(dM, YP, tmp, Og, Rc * TW, k)
+
+
+@jit
 def forward(out, x, w2, ph, pw, groups, work):
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*9)) for one image, 3x3, stride 1, dilation 1, padding
     # (ph, pw); work: work_size(Cg, Og, OH, OW) elements
@@ -432,8 +448,7 @@ def forward(out, x, w2, ph, pw, groups, work):
         for th0 in range(0, TH, R):
             Rc = min(R, TH - th0)
             P = Rc * TW
-            _fill_x(XP, xf, g * Cg, Cg, H, W, 4 * th0 - ph, Rc, TW, P + TW, pw)
-            _input_transform(V, XP, tmp, Cg, TW, P, P + TW, k)
+            _input_tiles(V, XP, tmp, xf, g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, k)
             for t in range(NPOS):                                # MT[t] = V[t].T @ UT[t]
                 gemm_serial(_pos(MT, t, P, Og), _pos(V, t, Cg, P), _pos(UT, t, Cg, Og), yes, no, no)
             _transpose_positions(M, MT, NPOS, P, Og)
@@ -458,8 +473,7 @@ def backward_input(dx, dout, w2, ph, pw, groups, work):
         for th0 in range(0, TH, R):
             Rc = min(R, TH - th0)
             P = Rc * TW
-            _fill_dy(YP, df, g * Og, Og, OH, OW, 4 * th0, Rc, TW, P)
-            _output_grad_transform(dM, YP, tmp, Og, P, k)
+            _output_grad_tiles(dM, YP, tmp, df, g * Og, Og, OH, OW, th0, Rc, TW, k)
             for t in range(NPOS):                                # dVT[t] = dM[t].T @ U[t]
                 gemm_serial(_pos(dVT, t, P, Cg), _pos(dM, t, Og, P), _pos(U, t, Og, Cg), yes, no, no)
             _transpose_positions(dV, dVT, NPOS, P, Cg)
@@ -484,10 +498,8 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
         for th0 in range(0, TH, R):
             Rc = min(R, TH - th0)
             P = Rc * TW
-            _fill_x(XP, xf, g * Cg, Cg, H, W, 4 * th0 - ph, Rc, TW, P + TW, pw)
-            _input_transform(V, XP, tmp, Cg, TW, P, P + TW, k)
-            _fill_dy(YP, df, g * Og, Og, OH, OW, 4 * th0, Rc, TW, P)
-            _output_grad_transform(dM, YP, tmp, Og, P, k)
+            _input_tiles(V, XP, tmp, xf, g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, k)
+            _output_grad_tiles(dM, YP, tmp, df, g * Og, Og, OH, OW, th0, Rc, TW, k)
             _transpose_positions(VT, V, NPOS, Cg, P)
             for t in range(NPOS):                                # dU[t] += dM[t] @ VT[t]
                 gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), no, no, yes)

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fastnn.kernels.conv2d import cpu, ref, winograd4
-from winograd_cases import (bounds, cases, check_central_differences, data, module_work, reference, run_dispatchers,
-                            run_kernels)
+from fastnn.kernels.conv2d import cpu, winograd4
+from winograd_cases import (bounds, cases, check_backend, check_central_differences, data,
+                            module_work, reference, run_dispatchers, run_kernels)
 
 I64 = np.int64
 EPS64 = float(np.finfo(np.float64).eps)
@@ -72,7 +72,8 @@ def _check(got, c, x, w, dout, cfg, dtype):
 @given(c=cases(max_hw=19))
 def test_winograd4_kernels_match_reference(dtype, c):
     x, w, dout, cfg = data(c)
-    _check(run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype)), c, x, w, dout, cfg, dtype)
+    got = run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype))
+    _check(got, c, x, w, dout, cfg, dtype)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4, 1, 0, 1), (4, 2, 3, 6, 0, 2, 2), (1, 1, 1, 1, 1, 1, 1),
@@ -91,7 +92,8 @@ def test_winograd4_chunks_tile_rows_when_the_image_is_large(dtype):
     TH, TW = (dout.shape[1] + 3) // 4, (dout.shape[2] + 3) // 4
     R = winograd4.chunk_tile_rows(I64(16), I64(16), I64(TH), I64(TW))
     assert R < TH and TH % R != 0                                    # several chunks, a shorter last one
-    _check(run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype)), c, x, w, dout, cfg, dtype)
+    got = run_kernels(winograd4, x, w, dout, c, dtype, module_work(winograd4, c, dout, dtype))
+    _check(got, c, x, w, dout, cfg, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -121,20 +123,10 @@ def test_dispatchers_take_winograd4_with_work_size_scratch(dtype, channels, data
 def test_backend_conv2d_on_the_winograd4_path(noncontig):
     """The CPU backend's conv2d primitives (eager drivers over a batch of 3 on the Numba threads) at an
     F(4x4,3x3) shape, with a non-contiguous input view, against the reference in float64."""
-    from fastnn.backends import get_backend
-
-    be = get_backend("cpu")
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 64, 15, 13))
     if noncontig:
         x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
     w = rng.standard_normal((64, 32, 3, 3))
-    cfg = ((1, 1), (1, 1), (1, 1), 2)
     assert all(cpu.use_winograd4(32, 32, 3, 3, 1, 1, 1, 1, k) for k in range(3))
-    want = ref.conv2d_forward(x, w, *cfg)
-    dout = rng.standard_normal(want.shape)
-    got = (be.conv2d(x, w, *cfg), be.conv2d_backward_input(dout, w, x.shape, *cfg),
-           be.conv2d_backward_weight(dout, x, w.shape, *cfg))
-    want = (want, ref.conv2d_backward_input(dout, w, x.shape, *cfg), ref.conv2d_backward_weight(dout, x, w.shape, *cfg))
-    for g, wnt in zip(got, want):
-        np.testing.assert_allclose(g, wnt, rtol=0, atol=1e-11 * max(1.0, np.abs(wnt).max()))
+    check_backend(x, w, ((1, 1), (1, 1), (1, 1), 2), 1e-11)
