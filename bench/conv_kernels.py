@@ -1,11 +1,10 @@
 """GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM vs
-Winograd F(2x2,3x3); both gradients: im2col + GEMM vs Winograd) at LeNet-5's and the pytorch/examples
-MNIST Net's shapes and other 3x3 layers, beside our GEMM
-(gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
+Winograd F(2x2,3x3) vs F(4x4,3x3); both gradients: im2col + GEMM vs both Winograds) at LeNet-5's and
+the pytorch/examples MNIST Net's shapes and other 3x3 layers, beside our GEMM (gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
 are the thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
 GFLOP/s always count the direct algorithm's FLOPs (2*O*Cg*9*OH*OW per image), whatever the path does:
-Winograd's figures are effective rates (it does 2.25x fewer multiplies in its GEMMs); "-": the path
-does not apply (Winograd: 3x3 only).
+Winograd's figures are effective rates (F(2x2,3x3) does 2.25x fewer multiplies in its GEMMs, F(4x4,3x3)
+4x fewer); "-": the path does not apply (Winograd: 3x3 only).
 The dispatch thresholds in kernels/conv2d/cpu.py come from this table.
 
     python bench/conv_kernels.py [--batch 64] [--shapes lenet1,lenet2,net1,net2]
@@ -16,7 +15,7 @@ import time
 import numpy as np
 from numba import njit
 
-from fastnn.kernels.conv2d import cpu, direct, winograd
+from fastnn.kernels.conv2d import cpu, direct, winograd, winograd4
 from fastnn.kernels.gemm.cpu import gemm_serial
 from fastnn.kernels.pool2d import cpu as pool
 
@@ -31,8 +30,8 @@ SHAPES = {"lenet1": (1, 6, 28, 28, 5, 2), "lenet2": (6, 16, 14, 14, 5, 0), "net1
 
 @njit
 def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
-    # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only), 2 Winograd (3x3); kind 0
-    # forward, 1 input grad, 2 weight grad
+    # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only), 2 Winograd F(2x2,3x3),
+    # 3 Winograd F(4x4,3x3) (3x3); kind 0 forward, 1 input grad, 2 weight grad
     one = np.int64(1)
     for n in range(x.shape[0]):
         if path == 0 and kind == 0:
@@ -47,6 +46,12 @@ def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
             winograd.backward_input(x[n], dout[n], w2, p, p, one, work)
         elif path == 2:
             winograd.backward_weight(dw2, dout[n], x[n], p, p, one, work)
+        elif path == 3 and kind == 0:
+            winograd4.forward(out[n], x[n], w2, p, p, one, work)
+        elif path == 3 and kind == 1:
+            winograd4.backward_input(x[n], dout[n], w2, p, p, one, work)
+        elif path == 3:
+            winograd4.backward_weight(dw2, dout[n], x[n], p, p, one, work)
         else:
             direct.forward(out[n], x[n], w2, K, K, one, p, p, one, one, one)
 
@@ -83,20 +88,21 @@ def main():
     p.add_argument("--shapes", default=",".join(SHAPES))
     a = p.parse_args()
     rng, B, f32 = np.random.default_rng(0), a.batch, np.float32
-    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | fwd winograd | dx im2col | dx winograd "
-          "| dw im2col | dw winograd |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | fwd F2 | fwd F4 | dx im2col | dx F2 | dx F4 "
+          "| dw im2col | dw F2 | dw F4 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in a.shapes.split(","):
         C, O, H, W, K, pad = SHAPES[name]
         OH, OW = H + 2 * pad - K + 1, W + 2 * pad - K + 1
         x, w2 = rng.standard_normal((B, C, H, W)).astype(f32), rng.standard_normal((O, C * K * K)).astype(f32)
         dout, dw2 = rng.standard_normal((B, O, OH, OW)).astype(f32), np.zeros((O, C * K * K), f32)
-        size = max(cpu.work_size(C, O, K, K, OH, OW, 1), winograd.work_size(C, O, OH, OW) if K == 3 else 0)
+        size = max(cpu.work_size(C, O, K, K, OH, OW, 1), winograd.work_size(C, O, OH, OW) if K == 3 else 0,
+                   winograd4.work_size(C, O, OH, OW) if K == 3 else 0)
         out, work = np.empty((B, O, OH, OW), f32), np.empty(size, f32)
         flops = 2 * B * O * C * K * K * OH * OW
         g = [flops / best_cpu_time(_images, path, kind, out, x, dout, w2, dw2, np.int64(K), np.int64(pad), work)
-             / 1e9 if path != 2 or K == 3 else None
-             for kind in range(3) for path in range(3) if kind == 0 or path != 1]
+             / 1e9 if path < 2 or K == 3 else None
+             for kind in range(3) for path in range(4) if kind == 0 or path != 1]
         print(f"| {name} | {C}->{O} | {H}x{W}, {K}, {pad} | " + " | ".join("-" if v is None else f"{v:.1f}" for v in g)
               + " |", flush=True)
     for M, K, N in [(64, 288, 576), (16, 150, 100), (6, 25, 784)]:

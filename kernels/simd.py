@@ -101,6 +101,8 @@ def _mask(context, builder, vt, n, nty):
     n = builder.select(builder.icmp_signed("<", n, w), n, w)
     n = builder.select(builder.icmp_signed("<", n, zero), zero, n)
     bits = builder.sub(builder.shl(ir.Constant(_I64, 1), n), ir.Constant(_I64, 1))
+    if vt.lanes == 64:  # 1 << 64 overflows i64: all lanes (vzip of two 32-lane vectors, winograd4.py)
+        bits = builder.select(builder.icmp_signed("==", n, w), ir.Constant(_I64, -1), bits)
     return builder.bitcast(builder.trunc(bits, ir.IntType(vt.lanes)), ir.VectorType(ir.IntType(1), vt.lanes))
 
 

@@ -1,8 +1,9 @@
 """2-D convolution on the CPU (Numba), per image, by one of three algorithms chosen from the shape
-(thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(2x2,3x3) (kernels/conv2d/
-winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide enough layers, direct SIMD kernels
-(kernels/conv2d/direct.py) for few input channels per group at width stride 1, else im2col of a bounded
-chunk of output pixels then our GEMM (kernels/gemm `gemm_serial`). The per-image kernels
+(thresholds measured, DESIGN.md "Convolution and pooling"): Winograd F(4x4,3x3) or F(2x2,3x3)
+(kernels/conv2d/winograd4.py, winograd.py) for 3x3 kernels at stride 1 and dilation 1 between wide
+enough layers, direct SIMD kernels (kernels/conv2d/direct.py) for few input channels per group at
+width stride 1, else im2col of a bounded chunk of output pixels then our GEMM (kernels/gemm
+`gemm_serial`). The per-image kernels
 (conv2d_image_*: serial, scratch passed in, sized by work_size) are the building blocks of both the
 eager drivers below (`prange` over images: threads never share an output; one compiled driver per
 algorithm family, picked in Python) and fused steps that shard a batch over threads.
@@ -22,7 +23,7 @@ from numba import prange
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
 from ..simd import lanes_of, vadd, vload, vloadr, vstore, vzeros
-from . import direct, winograd
+from . import direct, winograd, winograd4
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
 # the direct forward (width stride 1) where it beats im2col + GEMM in float32 GFLOP/s measured per path
@@ -34,6 +35,12 @@ DIRECT_FORWARD_MAX_CG = 8
 # (`python bench/conv_kernels.py`, DESIGN.md: it wins where its small GEMMs, K = Cg or Og, still run fast)
 WINOGRAD_MIN_CG = 16
 WINOGRAD_MIN_OG = 8
+# within those shapes, Winograd F(4x4,3x3) (winograd4.py) instead: for every weight gradient, and from
+# 32 input channels per group on for the input gradient, 32 each way for the forward. Its GEMMs take
+# the tiles as rows and a channel count as columns (Og forward, Cg input gradient), which must fill a
+# panel of two float32 vectors (32); at 16 input channels the forward's K is too short for its larger
+# transforms (DESIGN.md, per-kernel table)
+WINOGRAD4_MIN_N = 32
 
 
 @jit
@@ -41,6 +48,15 @@ def use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
     # True where conv2d_image_* run the Winograd kernels (shape only: the same answer for all three)
     return (KH == 3 and KW == 3 and sh == 1 and sw == 1 and dh == 1 and dw == 1
             and Cg >= WINOGRAD_MIN_CG and Og >= WINOGRAD_MIN_OG)
+
+
+@jit
+def use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
+    # True where conv2d_image_* run F(4x4,3x3) rather than F(2x2,3x3): kind 0 forward, 1 input gradient,
+    # 2 weight gradient
+    if not use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
+        return False
+    return kind == 2 or (Cg >= WINOGRAD4_MIN_N and (kind == 1 or Og >= WINOGRAD4_MIN_N))
 
 
 @jit
@@ -199,7 +215,7 @@ def work_size(C, O, KH, KW, OH, OW, groups):
     R = chunk_rows(CKK, OH, OW)
     n = (CKK + Og) * R * OW
     if use_winograd(Cg, Og, KH, KW, 1, 1, 1, 1):
-        n = max(n, winograd.work_size(Cg, Og, OH, OW))
+        n = max(n, winograd.work_size(Cg, Og, OH, OW), winograd4.work_size(Cg, Og, OH, OW))
     return n
 
 
@@ -212,7 +228,10 @@ def _bufs(work, CKK, Og, R, OW):
 @jit
 def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)) for one image, no bias; work: work_size elements
-    if use_winograd(x.shape[0] // groups, out.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+    Cg, Og = x.shape[0] // groups, out.shape[0] // groups
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 0):
+        winograd4.forward(out, x, w2, ph, pw, groups, work)
+    elif use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
         winograd.forward(out, x, w2, ph, pw, groups, work)
     else:
         image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -230,7 +249,10 @@ def image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
 @jit
 def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (C,H,W) = conv2d's input gradient for one image's dout (O,OH,OW); dx is overwritten
-    if use_winograd(dx.shape[0] // groups, dout.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+    Cg, Og = dx.shape[0] // groups, dout.shape[0] // groups
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 1):
+        winograd4.backward_input(dx, dout, w2, ph, pw, groups, work)
+    elif use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
         winograd.backward_input(dx, dout, w2, ph, pw, groups, work)
     else:
         im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -239,7 +261,10 @@ def conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, gr
 @jit
 def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) += conv2d's weight gradient for one image: dout (O,OH,OW), x (C,H,W)
-    if use_winograd(x.shape[0] // groups, dout.shape[0] // groups, KH, KW, sh, sw, dh, dw):
+    Cg, Og = x.shape[0] // groups, dout.shape[0] // groups
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 2):
+        winograd4.backward_weight(dw2, dout, x, ph, pw, groups, work)
+    elif use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
         winograd.backward_weight(dw2, dout, x, ph, pw, groups, work)
     else:
         im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -313,19 +338,24 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
 
 
 # ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (per image:
-# Winograd where use_winograd holds, else direct / im2col), thread t taking images t, t+T, ..., so a model
-# never compiles a family it does not use (Winograd's kernels cost +13 s of cold-start CPU time when the
-# drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
+# Winograd F(4x4,3x3) or F(2x2,3x3) where use_winograd4 / use_winograd hold, else direct / im2col),
+# thread t taking images t, t+T, ..., so a model never compiles a family it does not use (Winograd's
+# kernels cost +13 s of cold-start CPU time when the drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
 # these drivers they added ~11 s to the first eager step's cold compile for no measurable step time
-def _family(Cg, Og, KH, KW, sh, sw, dh, dw):
-    """'winograd' or 'image': the drivers' algorithm family for this layer."""
+def _family(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
+    """'winograd4', 'winograd' or 'image': the drivers' algorithm family for this layer and kernel (kind 0
+    forward, 1 input gradient, 2 weight gradient)."""
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
+        return "winograd4"
     return "winograd" if use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw) else "image"
 
 
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, work_size) scratch
-    fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw)
-    if fam == "winograd":
+    fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw, 0)
+    if fam == "winograd4":
+        _winograd4_forward_images(out, x, w2, ph, pw, groups, work)
+    elif fam == "winograd":
         _winograd_forward_images(out, x, w2, ph, pw, groups, work)
     else:
         _forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -333,8 +363,10 @@ def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
 
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
-    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw)
-    if fam == "winograd":
+    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 1)
+    if fam == "winograd4":
+        _winograd4_backward_input_images(dx, dout, w2, ph, pw, groups, work)
+    elif fam == "winograd":
         _winograd_backward_input_images(dx, dout, w2, ph, pw, groups, work)
     else:
         _backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -343,8 +375,10 @@ def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
-    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw)
-    if fam == "winograd":
+    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 2)
+    if fam == "winograd4":
+        _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
+    elif fam == "winograd":
         _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
     else:
         _backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
@@ -399,6 +433,32 @@ def _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work
         pt = partial[t].reshape(O, -1)
         for n in range(t, N, T):
             winograd.backward_weight(pt, dout[n], x[n], ph, pw, groups, work[t])
+    _sum_partials(dw2, partial)
+
+
+@pjit
+def _winograd4_forward_images(out, x, w2, ph, pw, groups, work):
+    N, T = x.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            winograd4.forward(out[n], x[n], w2, ph, pw, groups, work[t])
+
+
+@pjit
+def _winograd4_backward_input_images(dx, dout, w2, ph, pw, groups, work):
+    N, T = dx.shape[0], work.shape[0]
+    for t in prange(T):
+        for n in range(t, N, T):
+            winograd4.backward_input(dx[n], dout[n], w2, ph, pw, groups, work[t])
+
+
+@pjit
+def _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work):
+    N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
+    for t in prange(T):
+        pt = partial[t].reshape(O, -1)
+        for n in range(t, N, T):
+            winograd4.backward_weight(pt, dout[n], x[n], ph, pw, groups, work[t])
     _sum_partials(dw2, partial)
 
 

@@ -372,12 +372,12 @@ def _output_grad_transform(dM, YP, Og, Rc, TW, K2, P):
 
 
 @jit
-def _transpose_positions(VT, V, Cg, P):
-    # VT (16, P, Cg) = V (16, Cg, P) transposed per position, 8x8 blocks in registers: the weight
+def _transpose_positions(VT, V, npos, Cg, P):
+    # VT (npos, P, Cg) = V (npos, Cg, P) transposed per position, 8x8 blocks in registers: the weight
     # gradient's GEMMs then run dM[t] @ VT[t] on the axpy tiles (nn) instead of dot tiles (nt: their lane
-    # sums cost as much as the products at K = tiles ~ 100)
+    # sums cost as much as the products at K = tiles ~ 100); winograd4.py transposes its GEMM outputs too
     S = pos_stride(Cg * P)
-    for t in range(16):
+    for t in range(npos):
         for c0 in range(0, Cg, 8):
             mv = min(8, Cg - c0)
             for p0 in range(0, P, 8):
@@ -491,7 +491,7 @@ def backward_weight(dw2, dout, x, ph, pw, groups, work):
             P = Rc * TW
             _input_tiles(V, XP, xf, g * Cg, Cg, H, W, th0, Rc, R, TW, ph, pw)
             _output_grad_tiles(dM, YP, df, g * Og, Og, OH, OW, th0, Rc, R, TW)
-            _transpose_positions(VT, V, Cg, P)
+            _transpose_positions(VT, V, 16, Cg, P)
             for t in range(16):                                  # dU[t] += dM[t] @ V[t].T
                 gemm_serial(_pos(dU, t, Og, Cg), _pos(dM, t, Og, P), _pos(VT, t, P, Cg), no, no, yes)
         _weight_grad_transform(dwf, dU, tmp, g * Og, Og, Cg)
