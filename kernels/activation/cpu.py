@@ -1,14 +1,15 @@
-"""Activations on the CPU (Numba): act_forward_ / act_backward_, flat elementwise loops per activation
-code (codes.py), are the one CPU definition of each activation and its derivative; the eager kernels
-(relu(out, x), relu_backward(dx, dout, out), ... on any ndim via ravelled views) and the fused MLP and
-CNN steps call them. Backward kernels take the forward's saved output.
-Sigmoid and tanh run on SIMD vectors (kernels/simd.py) through one vector exp/expm1 of -|x| (_exp_parts):
-no overflow at |x| ~ 1e4, no cancellation near 0; relu is a vector select.
+"""Activations on the CPU (Numba): one forward and one backward function per activation (relu_forward_,
+relu_backward_, sigmoid_*, tanh_*: flat elementwise loops on SIMD vectors) are the one CPU definition of
+each activation and its derivative; act_forward_ / act_backward_ pick one by activation code (codes.py)
+for the fused MLP and CNN steps, and the eager kernels (relu(out, x), relu_backward(dx, dout, out), ...
+on any ndim via ravelled views) call their own, so an eager model compiles only the activations it uses.
+Backward kernels take the forward's saved output. Sigmoid and tanh go through one vector exp/expm1 of
+-|x| (_exp_parts): no overflow at |x| ~ 1e4, no cancellation near 0; relu is a vector select.
 """
 import math
 
 from .._checks import check_like
-from .._numba import jit, jit_inline
+from .._numba import jit_inline
 from ..simd import (lanes_of, vabs, vadd, vcopysign, vdiv, vexp2i, vfma, vload, vmul, vrint, vsplat, vstore, vwhere,
                     vzeros)
 from .codes import ACT_RELU, ACT_SIGMOID, ACT_TANH
@@ -79,56 +80,99 @@ def _tanh(v, x):
     return vcopysign(vdiv(vfma(em1, m1, z), vadd(vsplat(x.dtype.type(2)), em1)), v)
 
 
+# ---- one function per activation and direction (x + b: b the fused MLP's bias, 0 elsewhere; b == 0 adds
+# nothing, so -0.0 stays -0.0 as in torch's relu and tanh); flat C-contiguous arrays, out may be x and dx
+# may be dout (in place: explicit vectors, where LLVM's own loops fell back to scalar code); constants
+# of the array's dtype (an int literal would promote float32 lanes to float64)
+@jit_inline
+def _input(x, i, n, b):
+    # lanes i..i+n of x, plus b unless b == 0
+    return vload(x, i, n) if b == x.dtype.type(0) else vadd(vload(x, i, n), vsplat(b))
+
+
+@jit_inline
+def relu_forward_(out, x, b):
+    # out (n,) = max(x + b, 0), NaN propagating (0 where v < 0, else v)
+    L, z = lanes_of(out), vzeros(out)
+    for i in range(0, x.size, L):
+        n = min(L, x.size - i)
+        v = _input(x, i, n, b)
+        vstore(out, i, vwhere(z, v, z, v), n)
+
+
+@jit_inline
+def sigmoid_forward_(out, x, b):
+    # out (n,) = 1 / (1 + exp(-(x + b)))
+    L = lanes_of(out)
+    for i in range(0, x.size, L):
+        n = min(L, x.size - i)
+        vstore(out, i, _sigmoid(_input(x, i, n, b), x), n)
+
+
+@jit_inline
+def tanh_forward_(out, x, b):
+    # out (n,) = tanh(x + b)
+    L = lanes_of(out)
+    for i in range(0, x.size, L):
+        n = min(L, x.size - i)
+        vstore(out, i, _tanh(_input(x, i, n, b), x), n)
+
+
+@jit_inline
+def relu_backward_(dx, dout, h):
+    # dx (n,) = dout where h > 0 else 0, h = relu's output (a select: inf and NaN gradients do not leak
+    # through zeros)
+    L, z = lanes_of(dx), vzeros(dx)
+    for i in range(0, dx.size, L):
+        n = min(L, dx.size - i)
+        vstore(dx, i, vwhere(vload(h, i, n), z, vload(dout, i, n), z), n)
+
+
+@jit_inline
+def sigmoid_backward_(dx, dout, h):
+    # dx (n,) = dout * h(1-h), h = sigmoid's output
+    L, o = lanes_of(dx), vsplat(dx.dtype.type(1))
+    for i in range(0, dx.size, L):
+        n = min(L, dx.size - i)
+        hv = vload(h, i, n)
+        vstore(dx, i, vmul(vload(dout, i, n), vmul(hv, vfma(hv, vsplat(dx.dtype.type(-1)), o))), n)
+
+
+@jit_inline
+def tanh_backward_(dx, dout, h):
+    # dx (n,) = dout * (1 - h^2) (one rounding: an FMA), h = tanh's output
+    L, o = lanes_of(dx), vsplat(dx.dtype.type(1))
+    for i in range(0, dx.size, L):
+        n = min(L, dx.size - i)
+        hv = vload(h, i, n)
+        vstore(dx, i, vmul(vload(dout, i, n), vfma(hv, vmul(hv, vsplat(dx.dtype.type(-1))), o)), n)
+
+
 @jit_inline
 def act_forward_(out, x, b, code):
-    # out (n,) = act(x + b) for an activation code (codes.py) and a scalar b (the fused MLP's bias; 0
-    # elsewhere), in one pass; out may be x (in place). The one CPU definition of each activation: the
-    # eager kernels below and the fused MLP and CNN steps call it. relu: NaN propagates; sigmoid
-    # through exp(-|x|). Constants of x's dtype (an int literal would promote float32 lanes to float64)
-    # b == 0 adds nothing (so -0.0 stays -0.0, as torch's relu and tanh keep it)
-    zero, b = x.dtype.type(0), x.dtype.type(b)
-    add = b != zero
-    if code == ACT_RELU:   # explicit vectors: in place, LLVM's own loop took a scalar path (aliasing)
-        L, z, bv = lanes_of(out), vzeros(out), vsplat(b)
-        for i in range(0, x.size, L):
-            n = min(L, x.size - i)
-            v = vadd(vload(x, i, n), bv) if add else vload(x, i, n)
-            vstore(out, i, vwhere(z, v, z, v), n)               # 0 where v < 0, else v (NaN, -0.0 kept)
+    # out (n,) = act(x + b) for an activation code (codes.py), one pass: the fused MLP and CNN steps'
+    # entry (a runtime code); the eager kernels below call the activation's own function
+    b = x.dtype.type(b)
+    if code == ACT_RELU:
+        relu_forward_(out, x, b)
     elif code == ACT_SIGMOID:
-        L, bv = lanes_of(out), vsplat(b)
-        for i in range(0, x.size, L):
-            n = min(L, x.size - i)
-            vstore(out, i, _sigmoid(vadd(vload(x, i, n), bv) if add else vload(x, i, n), x), n)
+        sigmoid_forward_(out, x, b)
     elif code == ACT_TANH:
-        L, bv = lanes_of(out), vsplat(b)
-        for i in range(0, x.size, L):
-            n = min(L, x.size - i)
-            vstore(out, i, _tanh(vadd(vload(x, i, n), bv) if add else vload(x, i, n), x), n)
+        tanh_forward_(out, x, b)
     else:
         for i in range(x.size):
-            out[i] = x[i] + b if add else x[i]
+            out[i] = x[i] + b if b != x.dtype.type(0) else x[i]
 
 
 @jit_inline
 def act_backward_(dx, dout, h, code):
-    # dx (n,) = dout * act'(x), from the activation's output h = act(x) (n,): relu dout where h > 0
-    # else 0 (a select: inf and NaN gradients do not leak through zeros), sigmoid dout * h(1-h),
-    # tanh dout * (1-h^2) (one rounding: an FMA), none dout; dx may be dout (in place); C-contiguous;
-    # constants of dx's dtype
-    zero, one = dx.dtype.type(0), dx.dtype.type(1)
-    if code == ACT_RELU:   # explicit vectors: in place, LLVM's own loop took a branch per element
-        L, z = lanes_of(dx), vzeros(dx)
-        for i in range(0, dx.size, L):
-            n = min(L, dx.size - i)
-            vstore(dx, i, vwhere(vload(h, i, n), z, vload(dout, i, n), z), n)
-    elif code == ACT_SIGMOID or code == ACT_TANH:   # vectors too: in place, LLVM's loop stayed scalar
-        L, m1, o = lanes_of(dx), vsplat(-one), vsplat(one)
-        sig = code == ACT_SIGMOID
-        for i in range(0, dx.size, L):
-            n = min(L, dx.size - i)
-            hv = vload(h, i, n)
-            d = vmul(hv, vfma(hv, m1, o)) if sig else vfma(hv, vmul(hv, m1), o)   # h(1-h) or 1-h^2
-            vstore(dx, i, vmul(vload(dout, i, n), d), n)
+    # dx (n,) = dout * act'(x) from the activation's output h = act(x) (n,), as act_forward_; none: dout
+    if code == ACT_RELU:
+        relu_backward_(dx, dout, h)
+    elif code == ACT_SIGMOID:
+        sigmoid_backward_(dx, dout, h)
+    elif code == ACT_TANH:
+        tanh_backward_(dx, dout, h)
     else:
         for i in range(dx.size):
             dx[i] = dout[i]
@@ -137,32 +181,32 @@ def act_backward_(dx, dout, h, code):
 def relu(out, x):
     # out (...) = max(x, 0)
     o, xf = _check("relu", out, x)
-    act_forward_(o, xf, o.dtype.type(0), ACT_RELU)
+    relu_forward_(o, xf, o.dtype.type(0))
 
 
 def relu_backward(dx, dout, out):
     # dx (...) = dout * (out > 0)
-    act_backward_(*_check("relu_backward", dx, dout, out), ACT_RELU)
+    relu_backward_(*_check("relu_backward", dx, dout, out))
 
 
 def sigmoid(out, x):
     # out (...) = 1 / (1 + exp(-x))
     o, xf = _check("sigmoid", out, x)
-    act_forward_(o, xf, o.dtype.type(0), ACT_SIGMOID)
+    sigmoid_forward_(o, xf, o.dtype.type(0))
 
 
 def sigmoid_backward(dx, dout, out):
     # dx (...) = dout * out * (1 - out)
-    act_backward_(*_check("sigmoid_backward", dx, dout, out), ACT_SIGMOID)
+    sigmoid_backward_(*_check("sigmoid_backward", dx, dout, out))
 
 
 def tanh(out, x):
     # out (...) = tanh(x)
     o, xf = _check("tanh", out, x)
-    act_forward_(o, xf, o.dtype.type(0), ACT_TANH)
+    tanh_forward_(o, xf, o.dtype.type(0))
 
 
 def tanh_backward(dx, dout, out):
     # dx (...) = dout * (1 - out^2)
-    act_backward_(*_check("tanh_backward", dx, dout, out), ACT_TANH)
+    tanh_backward_(*_check("tanh_backward", dx, dout, out))
 
