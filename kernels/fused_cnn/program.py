@@ -13,6 +13,8 @@ by the engine (fastnn/fused_cnn.py):
 Flat parameters (torch order, model.parameters()): per conv W (O, C/groups, KH, KW) then b (O,), then
 the head's W_l, b_l (fused_mlp/workspace.param_layout, shifted by the conv parameters' size).
 """
+import functools
+
 import numpy as np
 
 from ..activation.codes import act_code
@@ -116,7 +118,7 @@ class Program:
                 off[k + 1], o = o, o + Bs * self.sizes[k + 1]
         return off, int(o)
 
-    @property
+    @functools.cached_property
     def winograd(self):
         """Whether a conv of the program runs conv2d/cpu.py's Winograd kernels in the fused step (a shape
         use_winograd takes that is not run by conv2d/images.py); train_epoch's `wino` argument is None
