@@ -1,6 +1,9 @@
 """GFLOP/s of the CPU conv2d algorithms per image (forward: direct SIMD kernel vs im2col + GEMM vs
-Winograd F(2x2,3x3) vs F(4x4,3x3); both gradients: im2col + GEMM vs both Winograds) at LeNet-5's and
-the pytorch/examples MNIST Net's shapes and other 3x3 layers, beside our GEMM (gemm_serial) at the Net's 32->64 layer's GEMM shape; and the max-pool forward paths. One thread; times
+Winograd F(2x2,3x3) vs F(4x4,3x3); both gradients: im2col + GEMM vs both Winograds; "F4 batch":
+F(4x4,3x3)'s batch kernels over the whole batch as the fused CNN step and the eager drivers run them,
+one weight transform per call, and both gradients in one call) at LeNet-5's and the pytorch/examples
+MNIST Net's shapes and other 3x3 layers, beside our GEMM (gemm_serial) at the Net's 32->64 layer's GEMM
+shape; and the max-pool forward paths. One thread; times
 are the thread's CPU time (time.thread_time, best of 7), which a shared host disturbs less than wall time.
 GFLOP/s always count the direct algorithm's FLOPs (2*O*Cg*9*OH*OW per image), whatever the path does:
 Winograd's figures are effective rates (F(2x2,3x3) does 2.25x fewer multiplies in its GEMMs, F(4x4,3x3)
@@ -31,8 +34,16 @@ SHAPES = {"lenet1": (1, 6, 28, 28, 5, 2), "lenet2": (6, 16, 14, 14, 5, 0), "net1
 @njit
 def _images(path, kind, out, x, dout, w2, dw2, K, p, work):
     # one pass over the batch: path 0 im2col + GEMM, 1 direct (forward only), 2 Winograd F(2x2,3x3),
-    # 3 Winograd F(4x4,3x3) (3x3); kind 0 forward, 1 input grad, 2 weight grad
+    # 3 Winograd F(4x4,3x3) per image, 4 F(4x4,3x3)'s batch kernels over the whole batch (3x3); kind 0
+    # forward, 1 input grad, 2 weight grad, 3 both gradients in one call (path 4 only)
     one = np.int64(1)
+    if path == 4:
+        if kind == 0:
+            winograd4.forward_images(out, x, w2, w2[0, :0], p, p, one, work)
+        else:
+            winograd4.backward_images(x if kind != 2 else x[:0], dw2 if kind != 1 else dw2[:0], dout, x, w2, p, p,
+                                      one, work)
+        return
     for n in range(x.shape[0]):
         if path == 0 and kind == 0:
             cpu.im2col_forward(out[n], x[n], w2, K, K, one, one, p, p, one, one, one, work)
@@ -88,9 +99,9 @@ def main():
     p.add_argument("--shapes", default=",".join(SHAPES))
     a = p.parse_args()
     rng, B, f32 = np.random.default_rng(0), a.batch, np.float32
-    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | fwd F2 | fwd F4 | dx im2col | dx F2 | dx F4 "
-          "| dw im2col | dw F2 | dw F4 |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| shape | C->O | HxW, k, pad | fwd im2col | fwd direct | fwd F2 | fwd F4 | fwd F4 batch | dx im2col "
+          "| dx F2 | dx F4 | dx F4 batch | dw im2col | dw F2 | dw F4 | dw F4 batch | dx+dw F4 batch |")
+    print("|---|---|---|" + "---:|" * 14)
     for name in a.shapes.split(","):
         C, O, H, W, K, pad = SHAPES[name]
         OH, OW = H + 2 * pad - K + 1, W + 2 * pad - K + 1
@@ -100,9 +111,10 @@ def main():
                    winograd4.work_size(C, O, OH, OW) if K == 3 else 0)
         out, work = np.empty((B, O, OH, OW), f32), np.empty(size, f32)
         flops = 2 * B * O * C * K * K * OH * OW
-        g = [flops / best_cpu_time(_images, path, kind, out, x, dout, w2, dw2, np.int64(K), np.int64(pad), work)
-             / 1e9 if path < 2 or K == 3 else None
-             for kind in range(3) for path in range(4) if kind == 0 or path != 1]
+        g = [flops * (2 if kind == 3 else 1) / 1e9
+             / best_cpu_time(_images, path, kind, out, x, dout, w2, dw2, np.int64(K), np.int64(pad), work)
+             if path < 2 or K == 3 else None
+             for kind in range(4) for path in range(5) if (kind == 0 or path != 1) and (kind < 3 or path == 4)]
         print(f"| {name} | {C}->{O} | {H}x{W}, {K}, {pad} | " + " | ".join("-" if v is None else f"{v:.1f}" for v in g)
               + " |", flush=True)
     for M, K, N in [(64, 288, 576), (16, 150, 100), (6, 25, 784)]:

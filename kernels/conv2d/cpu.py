@@ -271,6 +271,48 @@ def conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, g
 
 
 @jit
+def conv2d_images_forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2) + bias (O,) (size 0: none) for N images on the calling
+    # thread: winograd4's batch kernel where it runs (its weight transform once for the N images), else
+    # conv2d_image_forward per image and its bias; work: work_size elements (the fused CNN step's shards)
+    Cg, Og = x.shape[1] // groups, out.shape[1] // groups
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 0):
+        winograd4.forward_images(out, x, w2, bias, ph, pw, groups, work)
+        return
+    for n in range(x.shape[0]):
+        conv2d_image_forward(out[n], x[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        add_bias(out[n], bias)
+
+
+@jit
+def add_bias(yn, bias):
+    # yn (O,OH,OW) += bias (O,) per channel; bias of size 0: nothing
+    yf = yn.reshape((yn.shape[0], -1))
+    for o in range(bias.size):
+        bo = bias[o]
+        for q in range(yf.shape[1]):
+            yf[o, q] += bo
+
+
+@jit
+def conv2d_images_backward(dx, dw2, dout, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
+    # from dout (N,O,OH,OW) of N images on the calling thread: dw2 (O, Cg*KH*KW) += the weight gradient,
+    # dx (N,C,H,W) = the input gradient (overwritten) unless dx holds 0 images. winograd4's batch kernel
+    # for the gradients it runs, both in one call where it runs both (one dM per tile for the two), else
+    # conv2d_image_* per image; work as conv2d_images_forward
+    Cg, Og = x.shape[1] // groups, dout.shape[1] // groups
+    f4_dx = dx.shape[0] > 0 and use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 1)
+    if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, 2):   # (every F(4x4,3x3) input gradient's shape)
+        winograd4.backward_images(dx if f4_dx else dx[:0], dw2, dout, x, w2, ph, pw, groups, work)
+    else:
+        for n in range(x.shape[0]):
+            conv2d_image_backward_weight(dw2, dout[n], x[n], KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+    if dx.shape[0] > 0 and not f4_dx:
+        for n in range(x.shape[0]):
+            conv2d_image_backward_input(dx[n], dout[n], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+
+
+@jit
 def im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # conv2d_image_forward by im2col chunks + GEMM
     C, H, W = x.shape
@@ -339,7 +381,7 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
 
 # ---- eager drivers over a batch: plain Python picks one compiled driver per algorithm family (per image:
 # Winograd F(4x4,3x3) or F(2x2,3x3) where use_winograd4 / use_winograd hold, else direct / im2col),
-# thread t taking images t, t+T, ..., so a model never compiles a family it does not use (Winograd's
+# thread t taking images t, t+T, ... (F(4x4,3x3): one block of consecutive images for its batch kernels), so a model never compiles a family it does not use (Winograd's
 # kernels cost +13 s of cold-start CPU time when the drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
 # these drivers they added ~11 s to the first eager step's cold compile for no measurable step time
 def _family(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
@@ -438,27 +480,29 @@ def _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work
 
 @pjit
 def _winograd4_forward_images(out, x, w2, ph, pw, groups, work):
+    # thread t takes one contiguous block of the N images (winograd4's batch kernels: one weight
+    # transform per thread and call)
     N, T = x.shape[0], work.shape[0]
     for t in prange(T):
-        for n in range(t, N, T):
-            winograd4.forward(out[n], x[n], w2, ph, pw, groups, work[t])
+        n0, n1 = N * t // T, N * (t + 1) // T
+        winograd4.forward_images(out[n0:n1], x[n0:n1], w2, w2[0, :0], ph, pw, groups, work[t])
 
 
 @pjit
 def _winograd4_backward_input_images(dx, dout, w2, ph, pw, groups, work):
     N, T = dx.shape[0], work.shape[0]
     for t in prange(T):
-        for n in range(t, N, T):
-            winograd4.backward_input(dx[n], dout[n], w2, ph, pw, groups, work[t])
+        n0, n1 = N * t // T, N * (t + 1) // T
+        winograd4.backward_images(dx[n0:n1], w2[:0], dout[n0:n1], dx[n0:n1], w2, ph, pw, groups, work[t])
 
 
 @pjit
 def _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work):
     N, O, T = x.shape[0], dw2.shape[0], partial.shape[0]
     for t in prange(T):
-        pt = partial[t].reshape(O, -1)
-        for n in range(t, N, T):
-            winograd4.backward_weight(pt, dout[n], x[n], ph, pw, groups, work[t])
+        n0, n1 = N * t // T, N * (t + 1) // T
+        winograd4.backward_images(x[n0:n0], partial[t].reshape(O, -1), dout[n0:n1], x[n0:n1], dw2, ph, pw, groups,
+                                  work[t])
     _sum_partials(dw2, partial)
 
 

@@ -7,7 +7,8 @@ own buffers and writes a partial gradient grads[s] (every entry), then fused_mlp
 partials and applies the optimizer slice by slice. Two fork/joins per step; no activations cross cores.
 Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program op by op over
 all the shard's images (`shard_forward`: a conv by conv2d/images.py over chunks of images where
-images.use_images holds, its bias fused, else conv2d/cpu.py's per-image kernels and a bias pass;
+images.use_images holds, its bias fused, else conv2d/cpu.py's serial batch dispatchers: F(4x4,3x3)'s
+batch kernels where they run (both gradients in one call), per-image kernels elsewhere, the bias per image;
 activations and dropout one pass over the shard's region; a max pool one call over the shard's B*C
 planes), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included, then
 dfeat = dZ_0 @ W_0: the head's input gradient), then `shard_backward` op by op with two ping-pong
@@ -23,8 +24,8 @@ import numpy as np
 
 from ..activation.cpu import act_backward_, act_forward_
 from ..conv2d import images
-from ..conv2d.cpu import (conv2d_image_backward_input, conv2d_image_backward_weight, conv2d_image_forward,
-                          im2col_backward_input, im2col_backward_weight, image_forward)
+from ..conv2d.cpu import (add_bias, conv2d_images_backward, conv2d_images_forward, im2col_backward_input,
+                          im2col_backward_weight, image_forward)
 from ..fpenv import ftz_enter, ftz_leave
 from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
 from ..gemm.cpu import gemm_serial
@@ -69,37 +70,35 @@ def _conv_params(params, r, O, CKK):
     return w2, b
 
 
-# ---- conv2d/cpu.py's per-image kernels, Winograd's left out of the compile where no conv takes it: `wino` is
-# None when no conv of the program runs Winograd (program.Program.winograd), and Numba prunes a branch on
-# an argument's None-ness at compile time, so LeNet-5's step never compiles Winograd's kernels
+# ---- conv2d/cpu.py's kernels, Winograd's left out of the compile where no conv takes it: `wino` is None
+# when no conv of the program runs Winograd (program.Program.winograd), and Numba prunes a branch on an
+# argument's None-ness at compile time, so LeNet-5's step never compiles Winograd's kernels. With
+# Winograd: conv2d/cpu.py's serial batch dispatchers (F(4x4,3x3)'s batch kernels where they run)
 @jit
-def _image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
+def _images_forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
     if wino is None:
-        image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        for i in range(x.shape[0]):
+            image_forward(out[i], x[i], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+            add_bias(out[i], bias)
     else:
-        conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-
-
-@jit
-def _image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
-    if wino is None:
-        im2col_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-    else:
-        conv2d_image_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        conv2d_images_forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit
-def _image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
+def _images_backward(dx, dw2, dout, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work, wino):
     if wino is None:
-        im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        for i in range(x.shape[0]):
+            im2col_backward_weight(dw2, dout[i], x[i], KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+            if dx.shape[0] > 0:
+                im2col_backward_input(dx[i], dout[i], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
     else:
-        conv2d_image_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
+        conv2d_images_backward(dx, dw2, dout, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
 
 @jit
 def conv_forward_(out, x, r, params, work, wino):
     # out (B,O,OH,OW) = conv op r of x (B,C,H,W) + bias: conv2d/images.py over chunks of images where
-    # it wins (use_images), else conv2d/cpu.py's per-image kernel and a bias pass; wino: see _image_forward
+    # it wins (use_images), else conv2d/cpu.py's per-image kernels (the bias added per image); wino: see _images_forward
     B, C, O, OH, OW = x.shape[0], x.shape[1], out.shape[1], out.shape[2], out.shape[3]
     KH, KW, CKK = r[F_KH], r[F_KW], (C // r[F_GROUPS]) * r[F_KH] * r[F_KW]
     w2, bias = _conv_params(params, r, O, CKK)
@@ -110,14 +109,8 @@ def conv_forward_(out, x, r, params, work, wino):
             images.forward(out[i0:i1], x[i0:i1], w2, bias, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
                            r[F_DW], r[F_GROUPS], work)
         return
-    for i in range(B):
-        _image_forward(out[i], x[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
-                       r[F_GROUPS], work, wino)
-        of = out[i].reshape((O, OH * OW))
-        for o in range(bias.size):
-            bo = bias[o]
-            for q in range(OH * OW):
-                of[o, q] += bo
+    _images_forward(out, x, w2, bias, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW], r[F_GROUPS],
+                    work, wino)
 
 
 @jit
@@ -137,12 +130,8 @@ def conv_backward_(dx, grads, dout, x, r, params, work, wino):
         return
     if db.size > 0:
         images.bias_backward(db, dout)
-    for i in range(B):
-        _image_backward_weight(dw2, dout[i], x[i], KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
-                               r[F_GROUPS], work, wino)
-        if dx.shape[0] > 0:
-            _image_backward_input(dx[i], dout[i], w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH],
-                                  r[F_DW], r[F_GROUPS], work, wino)
+    _images_backward(dx, dw2, dout, x, w2, KH, KW, r[F_SH], r[F_SW], r[F_PH], r[F_PW], r[F_DH], r[F_DW],
+                     r[F_GROUPS], work, wino)
 
 
 @jit

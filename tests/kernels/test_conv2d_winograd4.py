@@ -130,3 +130,47 @@ def test_backend_conv2d_on_the_winograd4_path(noncontig):
     w = rng.standard_normal((64, 32, 3, 3))
     assert all(cpu.use_winograd4(32, 32, 3, 3, 1, 1, 1, 1, k) for k in range(3))
     check_backend(x, w, ((1, 1), (1, 1), (1, 1), 2), 1e-11)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_images", [0, 1, 3])
+@pytest.mark.parametrize("grads", ["both", "dx", "dw"])
+@settings(max_examples=6, deadline=None)
+@given(c=cases(max_hw=14))
+def test_winograd4_batch_kernels_match_reference(dtype, n_images, grads, c):
+    """forward_images (with a bias) and backward_images over a batch of images on a NaN-filled scratch,
+    both gradients in one call or either alone (the other output of size 0 stays untouched), against
+    ref.py per image and, for the weight gradient, summed over the batch (the bound of the batch's
+    N*tiles-term sum); a batch of 0 images writes nothing."""
+    N, G, O = n_images, c["groups"], c["O"]
+    rng = np.random.default_rng(c["seed"])
+    batch = [data(dict(c, seed=c["seed"] + i)) for i in range(N)]
+    X = np.stack([b[0] for b in batch]) if N else np.zeros((0, c["C"], c["H"], c["W"]))
+    _, w, _, cfg = data(c)
+    D = (np.stack([b[2] for b in batch]) if N else
+         np.zeros((0, O, max(c["H"] + 2 * c["ph"] - 2, 0), max(c["W"] + 2 * c["pw"] - 2, 0))))
+    bias = rng.standard_normal(O)
+    Xd, w2, Dd, bd = X.astype(dtype), w.reshape(O, -1).astype(dtype), D.astype(dtype), bias.astype(dtype)
+    work = module_work(winograd4, c, np.empty(D.shape[1:]), dtype)
+    geo = (I64(c["ph"]), I64(c["pw"]), I64(G))
+    out = np.full(D.shape, np.nan, dtype)
+    winograd4.forward_images(out, Xd, w2, bd, *geo, work)
+    dx = np.full(X.shape if grads != "dw" else (0,) + X.shape[1:], np.nan, dtype)
+    dw2 = np.full(w2.shape if grads != "dx" else (0, w2.shape[1]), 0.5, dtype)
+    winograd4.backward_images(dx, dw2, Dd, Xd, w2, *geo, work)
+    xs, ws, ds = (a.astype(dtype).astype(np.float64) for a in (X, w, D))
+    want_dw = np.zeros(w.shape)
+    for i in range(N):
+        (f_w, dx_w, dw_w), (f_b, dx_b, dw_b) = reference(xs[i], ws, ds[i], cfg), _bounds(c, xs[i], ws, ds[i], dtype)
+        f_w = f_w + bias.astype(dtype)[:, None, None]
+        assert np.all(np.abs(out[i] - f_w) <= f_b + 2 * np.finfo(dtype).eps * np.abs(f_w) + np.finfo(dtype).tiny)
+        if grads != "dw":
+            assert np.all(np.abs(dx[i] - dx_w) <= dx_b + np.finfo(dtype).tiny)
+        want_dw += dw_w
+    if grads != "dx" and N:
+        tiles = -(-D.shape[2] // 4) * -(-D.shape[3] // 4)
+        ax, ad = np.abs(xs).max(axis=0), np.abs(ds).max(axis=0)
+        bound = N * bounds(c, ax, ws, ad, dtype, 4, KF ** 2, 4 * KD ** 2, KW ** 2, 32 + (N - 1) * tiles)[2]
+        assert np.all(np.abs((dw2 - 0.5).reshape(w.shape) - want_dw) <= bound + np.finfo(dtype).tiny)
+    elif grads != "dx":
+        assert np.all(dw2 == 0.5)
