@@ -38,7 +38,10 @@ backward_weight are the batch of one that conv2d/cpu.py's per-image dispatchers 
 weight transform runs once per call and the weight gradient's dU sums over the N images before one
 transform back, and backward_images computes each chunk's dM once for both gradients (the examples
 Net's 32->64 layer per image: the weight transform 11 us, dM 23 us, of 135 us forward / 130 us input
-gradient / 127 us weight gradient).
+gradient / 127 us weight gradient). Where whole images fit one chunk, forward_images puts the tiles of
+images_per_gemm images side by side as the GEMM's columns, M[t] = U[t] @ V[t] (nn, no transposes: enough
+tiles to fill the GEMM's panels; V and M then hold that many images' tiles, WINO_BATCH elements); the
+gradients stay per image (measured: DESIGN.md).
 Layouts as cpu.py: x (N,C,H,W), out/dout (N,O,OH,OW), w2 (O, Cg*9), C-contiguous; float32/float64.
 Serial: the caller parallelizes over images.
 """
@@ -53,6 +56,7 @@ from .winograd import WINO_MAX, _load4, _pos, _store4, _transpose_positions, pos
 
 NPOS = 36       # positions of a tile (6x6)
 TMP = 36 * 16   # 36 vectors of at most 16 lanes: the transforms' middle stage
+WINO_BATCH = 1 << 19  # elements of V and M holding several images' tiles for one GEMM per position
 # the transforms' constants, by index into _consts
 K_M1, K_2, K_M2, K_4, K_M4, K_M5, K_8, K_Q, K_6, K_M6, K_12, K_M12, K_24, K_Z = range(14)
 
@@ -70,34 +74,53 @@ def chunk_tile_rows(Cg, Og, TH, TW):
 
 
 @jit
-def work_size(Cg, Og, OH, OW):
-    # elements of scratch one call of forward / backward_input / backward_weight needs
-    TH, TW = max(0, (OH + 3) // 4), max(0, (OW + 3) // 4)
-    P = chunk_tile_rows(Cg, Og, TH, TW) * TW
-    return (2 * NPOS * pos_stride(Og * Cg) + NPOS * Cg * (P + TW) + 16 * Og * P + NPOS * pos_stride(Cg * P)
-            + NPOS * pos_stride(max(Cg, Og) * P) + NPOS * pos_stride(Og * P) + TMP)
+def images_per_gemm(Cg, Og, TH, TW):
+    # images whose tiles share one GEMM per position in forward_images: as many whole
+    # images (one chunk of tile rows each) as keep V and M within WINO_BATCH elements; 1 where an image
+    # takes several chunks
+    if TH <= 0 or TW <= 0 or chunk_tile_rows(Cg, Og, TH, TW) < TH:
+        return 1
+    return max(1, WINO_BATCH // (NPOS * (Cg + Og) * TH * TW))
 
 
 @jit
-def _bufs(work, Cg, Og, R, TW):
-    # U, dU, XP, YP, V, T2, M, tmp: consecutive pieces of work (flat), in work_size's order
+def _v_tiles(Cg, Og, TH, TW, R):
+    # tiles (columns) the V and M pieces hold: one chunk's, or images_per_gemm images'
+    return max(R * TW, images_per_gemm(Cg, Og, TH, TW) * TH * TW)
+
+
+@jit
+def work_size(Cg, Og, OH, OW):
+    # elements of scratch one call of forward_images / backward_images (and the per-image kernels) needs
+    TH, TW = max(0, (OH + 3) // 4), max(0, (OW + 3) // 4)
+    R = chunk_tile_rows(Cg, Og, TH, TW)
+    P, PV = R * TW, _v_tiles(Cg, Og, TH, TW, R)
+    return (2 * NPOS * pos_stride(Og * Cg) + NPOS * Cg * (P + TW) + 16 * Og * P + NPOS * pos_stride(Cg * PV)
+            + NPOS * pos_stride(max(Cg, Og) * P) + NPOS * pos_stride(Og * PV) + TMP)
+
+
+@jit
+def _bufs(work, Cg, Og, R, TW, PV):
+    # U, dU, XP, YP, V, T2, M, tmp: consecutive pieces of work (flat), in work_size's order; V and M for
+    # PV tiles (_v_tiles)
     P = R * TW
     u = NPOS * pos_stride(Og * Cg)
     s0 = 2 * u
     s1 = s0 + NPOS * Cg * (P + TW)
     s2 = s1 + 16 * Og * P
-    s3 = s2 + NPOS * pos_stride(Cg * P)
+    s3 = s2 + NPOS * pos_stride(Cg * PV)
     s4 = s3 + NPOS * pos_stride(max(Cg, Og) * P)
-    s5 = s4 + NPOS * pos_stride(Og * P)
+    s5 = s4 + NPOS * pos_stride(Og * PV)
     return (work[:u], work[u:s0], work[s0:s1], work[s1:s2], work[s2:s3], work[s3:s4], work[s4:s5],
             work[s5:s5 + TMP])
 
 
 @jit
 def _geometry(C, O, OH, OW, groups):
-    # channels per group, tile rows and columns, tile rows per chunk
+    # channels per group, tile rows and columns, tile rows per chunk, V's and M's tiles (_v_tiles)
     Cg, Og, TH, TW = C // groups, O // groups, (OH + 3) // 4, (OW + 3) // 4
-    return Cg, Og, TH, TW, chunk_tile_rows(Cg, Og, max(TH, 0), max(TW, 0))
+    R = chunk_tile_rows(Cg, Og, max(TH, 0), max(TW, 0))
+    return Cg, Og, TH, TW, R, _v_tiles(Cg, Og, max(TH, 0), max(TW, 0), R)
 
 
 @jit
@@ -290,13 +313,14 @@ def _fill_x(XP, xf, c0, Cg, H, W, r0, Rc, TW, P1, pw):
 
 
 @jit
-def _input_transform(V, XP, tmp, Cg, TW, P, P1, k):
-    # V (36, Cg, P) flat: V[6a + b, c, p] = (B^T d B)[a, b] for the 6x6 d of tile p in XP (_fill_x's layout)
+def _input_transform(V, XP, tmp, Cg, TW, P, P1, col0, PV, k):
+    # V (36, Cg, PV) flat: V[6a + b, c, col0 + p] = (B^T d B)[a, b] for the 6x6 d of tile p < P in XP
+    # (_fill_x's layout); col0 > 0: one image's tiles among several images' (forward_images)
     L = lanes_of(V)
-    S = pos_stride(Cg * P)
+    S = pos_stride(Cg * PV)
     for c in range(Cg):
         for p0 in range(0, P, L):
-            n, dst = min(L, P - p0), c * P + p0
+            n, dst = min(L, P - p0), c * PV + col0 + p0
             for l in range(6):                         # column l of d through B^T: tmp[6a + l]
                 i = c * 24 * P1 + l * P1 + p0          # rows k < 4; rows 4, 5 one tile row on
                 d0, d1, d2, d3 = _load4(XP, i, 6 * P1, n)
@@ -365,16 +389,17 @@ def _store_dx(dxf, DXP, c0, Cg, H, W, th0, Rc, TW, P, ph, pw):
 
 # ---- output tiles: Y = A^T M A, and the adjoint dM = A dY A^T -------------------------------------
 @jit
-def _output_transform(yf, M, tmp, YR, o0, Og, OH, OW, th0, Rc, TW, P, k):
-    # y[o0 + o, 4(th0 + q) + i, 4tw + j] = (A^T M A)[i, j] of tile p = q*TW + tw, M (36, Og, P) flat; rows
+def _output_transform(yf, M, tmp, YR, o0, Og, OH, OW, th0, Rc, TW, P, col0, PV, k):
+    # y[o0 + o, 4(th0 + q) + i, 4tw + j] = (A^T M A)[i, j] of tile p = q*TW + tw < P, column col0 + p of M
+    # (36, Og, PV) flat; rows
     # and columns past OH, OW are not stored. Per channel the rows i of all tiles go to YR (4, 4P) first
     # (re-interleaved: YR[i, 4p + j]), then each output row is one contiguous copy (masked stores of
     # the tile-row segments straight from the vectors cost 3x more: a vector spans ~3 tile rows)
     L = lanes_of(M)
-    S = pos_stride(Og * P)
+    S = pos_stride(Og * PV)
     for o in range(Og):
         for p0 in range(0, P, L):
-            n, src = min(L, P - p0), o * P + p0
+            n, src = min(L, P - p0), o * PV + col0 + p0
             for b in range(6):                         # column b through A^T: tmp[6i + b]
                 y0, y1, y2, y3 = _at6(*_load6(M, src + b * S, 6 * S, n), k)
                 _store4(tmp, b * L, 6 * L, y0, y1, y2, y3, L)
@@ -424,11 +449,12 @@ def _output_grad_transform(dM, YP, tmp, Og, P, k):
 
 # ---- the per-image kernels -------------------------------------------------------------------------
 @jit
-def _input_tiles(V, XP, tmp, xf, c0, Cg, H, W, th0, Rc, TW, ph, pw, k):
-    # V (36, Cg, Rc*TW) = B^T d B of the chunk's tiles (tile rows th0.., input channels c0..)
+def _input_tiles(V, XP, tmp, xf, c0, Cg, H, W, th0, Rc, TW, ph, pw, col0, PV, k):
+    # V[:, :, col0:col0 + Rc*TW] (V (36, Cg, PV)) = B^T d B of the chunk's tiles (tile rows th0.., input
+    # channels c0..)
     P = Rc * TW
     _fill_x(XP, xf, c0, Cg, H, W, 4 * th0 - ph, Rc, TW, P + TW, pw)
-    _input_transform(V, XP, tmp, Cg, TW, P, P + TW, k)
+    _input_transform(V, XP, tmp, Cg, TW, P, P + TW, col0, PV, k)
 
 
 @jit
@@ -446,32 +472,64 @@ def forward_images(out, x, w2, bias, ph, pw, groups, work):
     # OH, OW) elements
     N, C, H, W = x.shape
     O, OH, OW = out.shape[1], out.shape[2], out.shape[3]
-    Cg, Og, TH, TW, R = _geometry(C, O, OH, OW, groups)
+    Cg, Og, TH, TW, R, PV = _geometry(C, O, OH, OW, groups)
     if TH <= 0 or TW <= 0:
         return
-    UT, _, XP, YR, V, MT, M, tmp = _bufs(work, Cg, Og, R, TW)
+    U, _, XP, YR, V, MT, M, tmp = _bufs(work, Cg, Og, R, TW, PV)
     k = _consts(work)
     wf = w2.reshape(-1)
-    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
+    nb = min(N, images_per_gemm(Cg, Og, TH, TW))
     for g in range(groups):
-        _weight_transform(UT, wf, g * Og, Og, Cg, yes, k)
-        for n in range(N):
-            xf, yf = x[n].reshape(-1), out[n].reshape(-1)
-            for th0 in range(0, TH, R):
-                Rc = min(R, TH - th0)
-                P = Rc * TW
-                _input_tiles(V, XP, tmp, xf, g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, k)
-                for t in range(NPOS):                            # MT[t] = V[t].T @ UT[t]
-                    gemm_serial(_pos(MT, t, P, Og), _pos(V, t, Cg, P), _pos(UT, t, Cg, Og), yes, no, no)
-                _transpose_positions(M, MT, NPOS, P, Og)
-                _output_transform(yf, M, tmp, YR, g * Og, Og, OH, OW, th0, Rc, TW, P, k)
-            if bias.size > 0:
-                _add_bias(out[n], bias, g * Og, Og)
+        _weight_transform(U, wf, g * Og, Og, Cg, nb == 1, k)         # U^T for the per-image GEMMs
+        if nb > 1:
+            for n0 in range(0, N, nb):
+                _forward_several(out, x, bias, U, V, M, XP, YR, tmp, n0, min(nb, N - n0), g, Cg, Og, TH, TW, ph, pw,
+                                 k)
+        else:
+            for n in range(N):
+                _forward_chunks(out[n], x[n].reshape(-1), bias, U, V, MT, M, XP, YR, tmp, g, Cg, Og, H, W, TH, TW, R,
+                                ph, pw, k)
+
+
+@jit
+def _forward_chunks(yn, xf, bias, UT, V, MT, M, XP, YR, tmp, g, Cg, Og, H, W, TH, TW, R, ph, pw, k):
+    # group g of one image yn (O,OH,OW), chunk by chunk of R tile rows: MT[t] (P, Og) = V[t]^T @ U^T[t]
+    # (the tiles as the GEMM's rows: few tiles), transposed to M; then the group's bias
+    OH, OW, yf = yn.shape[1], yn.shape[2], yn.reshape(-1)
+    no, yes = np.bool_(False), np.bool_(True)
+    for th0 in range(0, TH, R):
+        Rc = min(R, TH - th0)
+        P = Rc * TW
+        _input_tiles(V, XP, tmp, xf, g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, 0, P, k)
+        for t in range(NPOS):
+            gemm_serial(_pos(MT, t, P, Og), _pos(V, t, Cg, P), _pos(UT, t, Cg, Og), yes, no, no)
+        _transpose_positions(M, MT, NPOS, P, Og)
+        _output_transform(yf, M, tmp, YR, g * Og, Og, OH, OW, th0, Rc, TW, P, 0, P, k)
+    _add_bias(yn, bias, g * Og, Og)
+
+
+@jit
+def _forward_several(out, x, bias, U, V, M, XP, YR, tmp, n0, m, g, Cg, Og, TH, TW, ph, pw, k):
+    # group g of images n0..n0+m-1 (one chunk of tile rows each), their tiles side by side as the GEMM's
+    # columns: M[t] (Og, m*TH*TW) = U[t] @ V[t], no transposes; then each image's bias
+    H, W, OH, OW = x.shape[2], x.shape[3], out.shape[2], out.shape[3]
+    Pi = TH * TW
+    PT = m * Pi
+    no = np.bool_(False)
+    for i in range(m):
+        _input_tiles(V, XP, tmp, x[n0 + i].reshape(-1), g * Cg, Cg, H, W, 0, TH, TW, ph, pw, i * Pi, PT, k)
+    for t in range(NPOS):
+        gemm_serial(_pos(M, t, Og, PT), _pos(U, t, Og, Cg), _pos(V, t, Cg, PT), no, no, no)
+    for i in range(m):
+        _output_transform(out[n0 + i].reshape(-1), M, tmp, YR, g * Og, Og, OH, OW, 0, TH, TW, Pi, i * Pi, PT, k)
+        _add_bias(out[n0 + i], bias, g * Og, Og)
 
 
 @jit
 def _add_bias(yn, bias, o0, Og):
-    # yn[o0 + o] (O,OH,OW) += bias[o0 + o], o < Og
+    # yn[o0 + o] (O,OH,OW) += bias[o0 + o], o < Og; nothing where bias has size 0
+    if bias.size == 0:
+        return
     L, P = lanes_of(yn), yn.shape[1] * yn.shape[2]
     yf = yn.reshape(-1)
     for o in range(o0, o0 + Og):
@@ -489,40 +547,47 @@ def backward_images(dx, dw2, dout, x, w2, ph, pw, groups, work):
     # gradient's tiles dM = A dY A^T once for both gradients
     N, O, OH, OW = dout.shape
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    Cg, Og, TH, TW, R = _geometry(C, O, OH, OW, groups)
+    Cg, Og, TH, TW, R, PV = _geometry(C, O, OH, OW, groups)
     want_dx, want_dw = dx.shape[0] > 0, dw2.size > 0
     if TH <= 0 or TW <= 0:
         if want_dx:
             dx[...] = 0
         return
-    U, dU, XP, YP, V, T2, M, tmp = _bufs(work, Cg, Og, R, TW)
+    U, dU, XP, YP, V, T2, M, tmp = _bufs(work, Cg, Og, R, TW, PV)
     k = _consts(work)
-    wf = w2.reshape(-1)
-    no, yes = np.bool_(False), np.bool_(True)  # runtime GEMM flags: one gemm_serial for all uses
     for g in range(groups):
         if want_dx:
-            _weight_transform(U, wf, g * Og, Og, Cg, no, k)
+            _weight_transform(U, w2.reshape(-1), g * Og, Og, Cg, np.bool_(False), k)
         if want_dw:
             dU[:] = 0
         for n in range(N):
-            df = dout[n].reshape(-1)
-            for th0 in range(0, TH, R):
-                Rc = min(R, TH - th0)
-                P = Rc * TW
-                _output_grad_tiles(M, YP, tmp, df, g * Og, Og, OH, OW, th0, Rc, TW, k)
-                if want_dx:                                      # dV^T[t] = dM[t].T @ U[t], dV, dd
-                    for t in range(NPOS):
-                        gemm_serial(_pos(T2, t, P, Cg), _pos(M, t, Og, P), _pos(U, t, Og, Cg), yes, no, no)
-                    _transpose_positions(V, T2, NPOS, P, Cg)
-                    _input_grad_transform(XP, V, tmp, Cg, P, k)
-                    _store_dx(dx[n].reshape(-1), XP, g * Cg, Cg, H, W, th0, Rc, TW, P, ph, pw)
-                if want_dw:                                      # V, V^T, dU[t] += dM[t] @ V^T[t]
-                    _input_tiles(V, XP, tmp, x[n].reshape(-1), g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, k)
-                    _transpose_positions(T2, V, NPOS, Cg, P)
-                    for t in range(NPOS):
-                        gemm_serial(_pos(dU, t, Og, Cg), _pos(M, t, Og, P), _pos(T2, t, P, Cg), no, no, yes)
+            _backward_chunks(dx, dU, dout, x, U, V, T2, M, XP, YP, tmp, n, g, Cg, Og, TH, TW, R, ph, pw, want_dx,
+                             want_dw, k)
         if want_dw:
             _weight_grad_transform(dw2.reshape(-1), dU, tmp, g * Og, Og, Cg, k)
+
+
+@jit
+def _backward_chunks(dx, dU, dout, x, U, V, T2, M, XP, YP, tmp, n, g, Cg, Og, TH, TW, R, ph, pw, want_dx, want_dw,
+                     k):
+    # group g of image n, chunk by chunk of R tile rows, the tiles as the GEMMs' rows (few tiles)
+    H, W, OH, OW = x.shape[2], x.shape[3], dout.shape[2], dout.shape[3]
+    no, yes = np.bool_(False), np.bool_(True)
+    for th0 in range(0, TH, R):
+        Rc = min(R, TH - th0)
+        P = Rc * TW
+        _output_grad_tiles(M, YP, tmp, dout[n].reshape(-1), g * Og, Og, OH, OW, th0, Rc, TW, k)
+        if want_dx:                                      # dV^T[t] = dM[t].T @ U[t], dV, dd
+            for t in range(NPOS):
+                gemm_serial(_pos(T2, t, P, Cg), _pos(M, t, Og, P), _pos(U, t, Og, Cg), yes, no, no)
+            _transpose_positions(V, T2, NPOS, P, Cg)
+            _input_grad_transform(XP, V, tmp, Cg, P, k)
+            _store_dx(dx[n].reshape(-1), XP, g * Cg, Cg, H, W, th0, Rc, TW, P, ph, pw)
+        if want_dw:                                      # V, V^T, dU[t] += dM[t] @ V^T[t]
+            _input_tiles(V, XP, tmp, x[n].reshape(-1), g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, 0, P, k)
+            _transpose_positions(T2, V, NPOS, Cg, P)
+            for t in range(NPOS):
+                gemm_serial(_pos(dU, t, Og, Cg), _pos(M, t, Og, P), _pos(T2, t, P, Cg), no, no, yes)
 
 
 # ---- one image (conv2d/cpu.py's conv2d_image_* and the tests): the batch kernels over a batch of one --

@@ -174,3 +174,23 @@ def test_winograd4_batch_kernels_match_reference(dtype, n_images, grads, c):
         assert np.all(np.abs((dw2 - 0.5).reshape(w.shape) - want_dw) <= bound + np.finfo(dtype).tiny)
     elif grads != "dx":
         assert np.all(dw2 == 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_images_shares_gemms_across_images(dtype):
+    """At the examples Net's conv2 (32->64, 26x26) forward_images puts 4 images' tiles in one GEMM per
+    position (images_per_gemm); a batch of 5 is a group of 4 and a group of 1, against ref.py per image."""
+    c = dict(C=32, O=64, H=26, W=26, ph=0, pw=0, groups=1, seed=5)
+    assert winograd4.images_per_gemm(I64(32), I64(64), I64(6), I64(6)) == 4
+    batch = [data(dict(c, seed=5 + i)) for i in range(5)]
+    _, w, _, cfg = batch[0]
+    X = np.stack([b[0] for b in batch])
+    out = np.full((5, 64, 24, 24), np.nan, dtype)
+    work = module_work(winograd4, c, out[0], dtype)
+    winograd4.forward_images(out, X.astype(dtype), w.reshape(64, -1).astype(dtype), np.zeros(0, dtype), I64(0),
+                             I64(0), I64(1), work)
+    xs, ws = X.astype(dtype).astype(np.float64), w.astype(dtype).astype(np.float64)
+    for i in range(5):
+        dummy = np.zeros((64, 24, 24))
+        want, bound = reference(xs[i], ws, dummy, cfg)[0], _bounds(c, xs[i], ws, dummy, dtype)[0]
+        assert np.all(np.abs(out[i] - want) <= bound + np.finfo(dtype).tiny)
