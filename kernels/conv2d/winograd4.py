@@ -505,7 +505,7 @@ def _forward_chunks(yn, xf, bias, UT, V, MT, M, XP, YR, tmp, g, Cg, Og, H, W, TH
             gemm_serial(_pos(MT, t, P, Og), _pos(V, t, Cg, P), _pos(UT, t, Cg, Og), yes, no, no)
         _transpose_positions(M, MT, NPOS, P, Og)
         _output_transform(yf, M, tmp, YR, g * Og, Og, OH, OW, th0, Rc, TW, P, 0, P, k)
-    _add_bias(yn, bias, g * Og, Og)
+    add_bias(yn, bias, g * Og, Og)
 
 
 @jit
@@ -522,12 +522,13 @@ def _forward_several(out, x, bias, U, V, M, XP, YR, tmp, n0, m, g, Cg, Og, TH, T
         gemm_serial(_pos(M, t, Og, PT), _pos(U, t, Og, Cg), _pos(V, t, Cg, PT), no, no, no)
     for i in range(m):
         _output_transform(out[n0 + i].reshape(-1), M, tmp, YR, g * Og, Og, OH, OW, 0, TH, TW, Pi, i * Pi, PT, k)
-        _add_bias(out[n0 + i], bias, g * Og, Og)
+        add_bias(out[n0 + i], bias, g * Og, Og)
 
 
 @jit
-def _add_bias(yn, bias, o0, Og):
-    # yn[o0 + o] (O,OH,OW) += bias[o0 + o], o < Og; nothing where bias has size 0
+def add_bias(yn, bias, o0, Og):
+    # yn[o0 + o] (O,OH,OW) += bias[o0 + o], o < Og, L lanes at a time; nothing where bias has size 0 (also
+    # conv2d/cpu.py's and the fused CNN step's per-image bias)
     if bias.size == 0:
         return
     L, P = lanes_of(yn), yn.shape[1] * yn.shape[2]
@@ -546,7 +547,7 @@ def backward_images(dx, dw2, dout, x, w2, ph, pw, groups, work):
     # gradient transformed back once (dU summed over the N images); per chunk of tile rows the output
     # gradient's tiles dM = A dY A^T once for both gradients
     N, O, OH, OW = dout.shape
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    C = x.shape[1]
     Cg, Og, TH, TW, R, PV = _geometry(C, O, OH, OW, groups)
     want_dx, want_dw = dx.shape[0] > 0, dw2.size > 0
     if TH <= 0 or TW <= 0:

@@ -24,8 +24,9 @@ import numpy as np
 
 from ..activation.cpu import act_backward_, act_forward_
 from ..conv2d import images
-from ..conv2d.cpu import (add_bias, conv2d_images_backward, conv2d_images_forward, im2col_backward_input,
+from ..conv2d.cpu import (conv2d_images_backward, conv2d_images_forward, im2col_backward_input,
                           im2col_backward_weight, image_forward)
+from ..conv2d.winograd4 import add_bias
 from ..fpenv import ftz_enter, ftz_leave
 from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
 from ..gemm.cpu import gemm_serial
@@ -79,7 +80,7 @@ def _images_forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, wo
     if wino is None:
         for i in range(x.shape[0]):
             image_forward(out[i], x[i], w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
-            add_bias(out[i], bias)
+            add_bias(out[i], bias, 0, out.shape[1])
     else:
         conv2d_images_forward(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
 
