@@ -114,7 +114,8 @@ class CPUFusedMLPDataParallel(CPUFusedMLP):
                               self.drop_p, self.loss_code, self.seed, ws.xb, ws.yb_idx, ws.yb_val, ws.acts,
                               ws.act_off, ws.drops, ws.drop_off, ws.deltas, ws.delta_off, ws.tbuf)
                 self.comm.Allreduce(MPI.IN_PLACE, flat[0])
-                cpu.update(self.params, self.state, flat[:1], hp, opt_code, step, nt, max_norm)
+                cpu.update(self.params, self.state, flat[:1], hp, opt_code, step, nt, max_norm, np.int64(0),
+                           np.int64(0))
                 self.steps = step
                 sums += flat[0, P:]
                 seen += Btot

@@ -3,14 +3,18 @@ batch. Same math as fused_cnn/ref.py; the program, layouts and buffers are progr
 
 Threads (as kernels/fused_mlp/cpu.py): a batch is cut into S row shards (backends/cpu_fused_cnn.py picks
 S from the thread count); each Numba thread runs its images' forward, the head and the backward on its
-own buffers and writes a partial gradient grads[s] (every entry), then fused_mlp's `update` sums the
-partials and applies the optimizer slice by slice. Two fork/joins per step; no activations cross cores.
+own buffers and writes a partial gradient grads[s] (every entry but the head's first weights), then
+fused_mlp's `update` sums the partials and applies the optimizer slice by slice; the head's first
+weight gradient is `w0_grad_`'s: the whole batch's, by row blocks between the shards and the update,
+into grads[0].
+Three fork/joins per step (one shard: none); no activations cross cores.
 Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program op by op over
 all the shard's images (`shard_forward`: a conv by conv2d/images.py over chunks of images where
 images.use_images holds, its bias fused, else conv2d/cpu.py's serial batch dispatchers: F(4x4,3x3)'s
 batch kernels where they run (both gradients in one call), per-image kernels elsewhere, the bias per image;
 activations and dropout one pass over the shard's region; a max pool one call over the shard's B*C
-planes), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included, then
+planes: pool2d/max2x2.py's where program.py marks it POOL_2X2, its backward replaying the scan on the
+saved input, else pool2d/cpu.py's with argmax indices), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included, then
 dfeat = dZ_0 @ W_0: the head's input gradient), then `shard_backward` op by op with two ping-pong
 gradient regions of the whole shard (conv weight and bias gradients accumulate over its images).
 Dropout masks hash (seed, step, layer, index in the whole batch) as the fused MLP's (fused_mlp.cpu.
@@ -28,11 +32,12 @@ from ..conv2d.cpu import (conv2d_images_backward, conv2d_images_forward, im2col_
                           im2col_backward_weight, image_forward)
 from ..conv2d.winograd4 import add_bias
 from ..fpenv import ftz_enter, ftz_leave
-from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
+from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, transpose_, update
 from ..gemm.cpu import gemm_serial
+from ..pool2d import max2x2
 from ..pool2d.cpu import max_image_backward, max_image_forward
 from .program import (F_BOFF, F_C, F_CODE, F_DH, F_DW, F_GROUPS, F_H, F_IDX, F_KH, F_KW, F_MASK, F_O, F_OH, F_OP,
-                      F_OW, F_PH, F_PW, F_SH, F_SW, F_TAB, F_W, F_WOFF, OP)
+                      F_OW, F_PH, F_PW, F_SH, F_SW, F_TAB, F_W, F_WOFF, OP, POOL_2X2)
 
 CONV, ACT, MAXPOOL, DROPOUT = OP["conv"], OP["act"], OP["maxpool"], OP["dropout"]
 
@@ -159,7 +164,9 @@ def shard_forward(acts, act_off, sizes, idx, mask, prog, tabs, params, B, work, 
         elif op == ACT:   # in place, or on a copy after another activation (program.act_offsets)
             of = out.reshape(-1)
             act_forward_(of, x.reshape(-1), of.dtype.type(0.0), r[F_CODE])
-        elif op == MAXPOOL:   # the B images' planes as one image of B*C planes
+        elif op == MAXPOOL and r[F_CODE] == POOL_2X2:   # the B images' planes as one stack of B*C planes
+            max2x2.forward(out.reshape((B * O, OH, OW)), x.reshape((B * C, H, W)))
+        elif op == MAXPOOL:
             hs, hn, ws, wn = _pool_tabs(tabs, r)
             ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + B * O * OH * OW].reshape((B * O, OH, OW))
             max_image_forward(out.reshape((B * O, OH, OW)), ids, x.reshape((B * C, H, W)), hs, hn, ws, wn, r[F_DH],
@@ -201,6 +208,10 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
                 cur = 1 - cur
         elif op == ACT:   # in place, through the saved output (region k+1 == region k)
             act_backward_(dout, dout, acts[act_off[k + 1]:act_off[k + 1] + n_out], r[F_CODE])
+        elif op == MAXPOOL and r[F_CODE] == POOL_2X2:   # the scan replayed on the saved input
+            x = _region(acts, act_off[k], B, C, H, W)
+            max2x2.backward(din.reshape((B * C, H, W)), dout.reshape((B * O, OH, OW)), x.reshape((B * C, H, W)))
+            cur = 1 - cur
         elif op == MAXPOOL:
             _, hn, _, wn = _pool_tabs(tabs, r)
             ids = idx.reshape(-1)[Bs * r[F_IDX]:Bs * r[F_IDX] + n_out].reshape((B * O, OH, OW))
@@ -233,16 +244,47 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
     dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
     shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
     feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
+    whole_w0 = S > 1
     loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
                                      b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
-                                     mdrops[s], mdrop_off, mdeltas[s], mdelta_off, mtbuf[s])
+                                     mdrops[s], mdrop_off, mdeltas[s], mdelta_off, mtbuf[s], not whole_w0)
     n1 = dims[1]
     no = np.bool_(False)
     dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
+    if whole_w0:                                              # dZ_0^T for w0_grad_ (the head's tbuf is free now)
+        transpose_(mtbuf[s][:n1 * B].reshape((n1, B)), dz0)
     dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
     gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
     shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
     return loss, correct
+
+
+W0_ROWS = 8   # rows of the head's first weight gradient per GEMM in w0_grad_: 8 x 9216 float32 = 295 KB, in L2
+
+
+@pjit
+def w0_grad_(grads, Btot, acts, act_off, K, F, mtbuf, n1, w0_off):
+    # grads[0][w0_off:][:n1*F] (n1, F) = the whole batch's weight gradient of the head's first Linear,
+    # sum over shards s of dZ_0,s^T @ feat_s (their dZ_0^T (n1, B_s) in mtbuf[s], features (B_s, F) at
+    # act_off[K] of acts[s]), rows split over the shards' threads, W0_ROWS at a time (both shards' GEMMs
+    # into one L2-resident block). Per-shard partials would each write a full (n1, F) matrix for the
+    # update to add up: 2 x 4.7 MB per step at the examples Net, 4.7 MB here (DESIGN.md)
+    S = acts.shape[0]
+    no, yes = np.bool_(False), np.bool_(True)
+    for t in numba.prange(S):
+        for r0 in range(n1 * t // S, n1 * (t + 1) // S, W0_ROWS):
+            r1 = min(n1 * (t + 1) // S, r0 + W0_ROWS)
+            dw = grads[0, w0_off + r0 * F:w0_off + r1 * F].reshape((r1 - r0, F))
+            for s in range(S):
+                lo, hi = Btot * s // S, Btot * (s + 1) // S
+                B = hi - lo
+                if B == 0:
+                    if s == 0:
+                        dw[...] = 0
+                    continue
+                dzT = mtbuf[s][:n1 * B].reshape((n1, B))
+                feat = acts[s][act_off[K]:act_off[K] + B * F].reshape((B, F))
+                gemm_serial(dw, dzT[r0:r1], feat, no, no, yes if s > 0 else no)
 
 
 @pjit
@@ -293,7 +335,12 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                         act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
                         mdeltas, mdelta_off, mtbuf, wino)
             loss, correct = loss_s.sum(), correct_s.sum()
-        update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm)
+        w0_lo = w0_hi = np.int64(0)
+        if S > 1:   # the head's first weight gradient over the whole batch, not per shard
+            F, n1 = sizes[prog.shape[0]], dims[1]
+            w0_grad_(grads, np.int64(B), acts, act_off, np.int64(prog.shape[0]), F, mtbuf, n1, w_off[0])
+            w0_lo, w0_hi = w_off[0], w_off[0] + n1 * F
+        update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm, w0_lo, w0_hi)
         tot_loss += loss
         tot_correct += correct
         seen += B

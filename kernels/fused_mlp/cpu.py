@@ -156,9 +156,9 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
 
 
 @jit
-def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, coef):
+def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, coef, own_lo, own_hi):
     # slice c of nchunks of P (cut on 16-element = 64-byte boundaries). mode 0: grads[0] += grads[1:]
-    # (the shards' partial gradients), then one optimizer update of the slice; mode 1: the sum only,
+    # (the shards' partial gradients; not on [own_lo, own_hi), whole already), then one optimizer update of the slice; mode 1: the sum only,
     # returning the float64 sum of squares of the summed slice (clip_grad_norm's first pass); mode 2:
     # grads[0] *= coef unless coef >= 1 (NaN scales, as eager clip_grad_norm_), then the update
     P = params.size
@@ -169,7 +169,9 @@ def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, co
     if mode != 2:
         for s in range(1, grads.shape[0]):
             gs = grads[s]
-            for i in range(lo, hi):
+            for i in range(lo, min(hi, own_lo)):
+                g[i] += gs[i]
+            for i in range(max(lo, own_hi), hi):
                 g[i] += gs[i]
     if mode == 1:   # four accumulators: four independent add chains (a float sum does not vectorize)
         s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
@@ -194,27 +196,30 @@ def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, co
 
 
 @pjit
-def _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq):
+def _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq, own_lo, own_hi):
     # _update_chunk over nchunks slices, one per thread; sumsq[c] = slice c's result
     for c in numba.prange(nchunks):
         old = ftz_enter()
-        sumsq[c] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(c), nchunks, mode, coef)
+        sumsq[c] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(c), nchunks, mode, coef, own_lo,
+                                 own_hi)
         ftz_leave(old)
 
 
 @jit
-def _update_pass(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq):
+def _update_pass(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq, own_lo, own_hi):
     # one pass of _update_chunk over P: split over nchunks threads when nchunks > 1, else on this thread
     if nchunks > 1:
-        _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq)
+        _update_par(params, state, grads, hp, opt_code, step, nchunks, mode, coef, sumsq, own_lo, own_hi)
     else:
-        sumsq[0] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(0), np.int64(1), mode, coef)
+        sumsq[0] = _update_chunk(params, state, grads, hp, opt_code, step, np.int64(0), np.int64(1), mode, coef,
+                                 own_lo, own_hi)
 
 
 @jit
-def update(params, state, grads, hp, opt_code, step, nthreads, max_norm):
+def update(params, state, grads, hp, opt_code, step, nthreads, max_norm, own_lo, own_hi):
     # params (P,), state (3,P) (+)= one optimizer step with the gradient sum(grads (S,P), axis 0),
-    # which is left in grads[0]; split over max(S, nthreads) threads when P is large enough. With
+    # which is left in grads[0], except on [own_lo, own_hi) where grads[0] already holds the whole
+    # gradient (the partials there are not read); split over max(S, nthreads) threads when P is large enough. With
     # max_norm > 0 the summed gradient is first clipped to that global L2 norm, as
     # nn.utils.clip_grad_norm_ does: scaled by max_norm / (norm + 1e-6) when that is below 1
     nchunks = max(grads.shape[0], nthreads)
@@ -222,11 +227,11 @@ def update(params, state, grads, hp, opt_code, step, nthreads, max_norm):
         nchunks = 1
     sumsq = np.zeros(nchunks)
     if max_norm > 0:
-        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(1), 1.0, sumsq)
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(1), 1.0, sumsq, own_lo, own_hi)
         coef = max_norm / (math.sqrt(sumsq.sum()) + 1e-6)
-        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(2), coef, sumsq)
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(2), coef, sumsq, own_lo, own_hi)
     else:
-        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(0), 1.0, sumsq)
+        _update_pass(params, state, grads, hp, opt_code, step, nchunks, np.int64(0), 1.0, sumsq, own_lo, own_hi)
 
 
 @jit
@@ -278,9 +283,11 @@ def _layer_input(l, x, dims, acts, act_off, drops, drop_off):
 
 @jit
 def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_off, act_codes, drop_p,
-                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf):
+                     loss_code, seed, step, acts, act_off, drops, drop_off, deltas, delta_off, tbuf, w0_grad):
     # grads (P,) = d loss/d params of rows row0..row0+B-1 (x (B, dims[0])) of a batch of Btot rows,
-    # loss = the batch's mean loss; returns (summed loss of the B rows, their correct count)
+    # loss = the batch's mean loss; returns (summed loss of the B rows, their correct count). w0_grad
+    # False leaves the first layer's weight gradient to the caller (its region of grads is not written;
+    # dZ_0 stays in deltas: the fused CNN sums it over the whole batch, kernels/fused_cnn/cpu.py)
     B, L = x.shape[0], dims.shape[0] - 1
     tsize = tbuf.shape[0] // 2
     no, yes = np.bool_(False), np.bool_(True)  # runtime flags: literal ones compiled the GEMM chain twice
@@ -308,7 +315,8 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
         dz = _view2(deltas, delta_off[l], B, n)
         a = _layer_input(l, x, dims, acts, act_off, drops, drop_off)
         dW = _view2(grads, w_off[l], n, k)
-        gemm_serial(dW, dz, a, yes, no, no)          # dW (n,k) = dz.T (n,B) @ a (B,k)
+        if l > 0 or w0_grad:
+            gemm_serial(dW, dz, a, yes, no, no)      # dW (n,k) = dz.T (n,B) @ a (B,k)
         if l > 0:
             da = _view2(deltas, delta_off[l - 1], B, k)
             gemm_serial(da, dz, _view2(params, w_off[l], n, k), no, no, no)  # da = dz @ W
@@ -359,7 +367,7 @@ def slice_shard(s, S, rows, Btot, row0, params, grads, X, Y_idx, Y_val, scale, s
     gather_(xb[s], yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
     return forward_backward(grads[s], params, xb[s][:B], yb_idx[s][:B], yb_val[s][:B], Btot, row0 + lo, dims,
                             w_off, b_off, act_codes, drop_p, loss_code, seed, step, acts[s], act_off, drops[s],
-                            drop_off, deltas[s], delta_off, tbuf[s])
+                            drop_off, deltas[s], delta_off, tbuf[s], np.bool_(True))
 
 
 @pjit
@@ -403,7 +411,8 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                         dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx, yb_val, acts,
                         act_off, drops, drop_off, deltas, delta_off, tbuf)
             loss, correct = loss_s.sum(), correct_s.sum()
-        update(params, state, grads, hp[min(steps, R) - 1], opt_code, step0 + steps, nthreads, max_norm)
+        update(params, state, grads, hp[min(steps, R) - 1], opt_code, step0 + steps, nthreads, max_norm, np.int64(0),
+               np.int64(0))
         tot_loss += loss
         tot_correct += correct
         seen += B
