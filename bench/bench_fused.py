@@ -97,7 +97,7 @@ def rest_only_epoch(nsteps, x, xT, params, grads, state, hp, z1T, z2T, z3T, h1, 
         cpu.hidden_backward_(d3, grads[0], b_off[2], h3, 0, 0.0, 0, s, 2, 0)
         cpu.hidden_backward_(d2, grads[0], b_off[1], h2, 1, 0.0, 0, s, 1, 0)
         cpu.hidden_backward_(d1, grads[0], b_off[0], h1, 1, 0.0, 0, s, 0, 0)
-        cpu.update(params, state, grads, hp, 3, s, nthreads, 0.0)
+        cpu.update(params, state, grads, hp, 3, s, nthreads, 0.0, np.int64(0), np.int64(0))
 
 
 def split_args(tr, batch, X, Y, nthreads=1):

@@ -61,7 +61,8 @@ def dp_epoch_inkernel(mpi, flat, params, state, X, Y_idx, Y_val, perm, B, rank, 
                       shift, step0 + steps, dims, w_off, b_off, act_codes, drop_p, loss_code, seed, xb, yb_idx,
                       yb_val, acts, act_off, drops, drop_off, deltas, delta_off, tbuf)
         _allreduce_inplace(mpi[0], flat[0], np.int64(P + 2), mpi[1], mpi[2], mpi[3])
-        cpu.update(params, state, flat[:1], hp, opt_code, step0 + steps, nthreads, max_norm)
+        cpu.update(params, state, flat[:1], hp, opt_code, step0 + steps, nthreads, max_norm, np.int64(0),
+                   np.int64(0))
         tot[0] += flat[0, P]
         tot[1] += flat[0, P + 1]
     return tot[0] / N, tot[1] / N, steps

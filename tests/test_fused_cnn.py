@@ -34,8 +34,17 @@ def _grouped_net():
         nn.Linear(6 * 6 * 6, 7, bias=False), nn.Tanh(), nn.Linear(7, 5))
 
 
+def _relu_pool_net():
+    """ReLU before a padded ceil-mode 3x3 pool (the fused program runs it after the pool) and before a
+    2x2 pool over an odd size (the index-free pool, last row and column in no window)."""
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+        nn.Conv2d(4, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 2 * 2, 5))
+
+
 MODELS = {  # name -> (factory, input shape, classes)
     "lenet5": (lenet5, (1, 28, 28), 10),
+    "relu_pool": (_relu_pool_net, (2, 9, 9), 5),
     "odd": (_odd_net, (2, 13, 13), 5),
     "grouped": (_grouped_net, (2, 10, 10), 5),
 }
