@@ -2,8 +2,8 @@
 input channels per group and width stride 1 (LeNet's and the examples Net's first layers), where
 im2col + GEMM spends its time copying and the GEMM's M (output channels) is too small to tile well.
 
-Register tile of 8 accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
-AVX-512): 4 output channels x 2 output rows; the weights are
+Register tile of 2*CT accumulator vectors of L = lanes_of(dtype) lanes (16 float32 / 8 float64 with
+AVX-512): CT output channels x 2 output rows (CT = 8 with AVX-512, 4 with AVX2: DESIGN.md); the weights are
 broadcast from w2, the image rows read with masked loads (simd.vloadr) whose lane range is the part
 of the window inside the image, so padding costs nothing and no scratch is used. A channel tile
 past the group's end repeats its last channel (computed, never stored). (A direct input gradient
@@ -13,7 +13,10 @@ DESIGN.md.)
 Layouts as kernels/conv2d/cpu.py: x (C,H,W), out/dout (O,OH,OW), w2 (O, Cg*KH*KW), C-contiguous.
 """
 from .._numba import jit
-from ..simd import lanes_of, vbroadcast, vfma, vloadr, vstore, vzeros
+from ..simd import VEC_BYTES, lanes_of, vbroadcast, vfma, vloadr, vstore, vzeros
+
+CT = 8 if VEC_BYTES == 64 else 4   # output channels per register tile: 2*CT accumulators + 3 temporaries
+                                   # fit AVX-512's 32 vector registers at 8, AVX2's 16 at 4
 
 
 @jit
@@ -24,40 +27,39 @@ def _cols(off, n, W):
 
 @jit
 def _tile_rows(t0, end, stride):
-    # offsets of rows t0, t0+1, t0+2, t0+3 (clamped to end-1) in units of stride
+    # offsets of rows t0 .. t0+7 (clamped to end-1) in units of stride
     last = end - 1
-    return (t0 * stride, min(t0 + 1, last) * stride, min(t0 + 2, last) * stride, min(t0 + 3, last) * stride)
+    return (t0 * stride, min(t0 + 1, last) * stride, min(t0 + 2, last) * stride, min(t0 + 3, last) * stride,
+            min(t0 + 4, last) * stride, min(t0 + 5, last) * stride, min(t0 + 6, last) * stride,
+            min(t0 + 7, last) * stride)
 
 
 @jit
-def _store4(arr, base, plane, a, n, count):
-    # arr.flat[base + t*plane : +n] = a[t] for t < count
-    vstore(arr, base, a[0], n)
-    if count > 1:
-        vstore(arr, base + plane, a[1], n)
-    if count > 2:
-        vstore(arr, base + 2 * plane, a[2], n)
-    if count > 3:
-        vstore(arr, base + 3 * plane, a[3], n)
+def _store(arr, base, plane, a, n, count):
+    # arr.flat[base + t*plane : +n] = a[t] for t < count (a: a tuple of vectors)
+    for t in range(min(count, len(a))):
+        vstore(arr, base + t * plane, a[t], n)
 
 
 @jit
 def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
-    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias. Tile: 4 output
-    # channels x 2 output rows (oh, oh2; oh2 repeats oh at an odd last row) x L columns, 8 accumulators:
-    # per weight 2 masked row loads (empty mask for a row outside x) and 4 broadcasts feed 8 FMAs
+    # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias. Tile: CT output
+    # channels x 2 output rows (oh, oh2; oh2 repeats oh at an odd last row) x L columns, 2*CT
+    # accumulators: per weight 2 masked row loads (empty mask for a row outside x) and CT broadcasts
+    # feed 2*CT FMAs (CT = 4 or 8: the a4..7/b4..7 lines are pruned at compile time where CT = 4)
     C, H, W = x.shape
     O, CKK = w2.shape
     OH, OW = out.shape[1], out.shape[2]
     Cg, Og, L = C // groups, O // groups, lanes_of(out)
     for g in range(groups):
-        for o0 in range(g * Og, (g + 1) * Og, 4):
+        for o0 in range(g * Og, (g + 1) * Og, CT):
             r = _tile_rows(o0, (g + 1) * Og, CKK)
             for oh in range(0, OH, 2):
                 oh2 = min(oh + 1, OH - 1)
                 for ow0 in range(0, OW, L):
                     n = min(L, OW - ow0)
-                    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vzeros(out)
+                    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vzeros(out)
+                    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = vzeros(out)
                     for c in range(Cg):
                         for i in range(KH):
                             ih, ih2 = oh * sh - ph + i * dh, oh2 * sh - ph + i * dh
@@ -81,7 +83,17 @@ def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
                                 a2, b2 = vfma(w, xv, a2), vfma(w, xv2, b2)
                                 w = vbroadcast(w2, r[3] + k)
                                 a3, b3 = vfma(w, xv, a3), vfma(w, xv2, b3)
-                    count = (g + 1) * Og - o0
-                    _store4(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3), n, count)
+                                if CT == 8:
+                                    w = vbroadcast(w2, r[4] + k)
+                                    a4, b4 = vfma(w, xv, a4), vfma(w, xv2, b4)
+                                    w = vbroadcast(w2, r[5] + k)
+                                    a5, b5 = vfma(w, xv, a5), vfma(w, xv2, b5)
+                                    w = vbroadcast(w2, r[6] + k)
+                                    a6, b6 = vfma(w, xv, a6), vfma(w, xv2, b6)
+                                    w = vbroadcast(w2, r[7] + k)
+                                    a7, b7 = vfma(w, xv, a7), vfma(w, xv2, b7)
+                    count = min(CT, (g + 1) * Og - o0)
+                    _store(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3, a4, a5, a6, a7), n, count)
                     if oh2 > oh:
-                        _store4(out, (o0 * OH + oh2) * OW + ow0, OH * OW, (b0, b1, b2, b3), n, count)
+                        _store(out, (o0 * OH + oh2) * OW + ow0, OH * OW, (b0, b1, b2, b3, b4, b5, b6, b7), n,
+                               count)
