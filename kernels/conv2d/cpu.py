@@ -238,9 +238,15 @@ def conv2d_image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, wor
 
 
 @jit
+def use_direct_forward(Cg, sw):
+    # True where image_forward runs the direct kernel (direct.py) rather than im2col + GEMM
+    return sw == 1 and Cg <= DIRECT_FORWARD_MAX_CG
+
+
+@jit
 def image_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # conv2d_image_forward outside Winograd's shapes: direct or im2col + GEMM
-    if sw == 1 and x.shape[0] // groups <= DIRECT_FORWARD_MAX_CG:
+    if use_direct_forward(x.shape[0] // groups, sw):
         direct.forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups)
     else:
         im2col_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work)
