@@ -42,6 +42,13 @@ def _store(arr, base, plane, a, n, count):
 
 
 @jit
+def _fma2(w2, i, xv, xv2, a, b):
+    # one weight w2.flat[i] (broadcast) into a channel's two row accumulators: (w*xv + a, w*xv2 + b)
+    w = vbroadcast(w2, i)
+    return vfma(w, xv, a), vfma(w, xv2, b)
+
+
+@jit
 def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
     # out (O,OH,OW) = conv2d(x (C,H,W), w2 (O, Cg*KH*KW)), width stride 1, no bias. Tile: CT output
     # channels x 2 output rows (oh, oh2; oh2 repeats oh at an odd last row) x L columns, 2*CT
@@ -75,23 +82,15 @@ def forward(out, x, w2, KH, KW, sh, ph, pw, dh, dw, groups):
                                 xv = vloadr(x, xrow + off, lo, hi if in1 else lo)
                                 xv2 = vloadr(x, xrow2 + off, lo, hi if in2 else lo)
                                 k = (c * KH + i) * KW + j
-                                w = vbroadcast(w2, r[0] + k)
-                                a0, b0 = vfma(w, xv, a0), vfma(w, xv2, b0)
-                                w = vbroadcast(w2, r[1] + k)
-                                a1, b1 = vfma(w, xv, a1), vfma(w, xv2, b1)
-                                w = vbroadcast(w2, r[2] + k)
-                                a2, b2 = vfma(w, xv, a2), vfma(w, xv2, b2)
-                                w = vbroadcast(w2, r[3] + k)
-                                a3, b3 = vfma(w, xv, a3), vfma(w, xv2, b3)
+                                a0, b0 = _fma2(w2, r[0] + k, xv, xv2, a0, b0)
+                                a1, b1 = _fma2(w2, r[1] + k, xv, xv2, a1, b1)
+                                a2, b2 = _fma2(w2, r[2] + k, xv, xv2, a2, b2)
+                                a3, b3 = _fma2(w2, r[3] + k, xv, xv2, a3, b3)
                                 if CT == 8:
-                                    w = vbroadcast(w2, r[4] + k)
-                                    a4, b4 = vfma(w, xv, a4), vfma(w, xv2, b4)
-                                    w = vbroadcast(w2, r[5] + k)
-                                    a5, b5 = vfma(w, xv, a5), vfma(w, xv2, b5)
-                                    w = vbroadcast(w2, r[6] + k)
-                                    a6, b6 = vfma(w, xv, a6), vfma(w, xv2, b6)
-                                    w = vbroadcast(w2, r[7] + k)
-                                    a7, b7 = vfma(w, xv, a7), vfma(w, xv2, b7)
+                                    a4, b4 = _fma2(w2, r[4] + k, xv, xv2, a4, b4)
+                                    a5, b5 = _fma2(w2, r[5] + k, xv, xv2, a5, b5)
+                                    a6, b6 = _fma2(w2, r[6] + k, xv, xv2, a6, b6)
+                                    a7, b7 = _fma2(w2, r[7] + k, xv, xv2, a7, b7)
                     count = min(CT, (g + 1) * Og - o0)
                     _store(out, (o0 * OH + oh) * OW + ow0, OH * OW, (a0, a1, a2, a3, a4, a5, a6, a7), n, count)
                     if oh2 > oh:
