@@ -14,9 +14,10 @@ images.use_images holds, its bias fused, else conv2d/cpu.py's serial batch dispa
 batch kernels where they run (both gradients in one call), per-image kernels elsewhere, the bias per image;
 activations and dropout one pass over the shard's region; a max pool one call over the shard's B*C
 planes: pool2d/max2x2.py's where program.py marks it POOL_2X2, its backward replaying the scan on the
-saved input, else pool2d/cpu.py's with argmax indices), the head (fused_mlp.forward_backward over the shard's (B, F) features, loss included, then
-dfeat = dZ_0 @ W_0: the head's input gradient), then `shard_backward` op by op with two ping-pong
-gradient regions of the whole shard (conv weight and bias gradients accumulate over its images).
+saved input, else pool2d/cpu.py's with argmax indices), the head (fused_mlp.forward_backward over the
+shard's (B, F) features, loss included, then dfeat = dZ_0 @ W_0: the head's input gradient), then
+`shard_backward` op by op with two ping-pong gradient regions of the whole shard (conv weight and bias
+gradients accumulate over its images).
 Dropout masks hash (seed, step, layer, index in the whole batch) as the fused MLP's (fused_mlp.cpu.
 dropout_uniform); a per-image op k uses layer program.DROPOUT_LAYER0 + k, the head its layer numbers.
 The per-image ops' masks are filled for the shard's images first (dropout_masks_) and only read by
@@ -274,6 +275,7 @@ def w0_grad_(grads, Btot, acts, act_off, K, F, mtbuf, n1, w0_off):
     S = acts.shape[0]
     no, yes = np.bool_(False), np.bool_(True)
     for t in numba.prange(S):
+        old = ftz_enter()
         for r0 in range(n1 * t // S, n1 * (t + 1) // S, W0_ROWS):
             r1 = min(n1 * (t + 1) // S, r0 + W0_ROWS)
             dw = grads[0, w0_off + r0 * F:w0_off + r1 * F].reshape((r1 - r0, F))
@@ -287,6 +289,7 @@ def w0_grad_(grads, Btot, acts, act_off, K, F, mtbuf, n1, w0_off):
                 dzT = mtbuf[s][:n1 * B].reshape((n1, B))
                 feat = acts[s][act_off[K]:act_off[K] + B * F].reshape((B, F))
                 gemm_serial(dw, dzT[r0:r1], feat, no, no, yes if s > 0 else no)
+        ftz_leave(old)
 
 
 @pjit

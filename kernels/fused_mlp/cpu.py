@@ -158,7 +158,8 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
 @jit
 def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, coef, own_lo, own_hi):
     # slice c of nchunks of P (cut on 16-element = 64-byte boundaries). mode 0: grads[0] += grads[1:]
-    # (the shards' partial gradients; not on [own_lo, own_hi), whole already), then one optimizer update of the slice; mode 1: the sum only,
+    # (the shards' partial gradients; not on [own_lo, own_hi), whole already), then one optimizer
+    # update of the slice; mode 1: the sum only,
     # returning the float64 sum of squares of the summed slice (clip_grad_norm's first pass); mode 2:
     # grads[0] *= coef unless coef >= 1 (NaN scales, as eager clip_grad_norm_), then the update
     P = params.size
@@ -219,8 +220,8 @@ def _update_pass(params, state, grads, hp, opt_code, step, nchunks, mode, coef, 
 def update(params, state, grads, hp, opt_code, step, nthreads, max_norm, own_lo, own_hi):
     # params (P,), state (3,P) (+)= one optimizer step with the gradient sum(grads (S,P), axis 0),
     # which is left in grads[0], except on [own_lo, own_hi) where grads[0] already holds the whole
-    # gradient (the partials there are not read); split over max(S, nthreads) threads when P is large enough. With
-    # max_norm > 0 the summed gradient is first clipped to that global L2 norm, as
+    # gradient (the partials there are not read); split over max(S, nthreads) threads when P is large
+    # enough. With max_norm > 0 the summed gradient is first clipped to that global L2 norm, as
     # nn.utils.clip_grad_norm_ does: scaled by max_norm / (norm + 1e-6) when that is below 1
     nchunks = max(grads.shape[0], nthreads)
     if nchunks < 2 or params.size < PAR_MIN_PARAMS:
