@@ -159,9 +159,9 @@ def optimizer_update(params, state, grads, hp, opt_code, step, lo, hi):
 def _update_chunk(params, state, grads, hp, opt_code, step, c, nchunks, mode, coef, own_lo, own_hi):
     # slice c of nchunks of P (cut on 16-element = 64-byte boundaries). mode 0: grads[0] += grads[1:]
     # (the shards' partial gradients; not on [own_lo, own_hi), whole already), then one optimizer
-    # update of the slice; mode 1: the sum only,
-    # returning the float64 sum of squares of the summed slice (clip_grad_norm's first pass); mode 2:
-    # grads[0] *= coef unless coef >= 1 (NaN scales, as eager clip_grad_norm_), then the update
+    # update of the slice; mode 1: the sum only, returning the float64 sum of squares of the summed
+    # slice (clip_grad_norm's first pass); mode 2: grads[0] *= coef unless coef >= 1 (NaN scales, as
+    # eager clip_grad_norm_), then the update
     P = params.size
     lo = (P * c // nchunks) // 16 * 16
     hi = P if c == nchunks - 1 else (P * (c + 1) // nchunks) // 16 * 16
