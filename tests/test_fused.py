@@ -5,6 +5,8 @@ import pytest
 import fastnn
 from fastnn import nn, optim
 from fastnn.fused import FusedMLP, fused_unsupported_reason
+from fastnn.kernels.fused_mlp.cpu import WIDE_INPUT
+from fastnn.kernels.gemm.cpu import NT_PACK_MIN_M
 
 OPTIMIZERS = {
     "sgd": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
@@ -181,6 +183,35 @@ def test_unsupported_models_say_why():
     with pytest.raises(ValueError, match="FusedMLP cannot train this model"):
         FusedMLP(m, nn.L1Loss(), optim.SGD(m.parameters(), lr=0.1))
     assert fused_unsupported_reason(m, loss_fn, optim.SGD(m.parameters(), lr=0.1)) is None
+
+
+@pytest.mark.parametrize("batch, threads", [(24, 2), (24, 1), (NT_PACK_MIN_M + 2, 1)])
+def test_a_wide_first_layer_equals_eager_float64(batch, threads):
+    """cpu: an input of WIDE_INPUT + 7 features enters the first layer as x @ W.T (gemm's dot tiles) when a
+    shard has fewer than NT_PACK_MIN_M rows, else through the transposed x: both give eager's weights
+    (1e-12 relative after 4 Adam steps), with 1 or 2 row shards."""
+    rng = np.random.default_rng(3)
+    n_in = WIDE_INPUT + 7
+    X, Y = rng.standard_normal((4 * batch, n_in)), rng.integers(0, 5, 4 * batch).astype(np.int64)
+    models = []
+    for _ in range(2):
+        fastnn.manual_seed(0)
+        models.append(nn.Sequential(nn.Linear(n_in, 16), nn.ReLU(), nn.Linear(16, 5)).double())
+    eager_model, fused_model = models
+    eager_opt, fused_opt = optim.Adam(eager_model.parameters(), lr=1e-3), optim.Adam(fused_model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    fm = FusedMLP(fused_model, loss_fn, fused_opt)
+    fm.impl.nthreads = threads
+    for s in range(4):
+        x, y = fastnn.tensor(X[s * batch:(s + 1) * batch]), fastnn.tensor(Y[s * batch:(s + 1) * batch])
+        eager_opt.zero_grad()
+        loss = loss_fn(eager_model(x), y)
+        loss.backward()
+        eager_opt.step()
+        fused_loss, _ = fm.step(x, y)
+        np.testing.assert_allclose(fused_loss.item(), loss.item(), rtol=1e-12)
+    for (name, pe), pf in zip(eager_model.named_parameters(), fused_model.parameters()):
+        np.testing.assert_allclose(pf.detach().numpy(), pe.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 def test_bad_batch_is_a_clear_error():

@@ -8,6 +8,7 @@ import fastnn
 from fastnn import nn, optim
 from fastnn.fused_cnn import FusedCNN, fused_cnn_unsupported_reason
 from fastnn.kernels.fused_cnn import ref
+from fastnn.kernels.gemm.cpu import KC
 from fastnn.kernels.optim import table
 from fastnn.vision.models import lenet5, mnist_net
 
@@ -109,6 +110,22 @@ def test_fused_cnn_equals_eager_float64(name, opt, threads):
     for k in se:
         for key in se[k]:
             np.testing.assert_allclose(_np(sf[k][key]), _np(se[k][key]), rtol=1e-10, atol=1e-13)
+
+
+def test_a_batch_longer_than_a_gemm_k_block_equals_eager_float64():
+    """On 2 threads the head's first weight gradient sums the whole batch (w0_backward_) in k-blocks of the
+    GEMM's KC rows: a batch of KC + 88 (the second block spans both shards' rows), then one of 3;
+    12 output rows (an edge row tile) over 12 features (one partial column panel)."""
+    batch = KC + 88
+    X, Y = _data((2, 13, 13), 5, batch + 3, seed=4)
+    fused_model, eager_model = _pair(_odd_net)
+    fo, eo = OPTIMIZERS["adam"](fused_model.parameters()), OPTIMIZERS["adam"](eager_model.parameters())
+    fc = FusedCNN(fused_model, nn.CrossEntropyLoss(), fo, (2, 13, 13))
+    fc.impl.nthreads = 2
+    eager_loss = _eager_steps(eager_model, eo, X, Y, batch)
+    loss, _ = fc.epoch(X, Y, batch_size=batch, shuffle=False)
+    np.testing.assert_allclose(loss, eager_loss, rtol=1e-10)
+    _assert_same_params(fused_model, eager_model, 1e-10, 1e-13)
 
 
 def test_mnist_net_logsoftmax_head_equals_eager_float64():

@@ -5,9 +5,9 @@ Threads (as kernels/fused_mlp/cpu.py): a batch is cut into S row shards (backend
 S from the thread count); each Numba thread runs its images' forward, the head and the backward on its
 own buffers and writes a partial gradient grads[s] (every entry but the head's first weights), then
 fused_mlp's `update` sums the partials and applies the optimizer slice by slice; the head's first
-weight gradient is `w0_grad_`'s: the whole batch's, by row blocks between the shards and the update,
-into grads[0].
-Three fork/joins per step (one shard: none); no activations cross cores.
+weight gradient and its input gradient are `w0_backward_`'s: the whole batch's, by column panels, between
+the shards' forward + head and their backward.
+Four fork/joins per step (one shard: none); no activations cross cores.
 Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program op by op over
 all the shard's images (`shard_forward`: a conv by conv2d/images.py over chunks of images where
 images.use_images holds, its bias fused, else conv2d/cpu.py's serial batch dispatchers: F(4x4,3x3)'s
@@ -33,10 +33,12 @@ from ..conv2d.cpu import (conv2d_images_backward, conv2d_images_forward, im2col_
                           im2col_backward_weight, image_forward, use_direct_forward)
 from ..conv2d.winograd4 import add_bias
 from ..fpenv import ftz_enter, ftz_leave
-from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, transpose_, update
-from ..gemm.cpu import gemm_serial
+from ..fused_mlp.cpu import dropout_uniform, forward_backward, gather_, jit, pjit, update
+from ..gemm._store import pack_panel
+from ..gemm.cpu import AXPY, AXPY_MR, KC, _span, gemm_serial
 from ..pool2d import max2x2
 from ..pool2d.cpu import max_image_backward, max_image_forward
+from ..simd import lanes_of
 from .program import (F_BOFF, F_C, F_CODE, F_DH, F_DW, F_GROUPS, F_H, F_IDX, F_KH, F_KW, F_MASK, F_O, F_OH, F_OP,
                       F_OW, F_PH, F_PW, F_SH, F_SW, F_TAB, F_W, F_WOFF, OP, POOL_2X2)
 
@@ -229,66 +231,93 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
 @jit
 def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs, probs, sizes,
            n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
-           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino):
-    # shard s of S of the batch X[rows]: gather, forward, head forward+loss+backward, backward, writing
-    # every entry of grads[s]; returns (summed loss, correct count) of its rows
+           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, part):
+    # shard s of S of the batch X[rows]; returns (summed loss, correct count) of its rows. part 0: all of
+    # it, writing every entry of grads[s]: gather, forward, head forward+loss+backward, the head's input
+    # gradient dfeat, backward. With S > 1 the head's first layer backward is w0_backward_'s, over the
+    # whole batch: part 1 runs up to the head's backward (its first weight gradient left out), part 2 the
+    # backward from dfeat on
     Btot = rows.shape[0]
     lo, hi = Btot * s // S, Btot * (s + 1) // S
     if hi == lo:
-        grads[s, :] = 0
+        if part != 2:
+            grads[s, :] = 0
         return 0.0, 0
     B = hi - lo
     K = prog.shape[0]
     a, gs = acts[s], grads[s]
-    gs[:n_conv_params] = 0
-    n0, F = sizes[0], sizes[K]
-    xb = a[act_off[0]:act_off[0] + B * n0].reshape((B, n0))
-    gather_(xb, yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
-    dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
-    shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
-    feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
-    whole_w0 = S > 1
-    loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
-                                     b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
-                                     mdrops[s], mdrop_off, mdeltas[s], mdelta_off, mtbuf[s], not whole_w0)
-    n1 = dims[1]
-    no = np.bool_(False)
-    dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
-    if whole_w0:                                              # dZ_0^T for w0_grad_ (the head's tbuf is free now)
-        transpose_(mtbuf[s][:n1 * B].reshape((n1, B)), dz0)
-    dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
-    gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
+    loss, correct = 0.0, 0
+    if part != 2:
+        gs[:n_conv_params] = 0
+        n0, F = sizes[0], sizes[K]
+        xb = a[act_off[0]:act_off[0] + B * n0].reshape((B, n0))
+        gather_(xb, yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
+        dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
+        shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
+        feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
+        loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
+                                         b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
+                                         mdrops[s], mdrop_off, mdeltas[s], mdelta_off, mtbuf[s], part == 0)
+        if part == 1:
+            return loss, correct
+        n1 = dims[1]
+        no = np.bool_(False)
+        dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
+        dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
+        gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
     shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
     return loss, correct
 
 
-W0_ROWS = 8   # rows of the head's first weight gradient per GEMM in w0_grad_: 8 x 9216 float32 = 295 KB, in L2
+@jit
+def _pack_rows(bp, NR, acts, off, Btot, S, F, k0, kc, j0, nv):
+    # bp (kc, NR) = the packed column panel j0.. (nv columns) of rows k0..k0+kc of the batch's (Btot, F)
+    # matrix held by the shards, rows Btot*s//S.. at off of acts[s]
+    for s in range(S):
+        s0 = Btot * s // S
+        lo, hi = max(s0, k0), min(Btot * (s + 1) // S, k0 + kc)
+        if hi > lo:
+            pack_panel(bp[(lo - k0) * NR:], acts[s], off + (lo - s0) * F + j0, F, hi - lo, nv)
 
 
 @pjit
-def w0_grad_(grads, Btot, acts, act_off, K, F, mtbuf, n1, w0_off):
-    # grads[0][w0_off:][:n1*F] (n1, F) = the whole batch's weight gradient of the head's first Linear,
-    # sum over shards s of dZ_0,s^T @ feat_s (their dZ_0^T (n1, B_s) in mtbuf[s], features (B_s, F) at
-    # act_off[K] of acts[s]), rows split over the shards' threads, W0_ROWS at a time (both shards' GEMMs
-    # into one L2-resident block). Per-shard partials would each write a full (n1, F) matrix for the
-    # update to add up: 2 x 4.7 MB per step at the examples Net, 4.7 MB here (DESIGN.md)
+def w0_backward_(grads, g, params, Btot, acts, act_off, K, F, mdeltas, dz_off, n1, w0_off, dzall):
+    # the backward of the head's first Linear over the whole batch, columns split over the shards'
+    # threads, from the shards' dZ_0 (B_s, n1) at dz_off of mdeltas[s] and features (B_s, F) at act_off[K]
+    # of acts[s]:
+    #   grads[0][w0_off:][:n1*F] (n1, F) = dZ_0^T (n1, Btot) @ feat (Btot, F)  (its weight gradient)
+    #   g[s, 0][:B_s*F] (B_s, F) = dZ_0 (B_s, n1) @ W_0 (n1, F)             (dfeat, each shard's rows)
+    # Each thread copies dZ_0 into its dzall[t] (Btot*n1) and packs one column panel (gemm's axpy tiles,
+    # 2W columns) of the features (all Btot rows) and of W_0 at a time: the features and W_0 are read once
+    # per step, and every panel serves the whole batch. Per shard, the weight gradient would be a full
+    # (n1, F) partial each (4.7 MB per shard per step at the examples Net) and each 32-row dfeat would
+    # re-pack W_0's panels: the tiles ran at 60-75 GFLOP/s where these run at 85-88 (DESIGN.md)
     S = acts.shape[0]
-    no, yes = np.bool_(False), np.bool_(True)
+    NR = 2 * lanes_of(grads)
     for t in numba.prange(S):
         old = ftz_enter()
-        for r0 in range(n1 * t // S, n1 * (t + 1) // S, W0_ROWS):
-            r1 = min(n1 * (t + 1) // S, r0 + W0_ROWS)
-            dw = grads[0, w0_off + r0 * F:w0_off + r1 * F].reshape((r1 - r0, F))
-            for s in range(S):
-                lo, hi = Btot * s // S, Btot * (s + 1) // S
-                B = hi - lo
-                if B == 0:
-                    if s == 0:
-                        dw[...] = 0
-                    continue
-                dzT = mtbuf[s][:n1 * B].reshape((n1, B))
-                feat = acts[s][act_off[K]:act_off[K] + B * F].reshape((B, F))
-                gemm_serial(dw, dzT[r0:r1], feat, no, no, yes if s > 0 else no)
+        dz, dw = dzall[t], grads[0]
+        for s in range(S):
+            lo, hi = Btot * s // S, Btot * (s + 1) // S
+            dz[lo * n1:hi * n1] = mdeltas[s][dz_off:dz_off + (hi - lo) * n1]
+        j_lo, j_hi = _span(F, NR, S, t)
+        bp = np.empty(min(max(Btot, n1), KC) * NR, grads.dtype)
+        for j0 in range(j_lo, j_hi, NR):
+            nv = min(NR, j_hi - j0)
+            for k0 in range(0, Btot, KC):       # dW_0[:, j0..] (+)= dZ_0[k0.., :]^T @ feat[k0.., j0..]
+                kc = min(KC, Btot - k0)
+                _pack_rows(bp, NR, acts, act_off[K], Btot, S, F, k0, kc, j0, nv)
+                for i0 in range(0, n1, AXPY_MR):   # A[i, p] = dZ_0[k0 + p, i0 + i]
+                    AXPY(dw, w0_off + i0 * F + j0, F, dz, k0 * n1 + i0, np.int64(1), n1, bp, np.int64(0), NR, kc,
+                         min(AXPY_MR, n1 - i0), nv, k0 > 0)
+            for k0 in range(0, n1, KC):         # dfeat[:, j0..] (+)= dZ_0[:, k0..] @ W_0[k0.., j0..]
+                kc = min(KC, n1 - k0)
+                pack_panel(bp, params, w0_off + k0 * F + j0, F, kc, nv)
+                for s in range(S):
+                    lo, hi = Btot * s // S, Btot * (s + 1) // S
+                    for i0 in range(lo, hi, AXPY_MR):   # A[i, p] = dZ_0[i0 + i, k0 + p]
+                        AXPY(g[s, 0], (i0 - lo) * F + j0, F, dz, i0 * n1 + k0, n1, np.int64(1), bp, np.int64(0),
+                             NR, kc, min(AXPY_MR, hi - i0), nv, k0 > 0)
         ftz_leave(old)
 
 
@@ -296,8 +325,8 @@ def w0_grad_(grads, Btot, acts, act_off, K, F, mtbuf, n1, w0_off):
 def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs,
                 probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx,
                 dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                mtbuf, wino):
-    # every shard of the batch X[rows] on its own thread
+                mtbuf, wino, part):
+    # every shard of the batch X[rows] on its own thread (_shard's part)
     S = grads.shape[0]
     for s in numba.prange(S):
         old = ftz_enter()
@@ -305,7 +334,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
                                          step, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off,
                                          act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
                                          yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                                         mtbuf, wino)
+                                         mtbuf, wino, part)
         ftz_leave(old)
 
 
@@ -321,6 +350,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
     # runs Winograd (program.Program.winograd), else True; returns (mean loss, accuracy, steps)
     N, S, R = perm.shape[0], grads.shape[0], hp.shape[0]
     loss_s, correct_s = np.zeros(S), np.zeros(S, np.int64)
+    dzall = np.empty((S, min(batch_size, N) * dims[1]), params.dtype)   # w0_backward_'s copies of dZ_0
     tot_loss, tot_correct, seen, steps = 0.0, 0, 0, 0
     for b0 in range(0, N, batch_size):
         B = min(batch_size, N - b0)
@@ -329,22 +359,24 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
         rows = perm[b0:b0 + B]
         steps += 1
         step = step0 + steps
+        w0_lo = w0_hi = np.int64(0)
         if S == 1:
             loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
                                    prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                                    loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts,
-                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino)
-        else:
-            _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog,
-                        tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts,
-                        act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
-                        mdeltas, mdelta_off, mtbuf, wino)
-            loss, correct = loss_s.sum(), correct_s.sum()
-        w0_lo = w0_hi = np.int64(0)
-        if S > 1:   # the head's first weight gradient over the whole batch, not per shard
-            F, n1 = sizes[prog.shape[0]], dims[1]
-            w0_grad_(grads, np.int64(B), acts, act_off, np.int64(prog.shape[0]), F, mtbuf, n1, w_off[0])
-            w0_lo, w0_hi = w_off[0], w_off[0] + n1 * F
+                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, np.int64(0))
+        else:   # the head's first layer backward over the whole batch, between the shards' two halves
+            for part in range(1, 3):
+                if part == 2:
+                    loss, correct = loss_s.sum(), correct_s.sum()
+                    F, n1 = sizes[prog.shape[0]], dims[1]
+                    w0_backward_(grads, g, params, np.int64(B), acts, act_off, np.int64(prog.shape[0]), F, mdeltas,
+                                 mdelta_off[0], n1, w_off[0], dzall)
+                    w0_lo, w0_hi = w_off[0], w_off[0] + n1 * F
+                _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog,
+                            tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code,
+                            acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
+                            mdeltas, mdelta_off, mtbuf, wino, np.int64(part))
         update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm, w0_lo, w0_hi)
         tot_loss += loss
         tot_correct += correct

@@ -15,7 +15,8 @@ is compiled in.
 Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
 GEMMs: kernels/gemm's `gemm_serial` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
-rows streamed (the tile shape that runs fastest); bias + activation then writes H (B,n) for the
+rows streamed (the tile shape that runs fastest; except a first layer at least WIDE_INPUT wide, whose
+z = x @ W.T runs on dot tiles and is transposed: no copy of a wide x); bias + activation then writes H (B,n) for the
 backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
 dW = dZ.T @ A and dA = dZ @ W. Buffers tbuf[s, 0] / tbuf[s, 1] (max(dims)*B each) alternate as aT and zT.
 Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
@@ -41,12 +42,16 @@ from ..activation.cpu import act_backward_, act_forward_
 from ..optim.cpu import jit  # njit(cache, nogil, error_model="numpy"): vectorizable divisions
 
 from ..fpenv import ftz_enter, ftz_leave
-from ..gemm.cpu import gemm_serial
+from ..gemm.cpu import NT_PACK_MIN_M, gemm_serial
 from ..optim.cpu import adadelta_step, adagrad_step, adam_step, rmsprop_step, sgd_step
 from ..simd import lanes_of, vgather, vstore
 
 pjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 PAR_MIN_PARAMS = 32768  # a parallel region costs a few us: smaller updates stay on the calling thread
+# inputs at least this wide (with fewer than gemm's NT_PACK_MIN_M rows) enter the first layer as x @ W.T on
+# dot tiles instead of transposing x: shard rows 32, 128 outputs, 1-thread us per call, transposed / dot:
+# k = 784 69 / 72, 1024 109 / 92, 4096 438 / 373, 9216 (the examples Net's head) 995 / 864
+WIDE_INPUT = 1024
 
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S40 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
@@ -292,12 +297,19 @@ def forward_backward(grads, params, x, y_idx, y_val, Btot, row0, dims, w_off, b_
     B, L = x.shape[0], dims.shape[0] - 1
     tsize = tbuf.shape[0] // 2
     no, yes = np.bool_(False), np.bool_(True)  # runtime flags: literal ones compiled the GEMM chain twice
-    transpose_(_view2(tbuf, np.int64(0), dims[0], B), x)
+    wide = dims[0] >= WIDE_INPUT and B < NT_PACK_MIN_M
+    if not wide:
+        transpose_(_view2(tbuf, np.int64(0), dims[0], B), x)
     for l in range(L):
         n, k = dims[l + 1], dims[l]
         aT = _view2(tbuf, (l % 2) * tsize, k, B)
         zT = _view2(tbuf, ((l + 1) % 2) * tsize, n, B)
-        gemm_serial(zT, _view2(params, w_off[l], n, k), aT, no, no, no)  # zT = W @ aT
+        if l == 0 and wide:     # z = x @ W.T on gemm's dot tiles, then zT: no transposed copy of a wide x
+            z = _view2(tbuf, np.int64(0), B, n)
+            gemm_serial(z, x, _view2(params, w_off[0], n, k), no, yes, no)
+            transpose_(zT, z)
+        else:
+            gemm_serial(zT, _view2(params, w_off[l], n, k), aT, no, no, no)  # zT = W @ aT
         hidden = l < L - 1
         p = drop_p[l] if hidden else 0.0
         d = _view2(drops, drop_off[l], B, n) if p > 0 else _view2(acts, act_off[l], B, n)
