@@ -48,7 +48,7 @@ Serial: the caller parallelizes over images.
 import numpy as np
 
 from .._numba import jit
-from ..gemm.cpu import gemm_serial
+from ..gemm.cpu import gemm_narrow, gemm_serial
 from ..gemm._store import _rows8
 from ..simd import (lanes_of, v8, vadd, vfma, vgather, vload, vloadr, vsplat, vstore, vstorer, vtranspose8, vunzip,
                     vzeros, vzip)
@@ -580,7 +580,7 @@ def _backward_chunks(dx, dU, dout, x, U, V, T2, M, XP, YP, tmp, n, g, Cg, Og, TH
         _output_grad_tiles(M, YP, tmp, dout[n].reshape(-1), g * Og, Og, OH, OW, th0, Rc, TW, k)
         if want_dx:                                      # dV^T[t] = dM[t].T @ U[t], dV, dd
             for t in range(NPOS):
-                gemm_serial(_pos(T2, t, P, Cg), _pos(M, t, Og, P), _pos(U, t, Og, Cg), yes, no, no)
+                gemm_narrow(_pos(T2, t, P, Cg), _pos(M, t, Og, P), _pos(U, t, Og, Cg), yes, no)
             _transpose_positions(V, T2, NPOS, P, Cg)
             _input_grad_transform(XP, V, tmp, Cg, P, k)
             _store_dx(dx[n].reshape(-1), XP, g * Cg, Cg, H, W, th0, Rc, TW, P, ph, pw)
@@ -588,7 +588,7 @@ def _backward_chunks(dx, dU, dout, x, U, V, T2, M, XP, YP, tmp, n, g, Cg, Og, TH
             _input_tiles(V, XP, tmp, x[n].reshape(-1), g * Cg, Cg, H, W, th0, Rc, TW, ph, pw, 0, P, k)
             _transpose_positions(T2, V, NPOS, Cg, P)
             for t in range(NPOS):
-                gemm_serial(_pos(dU, t, Og, Cg), _pos(M, t, Og, P), _pos(T2, t, P, Cg), no, no, yes)
+                gemm_narrow(_pos(dU, t, Og, Cg), _pos(M, t, Og, P), _pos(T2, t, P, Cg), no, yes)
 
 
 # ---- one image (conv2d/cpu.py's conv2d_image_* and the tests): the batch kernels over a batch of one --

@@ -38,12 +38,13 @@ def _operands(variant, M, K, N, dtype, rng):
     return a, b, A, B
 
 
-def _run_and_check(variant, M, K, N, dtype, accumulate, seed):
+def _run_and_check(variant, M, K, N, dtype, accumulate, seed, kernel=None):
+    """kernel(out, a, b, accumulate) (default: cpu.<variant>) against ref.<variant> in float64."""
     rng = np.random.default_rng(seed)
     a, b, A, B = _operands(variant, M, K, N, dtype, rng)
     prev = (rng.standard_normal((M, N)) * 3).astype(dtype)
     out = prev.copy()
-    getattr(cpu, variant)(out, a, b, accumulate=accumulate)
+    (kernel or getattr(cpu, variant))(out, a, b, accumulate=accumulate)
     want = np.empty((M, N), np.float64 if np.dtype(dtype).kind == "f" else dtype)
     want[...] = prev
     getattr(ref, variant)(want, a, b, accumulate=accumulate)
@@ -101,6 +102,19 @@ def test_gemm_matches_reference_wide_packed_a(variant, dtype, M, K, N, accumulat
     """Chunks of >= PACK_A_MIN_N columns pack A (ragged micro-panels and row blocks); from 512 rows
     the 2-thread split is along M."""
     _run_and_check(variant, M, K, N, dtype, accumulate, seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(dtype=st.sampled_from([np.float32, np.float64]), trans_a=st.booleans(), M=st.integers(0, 40),
+       K=st.integers(0, 40) | st.integers(cpu.KC - 2, cpu.KC + 40), N=st.integers(0, 40), accumulate=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_gemm_narrow_matches_reference(dtype, trans_a, M, K, N, accumulate, seed):
+    """gemm_narrow (the Winograd kernels' per-position GEMMs): the axpy tiles called straight where N fits one
+    panel (2W columns) and K one k-block, gemm_serial elsewhere (wider N, K > KC, empty shapes)."""
+    def narrow(out, a, b, accumulate):
+        cpu.gemm_narrow(out, a, b, np.bool_(trans_a), np.bool_(accumulate))
+
+    _run_and_check("matmul_tn" if trans_a else "matmul", M, K, N, dtype, accumulate, seed, narrow)
 
 
 @pytest.mark.parametrize("shape", [(64, 784, 128), (128, 64, 784), (1024, 64, 10), (7, 3, 200),
