@@ -67,8 +67,9 @@ def dropout_masks_(dmask, prog, probs, sizes, seed, step, row0, B):
         scale, zero = T(1.0 / (1.0 - p)), T(0.0)
         for i in range(B):
             row = row0 + i
-            for j in range(n):
-                mf[off + i * n + j] = scale if dropout_uniform(seed, step, layer, row * n + j) >= p else zero
+            m = mf[off + i * n:off + (i + 1) * n]   # a row view: mf[off + i*n + j] kept LLVM from vectorizing
+            for j in range(n):                      # the hash (0.61 -> 0.27 ns an element)
+                m[j] = scale if dropout_uniform(seed, step, layer, row * n + j) >= p else zero
 
 
 @jit
