@@ -366,7 +366,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                                    prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                                    loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts,
                                    mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, np.int64(0))
-        else:   # the head's first layer backward over the whole batch, between the shards' two halves
+        else:   # shards' part 1 (forward, head), w0_backward_ over the whole batch, shards' part 2 (backward)
             for part in range(1, 3):
                 if part == 2:
                     loss, correct = loss_s.sum(), correct_s.sum()

@@ -15,9 +15,9 @@ is compiled in.
 Each worker sets FTZ/DAZ for its share (kernels/fpenv.py; the calling thread's comes from the caller).
 GEMMs: kernels/gemm's `gemm_serial` (SIMD register tiles), called from inside this compiled code. The
 forward runs feature-major, zT (n,B) = W (n,k) @ aT (k,B), so that W's rows are broadcast and aT's
-rows streamed (the tile shape that runs fastest; except a first layer at least WIDE_INPUT wide, whose
-z = x @ W.T runs on dot tiles and is transposed: no copy of a wide x); bias + activation then writes H (B,n) for the
-backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
+rows streamed (the tile shape that runs fastest; a first layer at least WIDE_INPUT wide instead runs
+z = x @ W.T on dot tiles and transposes z, with no copy of a wide x); bias + activation then writes
+H (B,n) for the backward and H.T (n,B), in place over zT, as the next layer's input. The backward is batch-major:
 dW = dZ.T @ A and dA = dZ @ W. Buffers tbuf[s, 0] / tbuf[s, 1] (max(dims)*B each) alternate as aT and zT.
 Elementwise work is fused: bias + activation in one pass over Z, dropout (counter-based splitmix64
 hash of the row's index in the whole batch, identical to ref.dropout_uniform, so masks do not depend
