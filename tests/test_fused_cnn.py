@@ -43,8 +43,19 @@ def _relu_pool_net():
         nn.Conv2d(4, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 2 * 2, 5))
 
 
+def _lanes_net():
+    """A net the lane layout takes (kernels/fused_cnn/lanes.py): strides, padding and dilation, a padded conv
+    reading an activation in place (the conv before it writes into a bordered region), two activations in
+    a row, 2x2 pools over odd sizes, a 1x1 conv with padding."""
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.Sigmoid(),
+        nn.Conv2d(4, 5, (3, 2), padding=(2, 1), dilation=(2, 1)), nn.ReLU(), nn.Tanh(), nn.MaxPool2d(2),
+        nn.Conv2d(5, 3, 1, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 2 * 3, 5))
+
+
 MODELS = {  # name -> (factory, input shape, classes)
     "lenet5": (lenet5, (1, 28, 28), 10),
+    "lanes": (_lanes_net, (2, 13, 13), 5),
     "relu_pool": (_relu_pool_net, (2, 9, 9), 5),
     "odd": (_odd_net, (2, 13, 13), 5),
     "grouped": (_grouped_net, (2, 10, 10), 5),
@@ -153,6 +164,21 @@ def test_program_takes_winograd_only_where_a_conv_runs_it(factory, expected):
     fc = FusedCNN(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
                   (2, 13, 13) if factory is _odd_net else (1, 28, 28))
     assert fc.impl.program.winograd is expected
+
+
+@pytest.mark.parametrize("name, expected", [("lenet5", True), ("lanes", True), ("relu_pool", False), ("odd", False),
+                                            ("grouped", False)])
+def test_program_takes_the_lane_layout_only_where_every_op_has_a_lane_kernel(name, expected):
+    """Program.lanes: convs of groups 1 outside Winograd's shapes, activations and 2x2 pools only (the
+    relu_pool net has a 3x3 pool, odd a dropout and a padded pool, grouped groups 2; the examples Net
+    a Winograd conv)."""
+    factory, shape, _ = MODELS[name]
+    model = factory()
+    fc = FusedCNN(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), shape)
+    assert fc.impl.program.lanes is expected
+    net = mnist_net()
+    fc = FusedCNN(net, nn.CrossEntropyLoss(), optim.SGD(net.parameters(), lr=0.1), (1, 28, 28))
+    assert fc.impl.program.lanes is False
 
 
 def test_batch_of_one_and_clip_grad_norm_equal_eager():

@@ -44,6 +44,31 @@ def test_sliding_window_sizes_follow_torchs_rule():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=20, **SETTINGS)
+@given(N=st.integers(0, 3), C=st.integers(1, 4), H=st.integers(2, 9), W=st.integers(2, 9), seed=st.integers(0, 999),
+       special=st.booleans())
+def test_max_pool_without_indices_matches_reference(backend, dtype, N, C, H, W, seed, special):
+    """max_pool2d(indices=False): a backend may keep no indices (the cpu one, on a 2x2 stride-2 grid, runs
+    pool2d/max2x2.py and its backward replays the scan on x); values and gradients stay ref's, with
+    ties, NaN and -inf (torch's scan) and odd sizes (a last row or column in no window)."""
+    be = get_backend(backend)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (N, C, H, W)).astype(dtype)
+    if special:
+        x[rng.random(x.shape) < 0.1] = np.nan
+        x[rng.random(x.shape) < 0.1] = -np.inf
+    hs, hn, _, _ = win.sliding(H, 2, 2, 0, 1, False)
+    ws, wn, _, _ = win.sliding(W, 2, 2, 0, 1, False)
+    want, want_idx = ref.max_forward(x, hs, hn, ws, wn)
+    xd = be.asarray(x)
+    got, idx = be.max_pool2d(xd, hs, hn, ws, wn, 1, 1, indices=False)
+    np.testing.assert_array_equal(be.to_numpy(got), want)
+    dout = rng.standard_normal(want.shape).astype(dtype)
+    got_dx = be.max_pool2d_backward(be.asarray(dout), idx, x.shape, hs, hn, ws, wn, 1, 1, x=xd)
+    np.testing.assert_array_equal(be.to_numpy(got_dx), ref.max_backward(dout, want_idx, x.shape, hn, wn))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(max_examples=30, **SETTINGS)
 @given(c=sliding_cases(), ties=st.booleans())
 def test_max_pool_primitives_match_reference(backend, dtype, c, ties):

@@ -239,12 +239,13 @@ class Backend:
         return dout.sum(axis=(0, 2, 3))
 
     # ---- pooling (kernels/pool2d; windows: per-axis int64 tables from kernels/pool2d/windows.py) --
-    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
-        """(out, idx) (N,C,OH,OW): window maxima of x (N,C,H,W) and their flat per-plane positions."""
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw, indices=True):
+        """(out, idx) (N,C,OH,OW): window maxima of x (N,C,H,W) and their flat per-plane positions; with
+        indices False a backend may return idx None, and its backward then finds the maxima again in x."""
         raise NotImplementedError
 
-    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
-        """dx (N,C,H,W): dout added at idx."""
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw, x=None):
+        """dx (N,C,H,W): dout added at idx (idx None: at the maxima of x, as max_pool2d chose them)."""
         raise NotImplementedError
 
     def avg_pool2d(self, x, hs, hn, ws, wn, div):

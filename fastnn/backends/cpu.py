@@ -371,20 +371,41 @@ class CPUBackend(Backend):
         return db
 
     # ---- pooling -------------------------------------------------------------------------------
-    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
+    @staticmethod
+    def _plane_threads(a):
+        """Threads for a kernel over the N*C planes of a (N,C,H,W): at most one per plane."""
+        from numba import get_num_threads
+
+        return max(1, min(get_num_threads(), a.shape[0] * a.shape[1]))
+
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw, indices=True):
         from fastnn.kernels.pool2d import cpu as pool
+        from fastnn.kernels.pool2d import max2x2
 
         x = np.ascontiguousarray(x)
         out = np.empty(x.shape[:2] + (hs.size, ws.size), x.dtype)
+        if not indices and max2x2.usable(x.shape[2], x.shape[3], hs, hn, ws, wn, dh, dw):
+            if out.size:       # no indices: the backward replays the windows' scans on x
+                max2x2.forward_planes(out.reshape((-1,) + out.shape[2:]), x.reshape((-1,) + x.shape[2:]),
+                                      np.int64(self._plane_threads(out)))
+            return out, None
         idx = np.empty(out.shape, np.int64)
         if out.size:
             pool.max_forward(out, idx, x, hs, hn, ws, wn, np.int64(dh), np.int64(dw))
         return out, idx
 
-    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw, x=None):
         from fastnn.kernels.pool2d import cpu as pool
+        from fastnn.kernels.pool2d import max2x2
 
         dx = np.empty(x_shape, dout.dtype)
+        if idx is None:                                 # max2x2's forward ran: its scans replayed on x
+            if dx.size:
+                max2x2.backward_planes(dx.reshape((-1,) + dx.shape[2:]),
+                                       np.ascontiguousarray(dout).reshape((-1,) + dout.shape[2:]),
+                                       np.ascontiguousarray(x).reshape((-1,) + dx.shape[2:]),
+                                       np.int64(self._plane_threads(dx)))
+            return dx
         if dout.size:                                   # the kernel overwrites dx
             pool.max_backward(dx, np.ascontiguousarray(dout), idx, hn, wn)
         else:

@@ -53,4 +53,4 @@ class CPUFusedCNN(CPUFusedMLP):
                 np.int64(pr.conv_params), pr.head_dims, pr.w_off, pr.b_off, self.act_codes, self.drop_p,
                 self.loss_code, ws.acts, ws.act_off, ws.idx, ws.dmask, ws.grad, ws.work, m.yb_idx, m.yb_val,
                 m.acts, m.act_off, m.drops, m.drop_off, m.deltas, m.delta_off, m.tbuf, nt,
-                float(self.clip_grad_norm or 0.0), True if pr.winograd else None)
+                float(self.clip_grad_norm or 0.0), True if pr.winograd else None, ws.lanes)

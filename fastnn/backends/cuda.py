@@ -407,7 +407,7 @@ class CUDABackend(Backend):
     def _tables(self, *tables):
         return [self.xp.asarray(np.ascontiguousarray(t)) for t in tables]
 
-    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw):
+    def max_pool2d(self, x, hs, hn, ws, wn, dh, dw, indices=True):
         from fastnn.kernels.pool2d import ref
 
         if x.dtype != _F32:
@@ -420,7 +420,7 @@ class CUDABackend(Backend):
                         *self._tables(hs, hn, ws, wn), N * C, H, W, hs.size, ws.size, dh, dw)
         return out, idx
 
-    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw):
+    def max_pool2d_backward(self, dout, idx, x_shape, hs, hn, ws, wn, dh, dw, x=None):
         from fastnn.kernels.pool2d import ref
 
         if dout.dtype != _F32:

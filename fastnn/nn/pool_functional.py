@@ -54,12 +54,14 @@ def _sliding_tables(input, what, kernel_size, stride, padding, dilation, ceil_mo
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     x, unbatched = _as4d(input, "max_pool2d")
     rows, cols, d = _sliding_tables(x, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
-    box = []
+    box = [] if return_indices else None       # no indices asked for: the backend may keep none
     out = pool_ops.MaxPool.apply(x, tables=(rows[0], rows[1], cols[0], cols[1]), dilation=d, box=box)
+    if not return_indices:
+        return out.squeeze(0) if unbatched else out
     idx = Tensor._wrap(box[0], out.backend)
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
-    return (out, idx) if return_indices else out
+    return out, idx
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,

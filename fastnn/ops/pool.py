@@ -8,14 +8,14 @@ class MaxPool(Function):
     int64 flat per-plane indices (torch's return_indices)."""
 
     def forward(self, x, tables=None, dilation=(1, 1), box=None):
-        out, idx = self.backend.max_pool2d(x, *tables, *dilation)
+        out, idx = self.backend.max_pool2d(x, *tables, *dilation, indices=box is not None)
         if box is not None:
             box.append(idx)
-        self.save(idx, x.shape, tables, dilation)
+        self.save(idx, x if idx is None else None, x.shape, tables, dilation)   # no indices: x, to scan again
         return out
 
-    def backward(self, dout, idx, x_shape, tables, dilation):
-        return self.backend.max_pool2d_backward(dout, idx, x_shape, *tables, *dilation)
+    def backward(self, dout, idx, x, x_shape, tables, dilation):
+        return self.backend.max_pool2d_backward(dout, idx, x_shape, *tables, *dilation, x=x)
 
 
 class AvgPool(Function):

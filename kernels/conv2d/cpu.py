@@ -23,7 +23,7 @@ from numba import prange
 from .._numba import jit, pjit
 from ..gemm.cpu import gemm_serial
 from ..simd import lanes_of, vadd, vload, vloadr, vstore, vzeros
-from . import direct, winograd, winograd4
+from . import direct, lanes, winograd, winograd4
 
 COL_MAX = 1 << 18  # elements of one im2col chunk: 1 MiB in float32, fits L2 with its output tile
 # the direct forward (width stride 1) where it beats im2col + GEMM in float32 GFLOP/s measured per path
@@ -41,6 +41,12 @@ WINOGRAD_MIN_OG = 8
 # panel of two float32 vectors (32); at 16 input channels the forward's K is too short for its larger
 # transforms (DESIGN.md, per-kernel table)
 WINOGRAD4_MIN_N = 32
+# the eager drivers' lane-layout family (use_lanes): at least this many taps (C/groups*KH*KW) per output
+# (LeNet-5's 25 and 150 won or tied every kernel, the examples Net's conv1 (9 taps) lost each by 1.1-1.4x:
+# its 32 x 676 outputs a tap are mostly transposing), at most this many output pixels per channel (the
+# largest plane measured, 784 (28x28), won: bench/conv_lanes.py; larger planes make large per-thread regions)
+LANES_MIN_TAPS = 25
+LANES_MAX_OHW = 1024
 
 
 @jit
@@ -380,18 +386,30 @@ def im2col_backward_weight(dw2, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups,
 # thread t taking images t, t+T, ... (F(4x4,3x3): one block of consecutive images for its batch kernels), so a model never compiles a family it does not use (Winograd's
 # kernels cost +13 s of cold-start CPU time when the drivers called conv2d_image_*). The multi-image kernels (images.py) serve the fused CNN step only: in
 # these drivers they added ~11 s to the first eager step's cold compile for no measurable step time
-def _family(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
-    """'winograd4', 'winograd' or 'image': the drivers' algorithm family for this layer and kernel (kind 0
-    forward, 1 input gradient, 2 weight gradient)."""
+def use_lanes(Cg, groups, KH, KW, OH, OW):
+    """True where the eager drivers run conv2d/lanes.py's kernels (chunks of L images as SIMD lanes, each
+    transposed in and out per call): enough taps per output that the transposes are a small part
+    (`python bench/conv_lanes.py`, DESIGN.md "The lane layout")."""
+    return groups == 1 and Cg * KH * KW >= LANES_MIN_TAPS and OH * OW <= LANES_MAX_OHW
+
+
+def _family(Cg, Og, KH, KW, sh, sw, dh, dw, kind, groups, OH, OW):
+    """'winograd4', 'winograd', 'lanes' or 'image': the drivers' algorithm family for this layer and kernel
+    (kind 0 forward, 1 input gradient, 2 weight gradient)."""
     if use_winograd4(Cg, Og, KH, KW, sh, sw, dh, dw, kind):
         return "winograd4"
-    return "winograd" if use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw) else "image"
+    if use_winograd(Cg, Og, KH, KW, sh, sw, dh, dw):
+        return "winograd"
+    return "lanes" if use_lanes(Cg, groups, KH, KW, OH, OW) else "image"
 
 
 def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, Cg*KH*KW)), no bias; work (T, work_size) scratch
-    fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw, 0)
-    if fam == "winograd4":
+    fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw, 0, groups, out.shape[2],
+                  out.shape[3])
+    if fam == "lanes":
+        lanes.forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, np.int64(work.shape[0]))
+    elif fam == "winograd4":
         _winograd4_forward_images(out, x, w2, ph, pw, groups, work)
     elif fam == "winograd":
         _winograd_forward_images(out, x, w2, ph, pw, groups, work)
@@ -401,8 +419,11 @@ def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
 
 def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW); dx is overwritten; work as conv2d_forward
-    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 1)
-    if fam == "winograd4":
+    fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 1, groups, dout.shape[2],
+                  dout.shape[3])
+    if fam == "lanes":
+        lanes.backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, np.int64(work.shape[0]))
+    elif fam == "winograd4":
         _winograd4_backward_input_images(dx, dout, w2, ph, pw, groups, work)
     elif fam == "winograd":
         _winograd_backward_input_images(dx, dout, w2, ph, pw, groups, work)
@@ -413,8 +434,11 @@ def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
 def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     # dw2 (O, Cg*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW); partial (T, O*Cg*KH*KW)
     # zero-filled, one row per thread, summed serially after the parallel region; work as conv2d_forward
-    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 2)
-    if fam == "winograd4":
+    fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 2, groups, dout.shape[2],
+                  dout.shape[3])
+    if fam == "lanes":
+        lanes.backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw)
+    elif fam == "winograd4":
         _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
     elif fam == "winograd":
         _winograd_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)

@@ -39,6 +39,7 @@ from ..gemm.cpu import AXPY, AXPY_MR, KC, _span, gemm_serial
 from ..pool2d import max2x2
 from ..pool2d.cpu import max_image_backward, max_image_forward
 from ..simd import lanes_of
+from . import lanes as lane_ops
 from .program import (F_BOFF, F_C, F_CODE, F_DH, F_DW, F_GROUPS, F_H, F_IDX, F_KH, F_KW, F_MASK, F_O, F_OH, F_OP,
                       F_OW, F_PH, F_PW, F_SH, F_SW, F_TAB, F_W, F_WOFF, OP, POOL_2X2)
 
@@ -232,7 +233,7 @@ def shard_backward(grads, g, acts, act_off, sizes, idx, mask, prog, tabs, params
 @jit
 def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs, probs, sizes,
            n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
-           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, part):
+           yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, lanes, part):
     # shard s of S of the batch X[rows]; returns (summed loss, correct count) of its rows. part 0: all of
     # it, writing every entry of grads[s]: gather, forward, head forward+loss+backward, the head's input
     # gradient dfeat, backward. With S > 1 the head's first layer backward is w0_backward_'s, over the
@@ -254,7 +255,10 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
         xb = a[act_off[0]:act_off[0] + B * n0].reshape((B, n0))
         gather_(xb, yb_idx[s], yb_val[s], X, Y_idx, Y_val, rows[lo:hi], scale, shift, loss_code)
         dropout_masks_(dmask[s], prog, probs, sizes, seed, step, lo, B)
-        shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
+        if lanes is None:
+            shard_forward(a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
+        else:
+            lane_ops.shard_forward(a, act_off, sizes, prog, params, B, lanes[0][s], lanes[2], lanes[3], lanes[4])
         feat = a[act_off[K]:act_off[K] + B * F].reshape((B, F))
         loss, correct = forward_backward(gs, params, feat, yb_idx[s][:B], yb_val[s][:B], Btot, lo, dims, w_off,
                                          b_off, act_codes, drop_p, loss_code, seed, step, macts[s], mact_off,
@@ -266,7 +270,12 @@ def _shard(s, S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
         dz0 = mdeltas[s][mdelta_off[0]:mdelta_off[0] + B * n1].reshape((B, n1))
         dfeat = g[s, 0, :B * F].reshape((B, F))                   # the head's input gradient, dZ_0 @ W_0
         gemm_serial(dfeat, dz0, params[w_off[0]:w_off[0] + n1 * F].reshape((n1, F)), no, no, no)
-    shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
+    if lanes is None:
+        shard_backward(gs, g[s], a, act_off, sizes, idx[s], dmask[s], prog, tabs, params, B, work[s], wino)
+    else:
+        F = sizes[K]
+        lane_ops.shard_backward(gs, g[s, 0, :B * F].reshape((B, F)), prog, params, B, lanes[0][s], lanes[2],
+                                lanes[3], lanes[4], lanes[1][s])
     return loss, correct
 
 
@@ -326,7 +335,7 @@ def w0_backward_(grads, g, params, Btot, acts, act_off, K, F, mdeltas, dz_off, n
 def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog, tabs,
                 probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code, acts, act_off, idx,
                 dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                mtbuf, wino, part):
+                mtbuf, wino, lanes, part):
     # every shard of the batch X[rows] on its own thread (_shard's part)
     S = grads.shape[0]
     for s in numba.prange(S):
@@ -335,7 +344,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
                                          step, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off,
                                          act_codes, drop_p, loss_code, acts, act_off, idx, dmask, g, work,
                                          yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off, mdeltas, mdelta_off,
-                                         mtbuf, wino, part)
+                                         mtbuf, wino, lanes, part)
         ftz_leave(old)
 
 
@@ -343,7 +352,7 @@ def _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, 
 def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_last, scale, shift, hp, opt_code,
                 step0, seed, prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                 loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops,
-                mdrop_off, mdeltas, mdelta_off, mtbuf, nthreads, max_norm, wino):
+                mdrop_off, mdeltas, mdelta_off, mtbuf, nthreads, max_norm, wino, lanes):
     # steps over batches perm[s:s+batch_size] of X (N, C*H*W) float or uint8 (x = X*scale + shift);
     # grads (S, P) and the per-shard buffers of a program.Workspace (m*: its head's fused_mlp Workspace);
     # hp (R, H): step k of this call updates with row min(k, R-1) (as fused_mlp's train_epoch);
@@ -365,7 +374,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
             loss, correct = _shard(np.int64(0), S, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed,
                                    prog, tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p,
                                    loss_code, acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts,
-                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, np.int64(0))
+                                   mact_off, mdrops, mdrop_off, mdeltas, mdelta_off, mtbuf, wino, lanes, np.int64(0))
         else:   # shards' part 1 (forward, head), w0_backward_ over the whole batch, shards' part 2 (backward)
             for part in range(1, 3):
                 if part == 2:
@@ -377,7 +386,7 @@ def train_epoch(params, grads, state, X, Y_idx, Y_val, perm, batch_size, drop_la
                 _shards_par(loss_s, correct_s, rows, params, grads, X, Y_idx, Y_val, scale, shift, step, seed, prog,
                             tabs, probs, sizes, n_conv_params, dims, w_off, b_off, act_codes, drop_p, loss_code,
                             acts, act_off, idx, dmask, g, work, yb_idx, yb_val, macts, mact_off, mdrops, mdrop_off,
-                            mdeltas, mdelta_off, mtbuf, wino, np.int64(part))
+                            mdeltas, mdelta_off, mtbuf, wino, lanes, np.int64(part))
         update(params, state, grads, hp[min(steps, R) - 1], opt_code, step, nthreads, max_norm, w0_lo, w0_hi)
         tot_loss += loss
         tot_correct += correct

@@ -155,6 +155,63 @@ class Program:
                     return True
         return False
 
+    @functools.cached_property
+    def lanes(self):
+        """Whether the step runs the per-image ops in the lane layout (kernels/fused_cnn/lanes.py): every op
+        has a lane kernel (convs of groups 1 that conv2d/cpu.py would not run by Winograd, activations,
+        POOL_2X2 max pools), no dropout, and at least one conv; train_epoch's `lanes` argument is None
+        elsewhere, which keeps the lane kernels out of the step's compile (and the others out of its)."""
+        from ..conv2d.cpu import use_winograd
+
+        convs = 0
+        for r in self.prog:
+            if r[F_OP] == OP["conv"]:
+                convs += 1
+                if r[F_GROUPS] != 1 or use_winograd(r[F_C], r[F_O], r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_DH],
+                                                    r[F_DW]):
+                    return False
+            elif r[F_OP] == OP["dropout"] or (r[F_OP] == OP["maxpool"] and r[F_CODE] != POOL_2X2):
+                return False
+        return convs > 0
+
+    def lane_layout(self, L):
+        """(lreg, ltab, ltab_off) for L lanes (kernels/fused_cnn/lanes.py): lreg (K+1, 6) per region its
+        (C, H, W, ph, pw, offset in a chunk buffer), a region's border the padding of the conv reading it
+        (through activations in place: they share their input's region, as act_offsets); ltab the
+        convs' pos, tap, opos (conv2d/lanes.offsets) at ltab_off[k]."""
+        from ..conv2d.lanes import offsets, region_size
+
+        K, act = len(self.prog), OP["act"]
+        inplace = [self.prog[k, F_OP] == act and (k == 0 or self.prog[k - 1, F_OP] != act) for k in range(K)]
+        geo = [tuple(int(v) for v in self.prog[k, [F_C, F_H, F_W]]) for k in range(K)]
+        geo.append(tuple(int(v) for v in self.prog[K - 1, [F_O, F_OH, F_OW]]))
+        pad = [(0, 0)] * (K + 1)
+        for k in range(K - 1, -1, -1):
+            if self.prog[k, F_OP] == OP["conv"]:
+                pad[k] = (int(self.prog[k, F_PH]), int(self.prog[k, F_PW]))
+            elif inplace[k]:
+                pad[k] = pad[k + 1]
+        lreg, o = np.zeros((K + 1, 6), np.int64), 0
+        for k in range(K + 1):
+            if k > 0 and inplace[k - 1]:
+                lreg[k] = lreg[k - 1]
+                continue
+            lreg[k] = geo[k] + pad[k] + (o,)
+            o += int(region_size(*geo[k], *pad[k], L))
+        tabs, ltab_off, n = [], np.zeros(K, np.int64), 0
+        for k in range(K):
+            r = self.prog[k]
+            if r[F_OP] != OP["conv"]:
+                continue
+            (C, H, W, ph, pw), (O, OH, OW, oph, opw) = lreg[k, :5], lreg[k + 1, :5]
+            P, CKK = int(OH * OW), int(C * r[F_KH] * r[F_KW])
+            t = np.zeros(2 * P + CKK, np.int64)
+            offsets(t[:P], t[P:P + CKK], t[P + CKK:], C, H, W, ph, pw, r[F_KH], r[F_KW], r[F_SH], r[F_SW], r[F_DH],
+                    r[F_DW], OH, OW, oph, opw, np.int64(L))
+            ltab_off[k], n = n, n + t.size
+            tabs.append(t)
+        return lreg, np.concatenate(tabs), ltab_off
+
     def work_size(self, Bs):
         """Elements of one shard's conv scratch for Bs images: the largest of the program's convs' needs,
         conv2d/images.py's work_size for chunk_images images where the shard runs a conv through it
@@ -209,6 +266,17 @@ class Workspace:
         self.grad = np.zeros((S, 2, Bs * int(program.sizes.max())), dtype)
         self.work = np.zeros((S, program.work_size(Bs)), dtype)
         self.mlp = MLPWorkspace(program.head_dims, B, dtype, head_dropout, shards=S)
+        self.lanes = None
+        if program.lanes:                  # the lane layout's buffers (kernels/fused_cnn/lanes.py)
+            from ..conv2d.lanes import region_size
+            from ..simd import lanes
+
+            L = lanes(self.dtype)
+            lreg, ltab, ltab_off = program.lane_layout(L)
+            chunk = max(int(r[5] + region_size(*r[:5], L)) for r in lreg)
+            big = max(int(region_size(*r[:5], L)) for r in lreg)
+            self.lanes = (np.zeros((S, -(-Bs // L) * chunk), dtype), np.zeros((S, 2, big), dtype), lreg, ltab,
+                          ltab_off)
 
     def fits(self, batch_size, shards):
         return shards == self.shards and batch_size <= self.batch_size

@@ -44,7 +44,8 @@ def max_backward(dout, idx, x_shape, hn, wn, xp=np):
     live = xp.broadcast_to(live, (N * C, live.size))
     dx = xp.zeros((N * C, H * W), dout.dtype)
     rows = xp.broadcast_to(xp.arange(N * C)[:, None], live.shape)
-    xp.add.at(dx, (rows[live], idx.reshape(N * C, -1)[live]), dout.reshape(N * C, -1)[live])
+    n = live.shape[1]                                 # (not -1 in reshape: N*C may be 0)
+    xp.add.at(dx, (rows[live], idx.reshape(N * C, n)[live]), dout.reshape(N * C, n)[live])
     return dx.reshape(x_shape)
 
 

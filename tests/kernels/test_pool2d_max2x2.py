@@ -70,3 +70,19 @@ def test_max2x2_first_maximum_and_last_nan_win():
 def test_usable_accepts_only_the_whole_2x2_stride_2_grid(k, s, p, d, ceil, H, ok):
     hs, hn, _, _ = sliding(H, k, s, p, d, ceil)
     assert max2x2.usable(H, H, hs, hn, hs, hn, d, d) == ok
+
+
+@pytest.mark.parametrize("T", [1, 2, 3])
+def test_plane_drivers_split_planes_over_threads(T):
+    """forward_planes / backward_planes (the eager max_pool2d without indices): the serial kernels over
+    contiguous blocks of planes on T threads, against ref (5 planes: blocks of 1 or 2, ties, NaN)."""
+    x = _data(5, 7, 9, 3, np.float32, True)
+    hs, hn, ws, wn = _tables(7, 9)
+    want, idx = ref.max_forward(x, hs, hn, ws, wn)
+    dout = np.random.default_rng(4).standard_normal(want.shape).astype(np.float32)
+    out = np.full(want.shape[1:], 7, np.float32)
+    max2x2.forward_planes(out, x[0], np.int64(T))
+    np.testing.assert_array_equal(out, want[0])
+    dx = np.full(x.shape[1:], 5, np.float32)
+    max2x2.backward_planes(dx, dout[0], x[0], np.int64(T))
+    np.testing.assert_array_equal(dx, ref.max_backward(dout, idx, x.shape, hn, wn)[0])
