@@ -55,11 +55,11 @@ def drivers(N, C, H, W, O, K, p, T):
         return run
     pairs = {
         "forward": (lambda: conv._forward_images(out, x, w2, *geo, I(1), work),
-                    lambda: lanes.forward_images(out, x, w2, *geo, I(Tn))),
+                    lambda: lanes.forward_images(out, x, w2, w2[0, :0], *geo, I(Tn))),
         "input grad": (lambda: conv._backward_input_images(dx, dout, w2, *geo, I(1), work),
-                       lambda: lanes.backward_input_images(dx, dout, w2, *geo, I(Tn))),
+                       lambda: lanes.backward_images(dx, dw[:0], dw[0, :0], part[:, :0], dout, dx, w2, *geo)),
         "weight grad": (zeroed(lambda: conv._backward_weight_images(dw, part, dout, x, *geo, I(1), work)),
-                        zeroed(lambda: lanes.backward_weight_images(dw, part, dout, x, *geo))),
+                        zeroed(lambda: lanes.backward_images(x[:0], dw, dw[0, :0], part, dout, x, w2, *geo))),
     }
     return {k: (best(a) / N * 1e6, best(b) / N * 1e6) for k, (a, b) in pairs.items()}
 

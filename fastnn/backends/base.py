@@ -229,6 +229,20 @@ class Backend:
         """dw (O,C/groups,KH,KW) of conv2d for dout (N,O,OH,OW)."""
         raise NotImplementedError
 
+    def conv2d_biased(self, x, w, bias, stride, padding, dilation, groups):
+        """out = conv2d(x, w) + bias (O,) over each channel plane (None: none): conv2d then conv2d_bias_
+        (a backend may do both in one pass)."""
+        out = self.conv2d(x, w, stride, padding, dilation, groups)
+        return out if bias is None else self.conv2d_bias_(out, bias)
+
+    def conv2d_backward(self, dout, x, w, stride, padding, dilation, groups, needs):
+        """(dx, dw, db) of conv2d_biased for dout, each None where needs (three bools) is False: the three
+        backward primitives (a backend may compute them in one pass over dout)."""
+        cfg = (stride, padding, dilation, groups)
+        return (self.conv2d_backward_input(dout, w, x.shape, *cfg) if needs[0] else None,
+                self.conv2d_backward_weight(dout, x, w.shape, *cfg) if needs[1] else None,
+                self.conv2d_backward_bias(dout) if needs[2] else None)
+
     def conv2d_bias_(self, out, bias):
         """out (N,O,OH,OW) += bias (O,) over each channel plane, in place; returns out."""
         out += bias.reshape(1, -1, 1, 1)

@@ -298,13 +298,19 @@ class CPUBackend(Backend):
         return (i64(w_shape[2]), i64(w_shape[3]), i64(stride[0]), i64(stride[1]), i64(padding[0]),
                 i64(padding[1]), i64(dilation[0]), i64(dilation[1]), i64(groups))
 
-    def _conv_work(self, N, C, w_shape, out_hw, groups, dtype):
-        """(T, work_size) scratch of the conv drivers, one row per thread (T = threads, at most N)."""
-        from fastnn.kernels.conv2d import cpu as conv
+    @staticmethod
+    def _conv_threads(N):
+        """Threads of the conv drivers for N images: at most one per image."""
         from numba import get_num_threads
 
-        T = max(1, min(get_num_threads(), N))
-        return np.empty((T, conv.work_size(C, w_shape[0], w_shape[2], w_shape[3], *out_hw, groups)), dtype)
+        return max(1, min(get_num_threads(), N))
+
+    def _conv_work(self, N, C, w_shape, out_hw, groups, dtype):
+        """(T, work_size) scratch of the conv drivers, one row per thread (T = _conv_threads(N))."""
+        from fastnn.kernels.conv2d import cpu as conv
+
+        return np.empty((self._conv_threads(N), conv.work_size(C, w_shape[0], w_shape[2], w_shape[3], *out_hw,
+                                                                 groups)), dtype)
 
     def conv2d(self, x, w, stride, padding, dilation, groups):
         from fastnn.kernels.conv2d import cpu as conv
@@ -347,6 +353,47 @@ class CPUBackend(Backend):
             conv.conv2d_backward_weight(dw, partial, dout, x, *self._conv_args(w_shape, stride, padding, dilation,
                                                                                 groups), work)
         return dw.reshape(w_shape)
+
+    def _lanes_family(self, C, w_shape, out_hw, stride, dilation, groups):
+        """True where conv2d/cpu.py's drivers run the lane-layout family for all three kernels (use_lanes
+        and no Winograd: kernels/conv2d/lanes.py)."""
+        from fastnn.kernels.conv2d import cpu as conv
+
+        O, Cg, KH, KW = w_shape
+        return (conv.use_lanes(Cg, groups, KH, KW, *out_hw)
+                and not conv.use_winograd(Cg, O // groups, KH, KW, *stride, *dilation))
+
+    def conv2d_biased(self, x, w, bias, stride, padding, dilation, groups):
+        from fastnn.kernels.conv2d import lanes
+        from fastnn.kernels.conv2d.ref import out_size
+
+        (N, C, H, W), (O, _, KH, KW) = x.shape, w.shape
+        out_hw = (out_size(H, KH, stride[0], padding[0], dilation[0]), out_size(W, KW, stride[1], padding[1],
+                                                                                  dilation[1]))
+        if bias is None or N == 0 or not self._lanes_family(C, w.shape, out_hw, stride, dilation, groups):
+            return super().conv2d_biased(x, w, bias, stride, padding, dilation, groups)
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)     # lanes: the bias added in the kernel
+        out = np.empty((N, O) + out_hw, x.dtype)
+        lanes.forward_images(out, x, w.reshape(O, -1), np.ascontiguousarray(bias, x.dtype),
+                             *self._conv_args(w.shape, stride, padding, dilation, groups)[:-1],
+                             np.int64(self._conv_threads(N)))
+        return out
+
+    def conv2d_backward(self, dout, x, w, stride, padding, dilation, groups, needs):
+        from fastnn.kernels.conv2d import lanes
+
+        if not (dout.size and x.size and self._lanes_family(x.shape[1], w.shape, dout.shape[2:], stride, dilation,
+                                                            groups)):
+            return super().conv2d_backward(dout, x, w, stride, padding, dilation, groups, needs)
+        dout, x, w = np.ascontiguousarray(dout), np.ascontiguousarray(x), np.ascontiguousarray(w)
+        w2 = w.reshape(w.shape[0], -1)       # lanes: one pass over each chunk's dout for all three
+        dx = np.empty(x.shape if needs[0] else (0,) + x.shape[1:], dout.dtype)
+        dw2 = np.empty(w2.shape if needs[1] else (0, w2.shape[1]), dout.dtype)
+        db = np.empty(w.shape[0] if needs[2] else 0, dout.dtype)
+        partial = np.zeros((self._conv_threads(x.shape[0]), dw2.size + db.size), dout.dtype)
+        lanes.backward_images(dx, dw2, db, partial, dout, x, w2,
+                              *self._conv_args(w.shape, stride, padding, dilation, groups)[:-1])
+        return dx if needs[0] else None, dw2.reshape(w.shape) if needs[1] else None, db if needs[2] else None
 
     def conv2d_bias_(self, out, bias):
         from fastnn.kernels.conv2d import bias as kb

@@ -21,20 +21,14 @@ class Conv2d(Function):
                                "be floating point and of the same type" if x.dtype != w.dtype else
                                f"\"conv2d\" not implemented for '{_dtype_name(x.dtype)}'")
         cfg = (tuple(stride), tuple(padding), tuple(dilation), int(groups))
-        out = self.backend.conv2d(x, w, *cfg)
-        if bias:
-            self.backend.conv2d_bias_(out, bias[0])
+        out = self.backend.conv2d_biased(x, w, bias[0] if bias else None, *cfg)
         self.save(x, w, cfg, bool(bias))
         return out
 
     def backward(self, dout, x, w, cfg, has_bias):
-        be = self.backend
-        dx = be.conv2d_backward_input(dout, w, x.shape, *cfg) if self.needs_input_grad[0] else None
-        dw = be.conv2d_backward_weight(dout, x, w.shape, *cfg) if self.needs_input_grad[1] else None
-        if not has_bias:
-            return dx, dw
-        db = be.conv2d_backward_bias(dout) if self.needs_input_grad[2] else None
-        return dx, dw, db
+        needs = tuple(self.needs_input_grad) + (False,) * (3 - len(self.needs_input_grad))
+        dx, dw, db = self.backend.conv2d_backward(dout, x, w, *cfg, needs)
+        return (dx, dw, db) if has_bias else (dx, dw)
 
 
 def _source_index(xp, n, lo, hi, mode):

@@ -408,7 +408,7 @@ def conv2d_forward(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, work):
     fam = _family(x.shape[1] // groups, out.shape[1] // groups, KH, KW, sh, sw, dh, dw, 0, groups, out.shape[2],
                   out.shape[3])
     if fam == "lanes":
-        lanes.forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, np.int64(work.shape[0]))
+        lanes.forward_images(out, x, w2, w2[0, :0], KH, KW, sh, sw, ph, pw, dh, dw, np.int64(work.shape[0]))
     elif fam == "winograd4":
         _winograd4_forward_images(out, x, w2, ph, pw, groups, work)
     elif fam == "winograd":
@@ -422,7 +422,8 @@ def conv2d_backward_input(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, groups, 
     fam = _family(dx.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 1, groups, dout.shape[2],
                   dout.shape[3])
     if fam == "lanes":
-        lanes.backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, np.int64(work.shape[0]))
+        lanes.backward_images(dx, w2[:0], w2[0, :0], np.zeros((work.shape[0], 0), dx.dtype), dout, dx, w2, KH, KW,
+                              sh, sw, ph, pw, dh, dw)
     elif fam == "winograd4":
         _winograd4_backward_input_images(dx, dout, w2, ph, pw, groups, work)
     elif fam == "winograd":
@@ -437,7 +438,7 @@ def conv2d_backward_weight(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw
     fam = _family(x.shape[1] // groups, dout.shape[1] // groups, KH, KW, sh, sw, dh, dw, 2, groups, dout.shape[2],
                   dout.shape[3])
     if fam == "lanes":
-        lanes.backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw)
+        lanes.backward_images(x[:0], dw2, dw2[0, :0], partial, dout, x, dw2, KH, KW, sh, sw, ph, pw, dh, dw)
     elif fam == "winograd4":
         _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, work)
     elif fam == "winograd":

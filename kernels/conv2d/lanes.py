@@ -18,7 +18,7 @@ forward: a register tile of RT output channels x 4 positions (4 vector loads and
 end; input gradient: RT taps x 4 positions summed over the output channels, each sum added into its
 input element (dx = the scatter of w2^T @ dout: no zero taps computed, unlike a full correlation of a
 padded dout). RT = 4 with AVX-512's 32 vector registers, 2 with AVX2's 16; a tile past the end repeats
-its last row or column (computed, never stored).
+its last row or column (computed, never stored), except a last tile of 2 rows, which computes 2.
 """
 import numpy as np
 from numba import prange
@@ -199,7 +199,7 @@ def forward(ol, xl, w2, bias, pos, tap, opos, plane):
                 x = _loads(xl, b, tap[t])
                 a0 = _fma4(vbroadcast(wf, o0 * CKK + t), x, a0)
                 a1 = _fma4(vbroadcast(wf, o1 * CKK + t), x, a1)
-                if RT == 4:
+                if RT == 4 and o0 + 2 < O:      # (a last tile of 2 channels: 6 of LeNet's conv1)
                     a2 = _fma4(vbroadcast(wf, o2 * CKK + t), x, a2)
                     a3 = _fma4(vbroadcast(wf, o3 * CKK + t), x, a3)
             ob, n = _four(opos, p0, P), min(4, P - p0)
@@ -226,19 +226,18 @@ def backward_weight(dw2, db, dl, xl, pos, tap, opos, plane):
                 x = _loads(xl, q, b)
                 a0 = _fma4(vload(dl, d0 + ob, L), x, a0)
                 a1 = _fma4(vload(dl, d1 + ob, L), x, a1)
-                if RT == 4:
+                if RT == 4 and o0 + 2 < O:
                     a2 = _fma4(vload(dl, d2 + ob, L), x, a2)
                     a3 = _fma4(vload(dl, d3 + ob, L), x, a3)
             for r in range(min(RT, O - o0)):
                 a = _row_of(r, a0, a1, a2, a3)
                 for k in range(min(4, CKK - t0)):
                     df[(o0 + r) * CKK + t0 + k] += vsum(a[k])
-    if db.size > 0:
-        for o in range(O):
-            acc = vzeros(dl)
-            for p in range(P):
-                acc = vadd(acc, vload(dl, o * plane + opos[p], L))
-            db[o] += vsum(acc)
+    for o in range(db.size):        # (dw2 may hold 0 rows where only the bias gradient is asked for)
+        acc = vzeros(dl)
+        for p in range(P):
+            acc = vadd(acc, vload(dl, o * plane + opos[p], L))
+        db[o] += vsum(acc)
 
 
 @jit
@@ -259,7 +258,7 @@ def backward_input(dxl, dl, w2, pos, tap, opos, plane):
                 g = _loads(dl, ob, o * plane)
                 a0 = _fma4(vbroadcast(wf, o * CKK + t0), g, a0)
                 a1 = _fma4(vbroadcast(wf, o * CKK + t1), g, a1)
-                if RT == 4:
+                if RT == 4 and t0 + 2 < CKK:
                     a2 = _fma4(vbroadcast(wf, o * CKK + t2), g, a2)
                     a3 = _fma4(vbroadcast(wf, o * CKK + t3), g, a3)
             b, n = _four(pos, p0, P), min(4, P - p0)
@@ -290,8 +289,8 @@ def _scratch(C, H, W, ph, pw, O, OH, OW, KH, KW, sh, sw, dh, dw, dtype_of):
 
 
 @pjit
-def forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, T):
-    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, C*KH*KW)), no bias, on T threads
+def forward_images(out, x, w2, bias, KH, KW, sh, sw, ph, pw, dh, dw, T):
+    # out (N,O,OH,OW) = conv2d(x (N,C,H,W), w2 (O, C*KH*KW)) + bias (O,) (size 0: none), on T threads
     N, C, H, W = x.shape
     O, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     L = lanes_of(out)
@@ -300,43 +299,41 @@ def forward_images(out, x, w2, KH, KW, sh, sw, ph, pw, dh, dw, T):
         for n0 in range(t * L, N, T * L):
             n1 = min(N, n0 + L)
             to_lanes(xl, x[n0:n1], ph, pw)
-            forward(ol, xl, w2, w2[0, :0], pos, tap, opos, OH * OW * L)
+            forward(ol, xl, w2, bias, pos, tap, opos, OH * OW * L)
             from_lanes(out[n0:n1], ol, 0, 0)
 
 
 @pjit
-def backward_input_images(dx, dout, w2, KH, KW, sh, sw, ph, pw, dh, dw, T):
-    # dx (N,C,H,W) = conv2d's input gradient for dout (N,O,OH,OW), overwritten, on T threads
-    N, C, H, W = dx.shape
-    O, OH, OW = dout.shape[1], dout.shape[2], dout.shape[3]
-    L = lanes_of(dx)
-    for t in prange(T):
-        dxl, dl, pos, tap, opos = _scratch(C, H, W, ph, pw, O, OH, OW, KH, KW, sh, sw, dh, dw, dx)
-        for n0 in range(t * L, N, T * L):
-            n1 = min(N, n0 + L)
-            to_lanes(dl, dout[n0:n1], 0, 0)
-            backward_input(dxl, dl, w2, pos, tap, opos, OH * OW * L)
-            from_lanes(dx[n0:n1], dxl, ph, pw)
-
-
-@pjit
-def backward_weight_images(dw2, partial, dout, x, KH, KW, sh, sw, ph, pw, dh, dw):
-    # dw2 (O, C*KH*KW) = conv2d's weight gradient for dout (N,O,OH,OW) and x (N,C,H,W); partial
-    # (T, dw2.size) zero-filled, one row per thread, summed after the parallel region
+def backward_images(dx, dw2, db, partial, dout, x, w2, KH, KW, sh, sw, ph, pw, dh, dw):
+    # from dout (N,O,OH,OW), each chunk's dout transposed once: dx (N,C,H,W) = the input gradient
+    # (overwritten) unless dx holds 0 images; dw2 (O, C*KH*KW) = the weight gradient and db (O,) the bias
+    # gradient unless of size 0; partial (T, dw2.size + db.size) zero-filled, one row per thread (summed
+    # after the parallel region); x (N,C,H,W) the input (read only for dw2)
     N, C, H, W = x.shape
     O, OH, OW = dout.shape[1], dout.shape[2], dout.shape[3]
-    L, T = lanes_of(dw2), partial.shape[0]
+    L, T, nw = lanes_of(dout), partial.shape[0], dw2.size
     for t in prange(T):
-        xl, dl, pos, tap, opos = _scratch(C, H, W, ph, pw, O, OH, OW, KH, KW, sh, sw, dh, dw, dw2)
-        pt = partial[t].reshape(dw2.shape)
+        xl, dl, pos, tap, opos = _scratch(C, H, W, ph, pw, O, OH, OW, KH, KW, sh, sw, dh, dw, dout)
+        pw2, pdb = partial[t, :nw].reshape(dw2.shape), partial[t, nw:nw + db.size]
         for n0 in range(t * L, N, T * L):
             n1 = min(N, n0 + L)
-            to_lanes(xl, x[n0:n1], ph, pw)
             to_lanes(dl, dout[n0:n1], 0, 0)
-            backward_weight(pt, dw2[0, :0], dl, xl, pos, tap, opos, OH * OW * L)
-    df = dw2.reshape(-1)
-    for k in range(df.size):
-        s = partial[0, k]
-        for t in range(1, T):
-            s += partial[t, k]
-        df[k] = s
+            if nw > 0 or db.size > 0:
+                if nw > 0:
+                    to_lanes(xl, x[n0:n1], ph, pw)
+                backward_weight(pw2, pdb, dl, xl, pos, tap, opos, OH * OW * L)
+            if dx.shape[0] > 0:
+                backward_input(xl, dl, w2, pos, tap, opos, OH * OW * L)
+                from_lanes(dx[n0:n1], xl, ph, pw)
+    _sum_rows(dw2.reshape(-1), partial, 0)
+    _sum_rows(db, partial, nw)
+
+
+@jit
+def _sum_rows(out, partial, k0):
+    # out (n,) = the sum over rows of partial[:, k0:k0+n], serially
+    for k in range(out.size):
+        s = partial[0, k0 + k]
+        for t in range(1, partial.shape[0]):
+            s += partial[t, k0 + k]
+        out[k] = s

@@ -115,28 +115,34 @@ def test_lane_max2x2_matches_reference(dtype, nb, C, H, W, ph, oph, seed, specia
 @pytest.mark.parametrize("T", [1, 2, 3])
 @settings(max_examples=12, deadline=None)
 @given(N=st.integers(1, 40), C=st.integers(1, 7), O=st.integers(1, 9), K=st.integers(1, 5),
-       s=st.integers(1, 2), p=st.integers(0, 2), d=st.integers(1, 2), seed=st.integers(0, 2 ** 16))
-def test_eager_lane_drivers_match_reference(dtype, T, N, C, O, K, s, p, d, seed):
-    """conv2d/lanes.py's batch drivers (the eager "lanes" family): N images in chunks of L over T threads, the
-    weight gradient summed over per-thread partials."""
+       s=st.integers(1, 2), p=st.integers(0, 2), d=st.integers(1, 2), needs=st.sampled_from(
+           [(1, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 1), (1, 1, 0)]), seed=st.integers(0, 2 ** 16))
+def test_eager_lane_drivers_match_reference(dtype, T, N, C, O, K, s, p, d, needs, seed):
+    """conv2d/lanes.py's batch drivers (the eager "lanes" family): N images in chunks of L over T threads;
+    forward with a bias, and the one backward pass giving any of dx, dw, db (gradients summed over
+    per-thread partials)."""
     rng = np.random.default_rng(seed)
     H = W = max(1, d * (K - 1) + 1 - 2 * p) + 3
-    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, K, K))
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, K, K)), rng.standard_normal(O)
     geo = dict(stride=(s, s), padding=(p, p), dilation=(d, d))
-    want = ref.conv2d_forward(x, w, **geo)
+    want = ref.conv2d_forward(x, w, **geo) + b[:, None, None]
     dout = rng.standard_normal(want.shape)
     args = tuple(I(v) for v in (K, K, s, s, p, p, d, d))
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     xd, w2, dd = x.astype(dtype), w.reshape(O, -1).astype(dtype), dout.astype(dtype)
     out = np.full(want.shape, np.nan, dtype)
-    lanes.forward_images(out, xd, w2, *args, I(T))
+    lanes.forward_images(out, xd, w2, b.astype(dtype), *args, I(T))
     np.testing.assert_allclose(out, want, **tol)
-    dx = np.full(x.shape, np.nan, dtype)
-    lanes.backward_input_images(dx, dd, w2, *args, I(T))
-    np.testing.assert_allclose(dx, ref.conv2d_backward_input(dout, w, x.shape, **geo), **tol)
-    dw2, partial = np.full_like(w2, np.nan), np.zeros((T, w2.size), dtype)
-    lanes.backward_weight_images(dw2, partial, dd, xd, *args)
-    np.testing.assert_allclose(dw2, ref.conv2d_backward_weight(dout, x, w.shape, **geo).reshape(O, -1), **tol)
+    dx = np.full(x.shape if needs[0] else (0,) + x.shape[1:], np.nan, dtype)
+    dw2 = np.full(w2.shape if needs[1] else (0, w2.shape[1]), np.nan, dtype)
+    db = np.full(O if needs[2] else 0, np.nan, dtype)
+    lanes.backward_images(dx, dw2, db, np.zeros((T, dw2.size + db.size), dtype), dd, xd, w2, *args)
+    if needs[0]:
+        np.testing.assert_allclose(dx, ref.conv2d_backward_input(dout, w, x.shape, **geo), **tol)
+    if needs[1]:
+        np.testing.assert_allclose(dw2, ref.conv2d_backward_weight(dout, x, w.shape, **geo).reshape(O, -1), **tol)
+    if needs[2]:
+        np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), **tol)
 
 
 def test_the_eager_dispatch_takes_lanes_where_its_rule_says():
