@@ -355,13 +355,12 @@ class CPUBackend(Backend):
         return dw.reshape(w_shape)
 
     def _lanes_family(self, C, w_shape, out_hw, stride, dilation, groups):
-        """True where conv2d/cpu.py's drivers run the lane-layout family for all three kernels (use_lanes
-        and no Winograd: kernels/conv2d/lanes.py)."""
+        """True where conv2d/cpu.py's drivers run the lane-layout family (kernels/conv2d/lanes.py), which
+        they then do for all three kernels (Winograd, where it runs, takes them all)."""
         from fastnn.kernels.conv2d import cpu as conv
 
         O, Cg, KH, KW = w_shape
-        return (conv.use_lanes(Cg, groups, KH, KW, *out_hw)
-                and not conv.use_winograd(Cg, O // groups, KH, KW, *stride, *dilation))
+        return conv._family(Cg, O // groups, KH, KW, *stride, *dilation, 0, groups, *out_hw) == "lanes"
 
     def conv2d_biased(self, x, w, bias, stride, padding, dilation, groups):
         from fastnn.kernels.conv2d import lanes

@@ -8,6 +8,9 @@ fused_mlp's `update` sums the partials and applies the optimizer slice by slice;
 weight gradient and its input gradient are `w0_backward_`'s: the whole batch's, by column panels, between
 the shards' forward + head and their backward.
 Four fork/joins per step (one shard: none); no activations cross cores.
+Where program.Program.lanes holds (LeNet-5), a shard's per-image ops run in the lane layout instead,
+chunk by chunk of L images (kernels/fused_cnn/lanes.py: `lanes` is then the Workspace's lane buffers,
+else None, and each compile holds one of the two paths); what follows describes the other path.
 Per shard: gather its rows (fused_mlp.gather_, uint8 normalization fused), run the program op by op over
 all the shard's images (`shard_forward`: a conv by conv2d/images.py over chunks of images where
 images.use_images holds, its bias fused, else conv2d/cpu.py's serial batch dispatchers: F(4x4,3x3)'s

@@ -251,6 +251,11 @@ class Workspace:
     32 * (8.7k + 9.4k floats) + 0.28M (conv2's im2col of 17 images + tile) = ~3.6 MB
     float32 per shard; the examples Net: 32 * (87k + 74k floats) = ~21 MB (both models' pools are
     POOL_2X2: no indices).
+    lanes None, or where program.lanes holds (kernels/fused_cnn/lanes.py) the tuple (lacts (S, chunks *
+                     chunk) every chunk's saved lane regions, lgrad (S, 2, max region), lreg, ltab,
+                     ltab_off: program.lane_layout), chunks = ceil(Bs / L): LeNet-5 at batch 64 on 2
+                     threads, float32, 2 chunks of 142k floats + 2 x 75k = 1.7 MB more per shard (its
+                     regions of acts other than the input and the features are then unused)
     """
 
     def __init__(self, program, batch_size, dtype=np.float32, head_dropout=None, shards=1):
