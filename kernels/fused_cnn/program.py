@@ -275,10 +275,11 @@ class Workspace:
         if program.lanes:                  # the lane layout's buffers (kernels/fused_cnn/lanes.py)
             from ..conv2d.lanes import region_size
             from ..simd import lanes
+            from .lanes import chunk_size
 
             L = lanes(self.dtype)
             lreg, ltab, ltab_off = program.lane_layout(L)
-            chunk = max(int(r[5] + region_size(*r[:5], L)) for r in lreg)
+            chunk = int(chunk_size(lreg, np.int64(L)))
             big = max(int(region_size(*r[:5], L)) for r in lreg)
             self.lanes = (np.zeros((S, -(-Bs // L) * chunk), dtype), np.zeros((S, 2, big), dtype), lreg, ltab,
                           ltab_off)
