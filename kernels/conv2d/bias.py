@@ -6,9 +6,10 @@ Layouts: out/dout (N,O,OH,OW) C-contiguous, bias/db (O,); float32/float64.
 """
 from numba import prange
 
-from .._numba import jit, pjit
+from .._numba import pjit
 from ..simd import lanes_of, vadd, vload, vsplat, vstore
 from .images import bias_backward
+from .lanes import sum_rows
 
 
 @pjit
@@ -30,14 +31,4 @@ def bias_backward_drv(db, partial, dout):
     N, T = dout.shape[0], partial.shape[0]
     for t in prange(T):
         bias_backward(partial[t], dout[N * t // T:N * (t + 1) // T])
-    _sum_rows(db, partial)
-
-
-@jit
-def _sum_rows(db, partial):
-    # db = partial summed over its rows, serially (an array expression in a parallel caller is a region)
-    for o in range(db.size):
-        s = partial[0, o]
-        for t in range(1, partial.shape[0]):
-            s += partial[t, o]
-        db[o] = s
+    sum_rows(db, partial, 0)       # (conv2d/lanes.py's: one definition of the partials' sum)

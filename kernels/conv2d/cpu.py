@@ -529,10 +529,5 @@ def _winograd4_backward_weight_images(dw2, partial, dout, x, ph, pw, groups, wor
 
 @jit
 def _sum_partials(dw2, partial):
-    # dw2 = the sum of the per-thread rows of partial (T, dw2.size), serially
-    df, T = dw2.reshape(-1), partial.shape[0]
-    for k in range(df.size):     # plain loops (an array expression in a parallel caller is a region)
-        s = partial[0, k]
-        for t in range(1, T):
-            s += partial[t, k]
-        df[k] = s
+    # dw2 = the sum of the per-thread rows of partial (T, dw2.size), serially (lanes.sum_rows: one definition)
+    lanes.sum_rows(dw2.reshape(-1), partial, 0)

@@ -325,12 +325,12 @@ def backward_images(dx, dw2, db, partial, dout, x, w2, KH, KW, sh, sw, ph, pw, d
             if dx.shape[0] > 0:
                 backward_input(xl, dl, w2, pos, tap, opos, OH * OW * L)
                 from_lanes(dx[n0:n1], xl, ph, pw)
-    _sum_rows(dw2.reshape(-1), partial, 0)
-    _sum_rows(db, partial, nw)
+    sum_rows(dw2.reshape(-1), partial, 0)
+    sum_rows(db, partial, nw)
 
 
 @jit
-def _sum_rows(out, partial, k0):
+def sum_rows(out, partial, k0):
     # out (n,) = the sum over rows of partial[:, k0:k0+n], serially
     for k in range(out.size):
         s = partial[0, k0 + k]
